@@ -1,0 +1,147 @@
+// coarsegrain._core: the CPU kernels over NumPy arrays (no torch). Inputs are float32 or
+// float64 arrays of any memory layout (copied to C order when needed); outputs are new
+// C-ordered arrays of the input's dtype. The GIL is released while a kernel runs.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include <string>
+#include <vector>
+
+#include "coarsegrain/build_config.h"
+#include "coarsegrain/grid.h"
+#include "coarsegrain/stencil.h"
+
+namespace py = pybind11;
+using coarsegrain::Arity;
+using coarsegrain::GridShape;
+
+namespace {
+
+// Validates `a`, allocates the output and calls kernel(tag, in_ptr, out_ptr, grid), where
+// tag is a T* null pointer that carries the element type.
+template <typename Kernel>
+py::array run(const char* op, const char* arg, const py::array& a,
+              const std::vector<double>& spacing, Arity arity, Kernel kernel) {
+  const bool is_f32 = a.dtype().is(py::dtype::of<float>());
+  const bool is_f64 = a.dtype().is(py::dtype::of<double>());
+  if (!is_f32 && !is_f64)
+    throw py::type_error(std::string(op) + ": " + arg +
+                         " must be a float32 or float64 array, got dtype " +
+                         py::str(a.dtype()).cast<std::string>());
+  std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
+  GridShape grid;
+  const std::string error =
+      coarsegrain::make_grid_shape(op, arg, shape.data(), static_cast<int64_t>(shape.size()),
+                                   spacing.data(), static_cast<int64_t>(spacing.size()),
+                                   arity, grid);
+  if (!error.empty()) throw py::value_error(error);
+  const std::vector<int64_t> out_shape = coarsegrain::result_shape(
+      shape.data(), static_cast<int64_t>(shape.size()), grid.ndim, arity);
+
+  auto launch = [&](auto tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto in = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
+    if (!in) throw py::error_already_set();
+    py::array_t<T> out(out_shape);
+    const T* src = in.data();
+    T* dst = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      kernel(tag, src, dst, grid);
+    }
+    return py::array(out);
+  };
+  return is_f32 ? launch(static_cast<float*>(nullptr)) : launch(static_cast<double*>(nullptr));
+}
+
+py::dict build_config() {
+  py::dict d;
+  d["version"] = COARSEGRAIN_VERSION;
+  d["build_type"] = COARSEGRAIN_BUILD_TYPE;
+  d["cxx_compiler"] = COARSEGRAIN_CXX_COMPILER;
+  d["cxx_flags"] = COARSEGRAIN_CXX_FLAGS;
+  d["openmp"] = COARSEGRAIN_OPENMP_VERSION;
+  d["torch_built_against"] = COARSEGRAIN_TORCH_VERSION;
+  d["nvcc"] = COARSEGRAIN_CUDA_COMPILER;
+  d["cuda_kernels_compiled"] = static_cast<bool>(COARSEGRAIN_CUDA_KERNELS);
+  d["cuda_ops_compiled"] = static_cast<bool>(COARSEGRAIN_CUDA_OPS);
+  d["cuda_architectures"] = COARSEGRAIN_CUDA_ARCHITECTURES;
+  d["cuda_gate"] = COARSEGRAIN_CUDA_GATE;
+  return d;
+}
+
+int openmp_max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() =
+      "coarsegrain CPU kernels over NumPy arrays. Fields are [*batch, *grid] with one spacing "
+      "per grid axis; vector fields are [*batch, ndim, *grid]. Periodic boundaries.";
+
+  m.def(
+      "laplacian",
+      [](const py::array& u, const std::vector<double>& spacing, int order) {
+        if (order != 2 && order != 4)
+          throw py::value_error("laplacian: order must be 2 or 4, got " + std::to_string(order));
+        return run("laplacian", "u", u, spacing, Arity::kScalarToScalar,
+                   [order](auto, const auto* in, auto* out, const GridShape& g) {
+                     coarsegrain::laplacian(in, out, g, order);
+                   });
+      },
+      py::arg("u"), py::arg("spacing"), py::arg("order") = 2,
+      "Periodic Laplacian, 3-point (order=2) or 5-point (order=4) per axis.");
+  m.def(
+      "gradient",
+      [](const py::array& u, const std::vector<double>& spacing) {
+        return run("gradient", "u", u, spacing, Arity::kScalarToVector,
+                   [](auto, const auto* in, auto* out, const GridShape& g) {
+                     coarsegrain::gradient(in, out, g);
+                   });
+      },
+      py::arg("u"), py::arg("spacing"),
+      "Central-difference gradient, components stacked before the grid axes.");
+  m.def(
+      "gradient_adjoint",
+      [](const py::array& v, const std::vector<double>& spacing) {
+        return run("gradient_adjoint", "v", v, spacing, Arity::kVectorToScalar,
+                   [](auto, const auto* in, auto* out, const GridShape& g) {
+                     coarsegrain::gradient_adjoint(in, out, g);
+                   });
+      },
+      py::arg("v"), py::arg("spacing"), "Transpose of gradient (minus a central divergence).");
+  m.def(
+      "divergence",
+      [](const py::array& flux, const std::vector<double>& spacing) {
+        return run("divergence", "flux", flux, spacing, Arity::kVectorToScalar,
+                   [](auto, const auto* in, auto* out, const GridShape& g) {
+                     coarsegrain::divergence(in, out, g);
+                   });
+      },
+      py::arg("flux"), py::arg("spacing"),
+      "Divergence of a face-centred flux: sum_a (F_a[i] - F_a[i - e_a]) / h_a.");
+  m.def(
+      "divergence_adjoint",
+      [](const py::array& w, const std::vector<double>& spacing) {
+        return run("divergence_adjoint", "w", w, spacing, Arity::kScalarToVector,
+                   [](auto, const auto* in, auto* out, const GridShape& g) {
+                     coarsegrain::divergence_adjoint(in, out, g);
+                   });
+      },
+      py::arg("w"), py::arg("spacing"),
+      "Transpose of divergence: (w[i] - w[i + e_a]) / h_a per component.");
+  m.def("build_config", &build_config, "How this build was configured.");
+  m.def("openmp_max_threads", &openmp_max_threads,
+        "Threads an OpenMP parallel region of the CPU kernels uses.");
+}

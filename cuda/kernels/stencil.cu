@@ -1,0 +1,213 @@
+// CUDA kernels for the periodic stencil family: one thread per output point, threads of a
+// warp along x so loads and stores coalesce; neighbour loads go through the read-only cache.
+#include <algorithm>
+
+#include "coarsegrain/cuda/stencil.h"
+
+namespace coarsegrain::cuda {
+namespace {
+
+constexpr int kThreadsPerBlock = 256;
+constexpr int64_t kMaxGridYZ = 65535;
+
+struct Launch {
+  dim3 grid, block;
+};
+
+// x across threads (a power of two >= 32 covering nx up to 256), y within the block and across
+// blocks, (batch, z) across blocks; the kernels loop when y or (batch, z) exceed grid limits.
+Launch launch_for(const Box& box) {
+  int bx = 32;
+  while (bx < box.nx && bx < kThreadsPerBlock) bx *= 2;
+  const int by = kThreadsPerBlock / bx;
+  const int64_t gx = (box.nx + bx - 1) / bx;
+  const int64_t gy = std::min<int64_t>((box.ny + by - 1) / by, kMaxGridYZ);
+  const int64_t gz = std::min<int64_t>(box.batch * box.nz, kMaxGridYZ);
+  return Launch{dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy), static_cast<unsigned>(gz)),
+                dim3(static_cast<unsigned>(bx), static_cast<unsigned>(by), 1)};
+}
+
+__device__ __forceinline__ int64_t shifted(int64_t i, int k, int64_t n) {
+  i += k;
+  while (i < 0) i += n;
+  while (i >= n) i -= n;
+  return i;
+}
+
+// Calls f(b, z, y, x) for every point this thread owns.
+template <typename F>
+__device__ __forceinline__ void for_each_point(const Box& box, F f) {
+  const int64_t x = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (x >= box.nx) return;
+  const int64_t zb_count = box.batch * box.nz;
+  for (int64_t y = static_cast<int64_t>(blockIdx.y) * blockDim.y + threadIdx.y; y < box.ny;
+       y += static_cast<int64_t>(gridDim.y) * blockDim.y) {
+    for (int64_t zb = blockIdx.z; zb < zb_count; zb += gridDim.z) {
+      f(zb / box.nz, zb % box.nz, y, x);
+    }
+  }
+}
+
+// Read-only view of one batch entry (or one component) of a box-shaped field.
+template <typename T>
+struct Field {
+  const T* __restrict__ base;
+  int64_t ny, nx;
+  __device__ __forceinline__ T operator()(int64_t z, int64_t y, int64_t x) const {
+    return __ldg(base + (z * ny + y) * nx + x);
+  }
+};
+
+template <typename T, int NDIM, int ORDER>
+__global__ void laplacian_kernel(const T* __restrict__ u, T* __restrict__ out, Box box, T cx,
+                                 T cy, T cz) {
+  const int64_t vol = box.nz * box.ny * box.nx;
+  for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
+    const Field<T> f{u + b * vol, box.ny, box.nx};
+    const T c = f(z, y, x);
+    T acc;
+    if constexpr (ORDER == 2) {
+      const T two_c = T(2) * c;
+      acc = cx * (f(z, y, shifted(x, -1, box.nx)) + f(z, y, shifted(x, 1, box.nx)) - two_c);
+      if constexpr (NDIM >= 2)
+        acc += cy * (f(z, shifted(y, -1, box.ny), x) + f(z, shifted(y, 1, box.ny), x) - two_c);
+      if constexpr (NDIM >= 3)
+        acc += cz * (f(shifted(z, -1, box.nz), y, x) + f(shifted(z, 1, box.nz), y, x) - two_c);
+    } else {
+      const T c30 = T(30) * c;
+      acc = cx * (T(16) * (f(z, y, shifted(x, -1, box.nx)) + f(z, y, shifted(x, 1, box.nx))) -
+                  (f(z, y, shifted(x, -2, box.nx)) + f(z, y, shifted(x, 2, box.nx))) - c30);
+      if constexpr (NDIM >= 2)
+        acc += cy * (T(16) * (f(z, shifted(y, -1, box.ny), x) + f(z, shifted(y, 1, box.ny), x)) -
+                     (f(z, shifted(y, -2, box.ny), x) + f(z, shifted(y, 2, box.ny), x)) - c30);
+      if constexpr (NDIM >= 3)
+        acc += cz * (T(16) * (f(shifted(z, -1, box.nz), y, x) + f(shifted(z, 1, box.nz), y, x)) -
+                     (f(shifted(z, -2, box.nz), y, x) + f(shifted(z, 2, box.nz), y, x)) - c30);
+    }
+    out[b * vol + (z * box.ny + y) * box.nx + x] = acc;
+  });
+}
+
+template <typename T, int NDIM>
+__global__ void gradient_kernel(const T* __restrict__ u, T* __restrict__ grad, Box box, T hx,
+                                T hy, T hz) {
+  const int64_t vol = box.nz * box.ny * box.nx;
+  for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
+    const Field<T> f{u + b * vol, box.ny, box.nx};
+    T* g = grad + b * NDIM * vol + (z * box.ny + y) * box.nx + x;
+    g[(NDIM - 1) * vol] = hx * (f(z, y, shifted(x, 1, box.nx)) - f(z, y, shifted(x, -1, box.nx)));
+    if constexpr (NDIM >= 2)
+      g[(NDIM - 2) * vol] = hy * (f(z, shifted(y, 1, box.ny), x) - f(z, shifted(y, -1, box.ny), x));
+    if constexpr (NDIM >= 3)
+      g[0] = hz * (f(shifted(z, 1, box.nz), y, x) - f(shifted(z, -1, box.nz), y, x));
+  });
+}
+
+template <typename T, int NDIM>
+__global__ void gradient_adjoint_kernel(const T* __restrict__ v, T* __restrict__ out, Box box,
+                                        T hx, T hy, T hz) {
+  const int64_t vol = box.nz * box.ny * box.nx;
+  for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
+    const T* comp = v + b * NDIM * vol;
+    const Field<T> vx{comp + (NDIM - 1) * vol, box.ny, box.nx};
+    T acc = hx * (vx(z, y, shifted(x, -1, box.nx)) - vx(z, y, shifted(x, 1, box.nx)));
+    if constexpr (NDIM >= 2) {
+      const Field<T> vy{comp + (NDIM - 2) * vol, box.ny, box.nx};
+      acc += hy * (vy(z, shifted(y, -1, box.ny), x) - vy(z, shifted(y, 1, box.ny), x));
+    }
+    if constexpr (NDIM >= 3) {
+      const Field<T> vz{comp, box.ny, box.nx};
+      acc += hz * (vz(shifted(z, -1, box.nz), y, x) - vz(shifted(z, 1, box.nz), y, x));
+    }
+    out[b * vol + (z * box.ny + y) * box.nx + x] = acc;
+  });
+}
+
+template <typename T, int NDIM>
+__global__ void divergence_kernel(const T* __restrict__ flux, T* __restrict__ out, Box box, T ix,
+                                  T iy, T iz) {
+  const int64_t vol = box.nz * box.ny * box.nx;
+  for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
+    const T* comp = flux + b * NDIM * vol;
+    const Field<T> fx{comp + (NDIM - 1) * vol, box.ny, box.nx};
+    T acc = ix * (fx(z, y, x) - fx(z, y, shifted(x, -1, box.nx)));
+    if constexpr (NDIM >= 2) {
+      const Field<T> fy{comp + (NDIM - 2) * vol, box.ny, box.nx};
+      acc += iy * (fy(z, y, x) - fy(z, shifted(y, -1, box.ny), x));
+    }
+    if constexpr (NDIM >= 3) {
+      const Field<T> fz{comp, box.ny, box.nx};
+      acc += iz * (fz(z, y, x) - fz(shifted(z, -1, box.nz), y, x));
+    }
+    out[b * vol + (z * box.ny + y) * box.nx + x] = acc;
+  });
+}
+
+template <typename T, int NDIM>
+__global__ void divergence_adjoint_kernel(const T* __restrict__ w, T* __restrict__ out, Box box,
+                                          T ix, T iy, T iz) {
+  const int64_t vol = box.nz * box.ny * box.nx;
+  for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
+    const Field<T> f{w + b * vol, box.ny, box.nx};
+    const T c = f(z, y, x);
+    T* o = out + b * NDIM * vol + (z * box.ny + y) * box.nx + x;
+    o[(NDIM - 1) * vol] = ix * (c - f(z, y, shifted(x, 1, box.nx)));
+    if constexpr (NDIM >= 2) o[(NDIM - 2) * vol] = iy * (c - f(z, shifted(y, 1, box.ny), x));
+    if constexpr (NDIM >= 3) o[0] = iz * (c - f(shifted(z, 1, box.nz), y, x));
+  });
+}
+
+}  // namespace
+
+template <typename T>
+cudaError_t laplacian(const T* u, T* out, const GridShape& g, int order, cudaStream_t stream) {
+  if (order != 2 && order != 4) return cudaErrorInvalidValue;
+  const Box box = as_box(g);
+  if (box.batch == 0) return cudaSuccess;
+  const Launch l = launch_for(box);
+  const double s = order == 2 ? 1.0 : 1.0 / 12.0;
+  const T cx = T(s * box.inv_dx * box.inv_dx), cy = T(s * box.inv_dy * box.inv_dy),
+          cz = T(s * box.inv_dz * box.inv_dz);
+  dispatch_ndim(g.ndim, [&](auto nd) {
+    constexpr int N = decltype(nd)::value;
+    if (order == 2)
+      laplacian_kernel<T, N, 2><<<l.grid, l.block, 0, stream>>>(u, out, box, cx, cy, cz);
+    else
+      laplacian_kernel<T, N, 4><<<l.grid, l.block, 0, stream>>>(u, out, box, cx, cy, cz);
+  });
+  return cudaGetLastError();
+}
+
+// The four first-order operators share one launch shape: a kernel over the box and three
+// per-axis coefficients `scale * inv_d{x,y,z}`.
+#define COARSEGRAIN_FIRST_ORDER_LAUNCHER(name, kernel, scale)                                \
+  template <typename T>                                                                    \
+  cudaError_t name(const T* in, T* out, const GridShape& g, cudaStream_t stream) {          \
+    const Box box = as_box(g);                                                             \
+    if (box.batch == 0) return cudaSuccess;                                                \
+    const Launch l = launch_for(box);                                                      \
+    const T cx = T((scale) * box.inv_dx), cy = T((scale) * box.inv_dy),                    \
+            cz = T((scale) * box.inv_dz);                                                  \
+    dispatch_ndim(g.ndim, [&](auto nd) {                                                   \
+      kernel<T, decltype(nd)::value><<<l.grid, l.block, 0, stream>>>(in, out, box, cx, cy, cz); \
+    });                                                                                    \
+    return cudaGetLastError();                                                             \
+  }
+
+COARSEGRAIN_FIRST_ORDER_LAUNCHER(gradient, gradient_kernel, 0.5)
+COARSEGRAIN_FIRST_ORDER_LAUNCHER(gradient_adjoint, gradient_adjoint_kernel, 0.5)
+COARSEGRAIN_FIRST_ORDER_LAUNCHER(divergence, divergence_kernel, 1.0)
+COARSEGRAIN_FIRST_ORDER_LAUNCHER(divergence_adjoint, divergence_adjoint_kernel, 1.0)
+#undef COARSEGRAIN_FIRST_ORDER_LAUNCHER
+
+#define COARSEGRAIN_INSTANTIATE(T)                                                        \
+  template cudaError_t laplacian<T>(const T*, T*, const GridShape&, int, cudaStream_t);   \
+  template cudaError_t gradient<T>(const T*, T*, const GridShape&, cudaStream_t);         \
+  template cudaError_t gradient_adjoint<T>(const T*, T*, const GridShape&, cudaStream_t); \
+  template cudaError_t divergence<T>(const T*, T*, const GridShape&, cudaStream_t);       \
+  template cudaError_t divergence_adjoint<T>(const T*, T*, const GridShape&, cudaStream_t);
+COARSEGRAIN_INSTANTIATE(float)
+COARSEGRAIN_INSTANTIATE(double)
+#undef COARSEGRAIN_INSTANTIATE
+
+}  // namespace coarsegrain::cuda

@@ -1,0 +1,251 @@
+"""Periodic finite-difference operators on batches of 1D, 2D and 3D grids.
+
+Layout: a field is a tensor ``[*batch, *grid]`` whose last ``ndim`` axes are the grid (z, y, x
+order in 3D), with one spacing per grid axis; a vector field (gradient, face flux) is
+``[*batch, ndim, *grid]`` with component ``a`` along grid axis ``a``. Every grid axis is
+periodic. float32 and float64, CPU and CUDA; every operator is differentiable (backward
+formulas are themselves these operators, so double backward and CUDA work) and traceable by
+``torch.compile``.
+
+Staggered convention: flux component ``F_a[i]`` sits on the face between cell ``i`` and
+``i + e_a``. :func:`divergence` of such a flux sums to zero over the grid to round-off and its
+null space is only the constant fields; ``-divergence_adjoint(u)`` is the matching
+forward-difference (face) gradient, so ``divergence(-divergence_adjoint(u))`` is the
+second-order Laplacian.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "laplacian",
+    "gradient",
+    "gradient_adjoint",
+    "divergence",
+    "divergence_adjoint",
+    "face_gradient",
+    "normalize_spacing",
+]
+
+Spacing = float | Sequence[float]
+_MAX_DIMS = 3
+
+
+def normalize_spacing(spacing: Spacing, ndim: int | None = None, *, op: str = "op") -> list[float]:
+    """One float per grid axis from a number (needs ``ndim``) or a sequence of numbers."""
+    if isinstance(spacing, numbers.Real) or (isinstance(spacing, Tensor) and spacing.dim() == 0):
+        if ndim is None:
+            raise ValueError(
+                f"{op}: spacing is a single number, so the number of grid axes is unknown; "
+                "pass ndim=1, 2 or 3, or give one spacing per grid axis"
+            )
+        if ndim not in (1, 2, 3):
+            raise ValueError(f"{op}: ndim must be 1, 2 or 3, got {ndim}")
+        return [float(spacing)] * ndim
+    try:
+        values = [float(s) for s in spacing]
+    except TypeError:
+        raise TypeError(
+            f"{op}: spacing must be a number or a sequence of numbers (one per grid axis), "
+            f"got {type(spacing).__name__}"
+        ) from None
+    if ndim is not None and len(values) != ndim:
+        raise ValueError(f"{op}: spacing has {len(values)} values but ndim={ndim}")
+    return values
+
+
+def _check_tensor(op: str, arg: str, t: object) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: {arg} must be a torch.Tensor, got {type(t).__name__}")
+    return t
+
+
+def laplacian(u: Tensor, spacing: Spacing, *, order: int = 2, ndim: int | None = None) -> Tensor:
+    """Periodic Laplacian ``sum_a d^2u/dx_a^2`` of ``u`` ``[*batch, *grid]``.
+
+    ``order=2`` uses the 3-point stencil per axis, ``order=4`` the 5-point stencil
+    ``(-u[i-2] + 16u[i-1] - 30u[i] + 16u[i+1] - u[i+2]) / 12h^2``. ``spacing`` is one value per
+    grid axis, or one number together with ``ndim``. Returns a new contiguous tensor shaped
+    like ``u``.
+    """
+    _check_tensor("laplacian", "u", u)
+    h = normalize_spacing(spacing, ndim, op="laplacian")
+    return torch.ops.coarsegrain.laplacian(u, h, order)
+
+
+def gradient(u: Tensor, spacing: Spacing, *, ndim: int | None = None) -> Tensor:
+    """Central-difference gradient ``(u[i+e_a] - u[i-e_a]) / 2h_a`` as ``[*batch, ndim, *grid]``."""
+    _check_tensor("gradient", "u", u)
+    h = normalize_spacing(spacing, ndim, op="gradient")
+    return torch.ops.coarsegrain.gradient(u, h)
+
+
+def gradient_adjoint(v: Tensor, spacing: Spacing, *, ndim: int | None = None) -> Tensor:
+    """Transpose of :func:`gradient`: ``-sum_a (v_a[i+e_a] - v_a[i-e_a]) / 2h_a``.
+
+    ``v`` is ``[*batch, ndim, *grid]``; the result is ``[*batch, *grid]``.
+    """
+    _check_tensor("gradient_adjoint", "v", v)
+    h = normalize_spacing(spacing, ndim, op="gradient_adjoint")
+    return torch.ops.coarsegrain.gradient_adjoint(v, h)
+
+
+def _stack_flux(flux: Tensor | Sequence[Tensor], ndim: int) -> Tensor:
+    """Accepts a stacked ``[*batch, ndim, *grid]`` tensor or a sequence of ndim components."""
+    if isinstance(flux, Tensor):
+        return flux
+    if not isinstance(flux, Sequence):
+        raise TypeError(
+            "divergence: flux must be a tensor [*batch, ndim, *grid] or a sequence of ndim "
+            f"tensors [*batch, *grid], got {type(flux).__name__}"
+        )
+    if len(flux) != ndim:
+        raise ValueError(
+            f"divergence: flux must have one component per grid axis ({ndim}), got {len(flux)}"
+        )
+    first = _check_tensor("divergence", "flux[0]", flux[0])
+    for a, comp in enumerate(flux[1:], start=1):
+        _check_tensor("divergence", f"flux[{a}]", comp)
+        if comp.shape != first.shape:
+            raise ValueError(
+                f"divergence: flux[{a}] has shape {tuple(comp.shape)} but flux[0] has "
+                f"{tuple(first.shape)}; all components must have the same shape"
+            )
+        if comp.device != first.device:
+            raise ValueError(
+                f"divergence: flux[{a}] is on {comp.device} but flux[0] is on {first.device}; "
+                "all components must be on one device"
+            )
+        if comp.dtype != first.dtype:
+            raise TypeError(
+                f"divergence: flux[{a}] is {comp.dtype} but flux[0] is {first.dtype}; "
+                "all components must have one dtype"
+            )
+    return torch.stack(list(flux), dim=-ndim - 1)
+
+
+def divergence(
+    flux: Tensor | Sequence[Tensor], spacing: Spacing, *, ndim: int | None = None
+) -> Tensor:
+    """Divergence of a face-centred flux: ``sum_a (F_a[i] - F_a[i-e_a]) / h_a``.
+
+    ``flux`` is ``[*batch, ndim, *grid]`` or a sequence of ``ndim`` tensors ``[*batch, *grid]``
+    (component ``a`` along grid axis ``a``). Exactly conservative: the result sums to zero
+    over the grid to round-off. Returns ``[*batch, *grid]``.
+    """
+    if ndim is None and not isinstance(spacing, numbers.Real):
+        ndim = len(normalize_spacing(spacing, op="divergence"))
+    h = normalize_spacing(spacing, ndim, op="divergence")
+    f = _check_tensor("divergence", "flux", _stack_flux(flux, len(h)))
+    return torch.ops.coarsegrain.divergence(f, h)
+
+
+def divergence_adjoint(w: Tensor, spacing: Spacing, *, ndim: int | None = None) -> Tensor:
+    """Transpose of :func:`divergence`: component ``a`` is ``(w[i] - w[i+e_a]) / h_a``.
+
+    ``w`` is ``[*batch, *grid]``; the result is ``[*batch, ndim, *grid]``.
+    """
+    _check_tensor("divergence_adjoint", "w", w)
+    h = normalize_spacing(spacing, ndim, op="divergence_adjoint")
+    return torch.ops.coarsegrain.divergence_adjoint(w, h)
+
+
+def face_gradient(u: Tensor, spacing: Spacing, *, ndim: int | None = None) -> Tensor:
+    """Forward-difference gradient ``(u[i+e_a] - u[i]) / h_a`` on the faces, ``[*batch, ndim, *grid]``.
+
+    The natural partner of :func:`divergence`: ``divergence(M * face_gradient(mu))`` is the
+    conservative discretization of ``div(M grad mu)``.
+    """
+    return -divergence_adjoint(u, spacing, ndim=ndim)
+
+
+# --- fake kernels: shapes for torch.compile / meta tensors ------------------------------------
+
+
+def _fake_result(op: str, arg: str, t: Tensor, spacing: Sequence[float], arity: str) -> Tensor:
+    nsp = len(spacing)
+    if not 1 <= nsp <= _MAX_DIMS:
+        raise ValueError(f"{op}: spacing must hold one value per grid axis (1 to 3 values), got {nsp}")
+    if t.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{op}: {arg} must be a float32 or float64 tensor, got {t.dtype}")
+    vector_in = arity == "vector_to_scalar"
+    needed = nsp + (1 if vector_in else 0)
+    if t.dim() < needed:
+        raise ValueError(f"{op}: {arg} must have at least {needed} dimensions, got {t.dim()}")
+    shape = list(t.shape)
+    if vector_in:
+        if shape[-nsp - 1] != nsp:
+            raise ValueError(
+                f"{op}: {arg} must have {nsp} components (one per grid axis) in dimension "
+                f"{t.dim() - nsp - 1}, got {shape[-nsp - 1]}"
+            )
+        del shape[-nsp - 1]
+    elif arity == "scalar_to_vector":
+        shape.insert(len(shape) - nsp, nsp)
+    return t.new_empty(shape)
+
+
+@torch.library.register_fake("coarsegrain::laplacian")
+def _(u, spacing, order=2):
+    return _fake_result("laplacian", "u", u, spacing, "scalar_to_scalar")
+
+
+@torch.library.register_fake("coarsegrain::gradient")
+def _(u, spacing):
+    return _fake_result("gradient", "u", u, spacing, "scalar_to_vector")
+
+
+@torch.library.register_fake("coarsegrain::gradient_adjoint")
+def _(v, spacing):
+    return _fake_result("gradient_adjoint", "v", v, spacing, "vector_to_scalar")
+
+
+@torch.library.register_fake("coarsegrain::divergence")
+def _(flux, spacing):
+    return _fake_result("divergence", "flux", flux, spacing, "vector_to_scalar")
+
+
+@torch.library.register_fake("coarsegrain::divergence_adjoint")
+def _(w, spacing):
+    return _fake_result("divergence_adjoint", "w", w, spacing, "scalar_to_vector")
+
+
+# --- autograd: each backward is another op of the family (runs on CUDA, twice differentiable) --
+
+
+def _keep_spacing(ctx, inputs, output):
+    ctx.spacing = inputs[1]
+    ctx.order = inputs[2] if len(inputs) > 2 else 2
+
+
+def _laplacian_backward(ctx, grad):
+    # The periodic Laplacian stencil is symmetric, hence self-adjoint.
+    return torch.ops.coarsegrain.laplacian(grad, ctx.spacing, ctx.order), None, None
+
+
+def _adjoint_backward(adjoint):
+    def backward(ctx, grad):
+        return adjoint(grad, ctx.spacing), None
+
+    return backward
+
+
+torch.library.register_autograd(
+    "coarsegrain::laplacian", _laplacian_backward, setup_context=_keep_spacing
+)
+for _op, _adj in [
+    ("gradient", "gradient_adjoint"),
+    ("gradient_adjoint", "gradient"),
+    ("divergence", "divergence_adjoint"),
+    ("divergence_adjoint", "divergence"),
+]:
+    torch.library.register_autograd(
+        f"coarsegrain::{_op}",
+        _adjoint_backward(getattr(torch.ops.coarsegrain, _adj)),
+        setup_context=_keep_spacing,
+    )
