@@ -363,3 +363,58 @@ def test_cuda_op_rejects_and_accepts_like_cpu():
         ops.laplacian(u, [1.0, 1.0])
     with pytest.raises(ValueError, match=r"flux\[1\] is on cpu but flux\[0\] is on cuda"):
         ops.divergence([torch.zeros(4, 4, device="cuda"), torch.zeros(4, 4)], [1.0, 1.0])
+
+
+# --- out= overloads ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(OPS))
+def test_out_matches_functional(name, dtype, device):
+    h = SPACINGS[3]
+    x = torch.from_numpy(_input(name, (2,), (6, 5, 4), dtype)).to(device)
+    fn = OPS[name][0]
+    expected = fn(x, h)
+    buf = torch.full_like(expected, math.nan)
+    kwargs = {"order": int(name[-1])} if name.startswith("laplacian") else {}
+    wrapper = ops.laplacian if name.startswith("laplacian") else getattr(ops, name)
+    result = wrapper(x, h, out=buf, **kwargs)
+    assert result.data_ptr() == buf.data_ptr()
+    torch.testing.assert_close(buf, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", list(OPS))
+def test_opcheck_into(name, device):
+    op, args = _sample_args(name, 2, device, requires_grad=False)
+    out = torch.empty_like(op(*args))
+    into = getattr(torch.ops.coarsegrain, op._schema.name.split("::")[1] + "_into").default
+    torch.library.opcheck(into, (*args, out))
+
+
+def test_into_under_torch_compile(device):
+    h = [0.5, 0.25]
+    u = torch.randn(3, 8, 10, dtype=torch.float64, device=device)
+
+    def step(u, buf):
+        ops.laplacian(u, h, order=4, out=buf)
+        return u + 0.01 * buf
+
+    buf = torch.empty_like(u)
+    expected = step(u, buf)
+    torch.testing.assert_close(torch.compile(step, fullgraph=True)(u, torch.empty_like(u)), expected)
+
+
+def test_out_rejects_bad_buffers():
+    u = torch.randn(4, 6, 6, dtype=torch.float64)
+    h = [1.0, 1.0]
+    with pytest.raises(ValueError, match=r"laplacian: out must have shape \[4, 6, 6\], got \[4, 6, 5\]"):
+        ops.laplacian(u, h, out=torch.empty(4, 6, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"gradient: out must have the dtype of u \(Double\), got Float"):
+        ops.gradient(u, h, out=torch.empty(4, 2, 6, 6))
+    with pytest.raises(ValueError, match=r"out must be contiguous"):
+        ops.laplacian(u, h, out=torch.empty(4, 6, 6, dtype=torch.float64).transpose(-1, -2))
+    with pytest.raises(ValueError, match=r"out must not share memory with u"):
+        ops.laplacian(u, h, out=u)
+    with pytest.raises(RuntimeError, match=r"out= does not support automatic differentiation"):
+        ops.laplacian(u.requires_grad_(), h, out=torch.empty_like(u))
+    with pytest.raises(TypeError, match=r"laplacian: out must be a torch.Tensor"):
+        ops.laplacian(u.detach(), h, out=np.empty((4, 6, 6)))

@@ -77,6 +77,7 @@ void laplacian_impl(const T* u, T* out, const Box& box) {
     const T* __restrict zm1 = in.at(z - 1, y);
     const T* __restrict zp1 = in.at(z + 1, y);
     if constexpr (ORDER == 2) {
+      #pragma omp simd
       for (int64_t x = 0; x < nx; ++x) {
         const T two_c = T(2) * c[x];
         T acc = cx * (c[x - 1] + c[x + 1] - two_c);
@@ -89,6 +90,7 @@ void laplacian_impl(const T* u, T* out, const Box& box) {
       const T* __restrict yp2 = in.at(z, y + 2);
       const T* __restrict zm2 = in.at(z - 2, y);
       const T* __restrict zp2 = in.at(z + 2, y);
+      #pragma omp simd
       for (int64_t x = 0; x < nx; ++x) {
         const T c30 = T(30) * c[x];
         T acc = cx * (T(16) * (c[x - 1] + c[x + 1]) - (c[x - 2] + c[x + 2]) - c30);
@@ -112,17 +114,20 @@ void gradient_impl(const T* u, T* grad, const Box& box) {
     T* comp = grad + b * NDIM * vol + row;  // component a starts at comp + a * vol
     const T* __restrict c = pad_row(in.at(z, y), nx, 1, scratch);
     T* __restrict gx = comp + (NDIM - 1) * vol;
+    #pragma omp simd
     for (int64_t x = 0; x < nx; ++x) gx[x] = hx * (c[x + 1] - c[x - 1]);
     if constexpr (NDIM >= 2) {
       const T* __restrict m = in.at(z, y - 1);
       const T* __restrict p = in.at(z, y + 1);
       T* __restrict gy = comp + (NDIM - 2) * vol;
+      #pragma omp simd
       for (int64_t x = 0; x < nx; ++x) gy[x] = hy * (p[x] - m[x]);
     }
     if constexpr (NDIM >= 3) {
       const T* __restrict m = in.at(z - 1, y);
       const T* __restrict p = in.at(z + 1, y);
       T* __restrict gz = comp;
+      #pragma omp simd
       for (int64_t x = 0; x < nx; ++x) gz[x] = hz * (p[x] - m[x]);
     }
   });
@@ -143,6 +148,7 @@ void gradient_adjoint_impl(const T* v, T* out, const Box& box) {
     const T* __restrict zm = vz.at(z - 1, y);
     const T* __restrict zp = vz.at(z + 1, y);
     T* __restrict o = out + b * vol + (z * box.ny + y) * nx;
+    #pragma omp simd
     for (int64_t x = 0; x < nx; ++x) {
       T acc = hx * (c[x - 1] - c[x + 1]);
       if constexpr (NDIM >= 2) acc += hy * (ym[x] - yp[x]);
@@ -167,6 +173,7 @@ void divergence_impl(const T* flux, T* out, const Box& box) {
     const T* __restrict z0 = fz.at(z, y);
     const T* __restrict zm = fz.at(z - 1, y);
     T* __restrict o = out + b * vol + (z * box.ny + y) * nx;
+    #pragma omp simd
     for (int64_t x = 0; x < nx; ++x) {
       T acc = ix * (c[x] - c[x - 1]);
       if constexpr (NDIM >= 2) acc += iy * (y0[x] - ym[x]);
@@ -186,15 +193,18 @@ void divergence_adjoint_impl(const T* w, T* out, const Box& box) {
     T* comp = out + b * NDIM * vol + row;
     const T* __restrict c = pad_row(in.at(z, y), nx, 1, scratch);
     T* __restrict ox = comp + (NDIM - 1) * vol;
+    #pragma omp simd
     for (int64_t x = 0; x < nx; ++x) ox[x] = ix * (c[x] - c[x + 1]);
     if constexpr (NDIM >= 2) {
       const T* __restrict p = in.at(z, y + 1);
       T* __restrict oy = comp + (NDIM - 2) * vol;
+      #pragma omp simd
       for (int64_t x = 0; x < nx; ++x) oy[x] = iy * (c[x] - p[x]);
     }
     if constexpr (NDIM >= 3) {
       const T* __restrict p = in.at(z + 1, y);
       T* __restrict oz = comp;
+      #pragma omp simd
       for (int64_t x = 0; x < nx; ++x) oz[x] = iz * (c[x] - p[x]);
     }
   });

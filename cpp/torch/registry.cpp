@@ -5,10 +5,17 @@
 
 TORCH_LIBRARY(coarsegrain, m) {
   const std::vector<at::Tag> tags{at::Tag::pt2_compliant_tag};
-  // Periodic finite-difference operators (coarsegrain/stencil.h).
+  // Periodic finite-difference operators (coarsegrain/stencil.h). Each has an <op>_into twin
+  // that writes into a preallocated tensor, for time-stepping loops; it returns nothing, since
+  // torch.compile can only functionalize custom mutating ops whose outputs alias no input.
   m.def("laplacian(Tensor u, float[] spacing, int order=2) -> Tensor", tags);
+  m.def("laplacian_into(Tensor u, float[] spacing, int order, Tensor(a!) out) -> ()", tags);
   m.def("gradient(Tensor u, float[] spacing) -> Tensor", tags);
+  m.def("gradient_into(Tensor u, float[] spacing, Tensor(a!) out) -> ()", tags);
   m.def("gradient_adjoint(Tensor v, float[] spacing) -> Tensor", tags);
+  m.def("gradient_adjoint_into(Tensor v, float[] spacing, Tensor(a!) out) -> ()", tags);
   m.def("divergence(Tensor flux, float[] spacing) -> Tensor", tags);
+  m.def("divergence_into(Tensor flux, float[] spacing, Tensor(a!) out) -> ()", tags);
   m.def("divergence_adjoint(Tensor w, float[] spacing) -> Tensor", tags);
+  m.def("divergence_adjoint_into(Tensor w, float[] spacing, Tensor(a!) out) -> ()", tags);
 }

@@ -1,11 +1,12 @@
 #include "stencil_common.h"
 
 #include <ATen/ATen.h>
+#include <ATen/MemoryOverlap.h>
 
 namespace coarsegrain::torch_ops {
 
 Prepared prepare(const char* op, const char* arg, const at::Tensor& t,
-                 c10::ArrayRef<double> spacing, Arity arity) {
+                 c10::ArrayRef<double> spacing, Arity arity, const at::Tensor* out) {
   TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, op, ": ",
                    arg, " must be a float32 or float64 tensor, got ", t.scalar_type());
   Prepared p;
@@ -14,9 +15,21 @@ Prepared prepare(const char* op, const char* arg, const at::Tensor& t,
                       static_cast<int64_t>(spacing.size()), arity, p.grid);
   TORCH_CHECK_VALUE(error.empty(), error);
   p.input = t.contiguous();
-
-  p.output = at::empty(result_shape(t.sizes().data(), t.dim(), p.grid.ndim, arity),
-                       p.input.options());
+  const std::vector<int64_t> shape = result_shape(t.sizes().data(), t.dim(), p.grid.ndim, arity);
+  if (out == nullptr) {
+    p.output = at::empty(shape, p.input.options());
+    return p;
+  }
+  TORCH_CHECK_VALUE(out->sizes() == c10::IntArrayRef(shape), op, ": out must have shape ",
+                    c10::IntArrayRef(shape), ", got ", out->sizes());
+  TORCH_CHECK_TYPE(out->scalar_type() == t.scalar_type(), op, ": out must have the dtype of ",
+                   arg, " (", t.scalar_type(), "), got ", out->scalar_type());
+  TORCH_CHECK_VALUE(out->device() == t.device(), op, ": out must be on the device of ", arg,
+                    " (", t.device(), "), got ", out->device());
+  TORCH_CHECK_VALUE(out->is_contiguous(), op, ": out must be contiguous");
+  TORCH_CHECK_VALUE(at::get_overlap_status(*out, t) == at::MemOverlapStatus::No, op,
+                    ": out must not share memory with ", arg);
+  p.output = *out;
   return p;
 }
 

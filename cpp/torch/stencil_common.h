@@ -2,6 +2,7 @@
 // both devices accept the same inputs and raise the same errors.
 #pragma once
 
+#include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
 #include <c10/util/ArrayRef.h>
 
@@ -13,15 +14,24 @@ using coarsegrain::Arity;
 
 struct Prepared {
   at::Tensor input;   // contiguous view or copy of the argument
-  at::Tensor output;  // freshly allocated, contiguous
+  at::Tensor output;  // contiguous: freshly allocated, or the caller's `out`
   GridShape grid;
 };
 
-// Checks `t` (float32/float64, shape consistent with `spacing`) and allocates the output.
-// Errors name `op` and `arg` and say what was expected.
+// Checks `t` (float32/float64, shape consistent with `spacing`) and allocates the output, or,
+// when `out` is given, checks that it has the result's shape, dtype and device, is contiguous
+// and does not overlap `t`. Errors name `op` and the argument and say what was expected.
 Prepared prepare(const char* op, const char* arg, const at::Tensor& t,
-                 c10::ArrayRef<double> spacing, Arity arity);
+                 c10::ArrayRef<double> spacing, Arity arity, const at::Tensor* out = nullptr);
 
 void check_laplacian_order(int64_t order);
+
+// Calls kernel(const T* in, T* out, const GridShape&) with T the input's dtype.
+template <typename Kernel>
+void run_kernel(const Prepared& p, Kernel&& kernel) {
+  AT_DISPATCH_FLOATING_TYPES(p.input.scalar_type(), "coarsegrain_stencil", [&] {
+    kernel(p.input.const_data_ptr<scalar_t>(), p.output.mutable_data_ptr<scalar_t>(), p.grid);
+  });
+}
 
 }  // namespace coarsegrain::torch_ops

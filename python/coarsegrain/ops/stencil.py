@@ -65,34 +65,58 @@ def _check_tensor(op: str, arg: str, t: object) -> Tensor:
     return t
 
 
-def laplacian(u: Tensor, spacing: Spacing, *, order: int = 2, ndim: int | None = None) -> Tensor:
+def _call(op: str, x: Tensor, args: tuple, out: Tensor | None) -> Tensor:
+    """Runs torch.ops.coarsegrain.<op>, or <op>_into writing into ``out``."""
+    if out is None:
+        return getattr(torch.ops.coarsegrain, op)(x, *args)
+    _check_tensor(op, "out", out)
+    if torch.is_grad_enabled() and (x.requires_grad or out.requires_grad):
+        raise RuntimeError(
+            f"{op}: out= does not support automatic differentiation; call it without out= "
+            "or under torch.no_grad()"
+        )
+    getattr(torch.ops.coarsegrain, op + "_into")(x, *args, out)
+    return out
+
+
+def laplacian(
+    u: Tensor, spacing: Spacing, *, order: int = 2, ndim: int | None = None, out: Tensor | None = None
+) -> Tensor:
     """Periodic Laplacian ``sum_a d^2u/dx_a^2`` of ``u`` ``[*batch, *grid]``.
 
     ``order=2`` uses the 3-point stencil per axis, ``order=4`` the 5-point stencil
     ``(-u[i-2] + 16u[i-1] - 30u[i] + 16u[i+1] - u[i+2]) / 12h^2``. ``spacing`` is one value per
     grid axis, or one number together with ``ndim``. Returns a new contiguous tensor shaped
-    like ``u``.
+    like ``u``, or writes into ``out`` (contiguous, same shape, dtype and device, not sharing
+    memory with ``u``; no autograd) -- the way to avoid an allocation per step in a loop.
     """
     _check_tensor("laplacian", "u", u)
     h = normalize_spacing(spacing, ndim, op="laplacian")
-    return torch.ops.coarsegrain.laplacian(u, h, order)
+    return _call("laplacian", u, (h, order), out)
 
 
-def gradient(u: Tensor, spacing: Spacing, *, ndim: int | None = None) -> Tensor:
-    """Central-difference gradient ``(u[i+e_a] - u[i-e_a]) / 2h_a`` as ``[*batch, ndim, *grid]``."""
+def gradient(
+    u: Tensor, spacing: Spacing, *, ndim: int | None = None, out: Tensor | None = None
+) -> Tensor:
+    """Central-difference gradient ``(u[i+e_a] - u[i-e_a]) / 2h_a`` as ``[*batch, ndim, *grid]``.
+
+    Writes into ``out`` when given (see :func:`laplacian`).
+    """
     _check_tensor("gradient", "u", u)
     h = normalize_spacing(spacing, ndim, op="gradient")
-    return torch.ops.coarsegrain.gradient(u, h)
+    return _call("gradient", u, (h,), out)
 
 
-def gradient_adjoint(v: Tensor, spacing: Spacing, *, ndim: int | None = None) -> Tensor:
+def gradient_adjoint(
+    v: Tensor, spacing: Spacing, *, ndim: int | None = None, out: Tensor | None = None
+) -> Tensor:
     """Transpose of :func:`gradient`: ``-sum_a (v_a[i+e_a] - v_a[i-e_a]) / 2h_a``.
 
     ``v`` is ``[*batch, ndim, *grid]``; the result is ``[*batch, *grid]``.
     """
     _check_tensor("gradient_adjoint", "v", v)
     h = normalize_spacing(spacing, ndim, op="gradient_adjoint")
-    return torch.ops.coarsegrain.gradient_adjoint(v, h)
+    return _call("gradient_adjoint", v, (h,), out)
 
 
 def _stack_flux(flux: Tensor | Sequence[Tensor], ndim: int) -> Tensor:
@@ -130,29 +154,35 @@ def _stack_flux(flux: Tensor | Sequence[Tensor], ndim: int) -> Tensor:
 
 
 def divergence(
-    flux: Tensor | Sequence[Tensor], spacing: Spacing, *, ndim: int | None = None
+    flux: Tensor | Sequence[Tensor],
+    spacing: Spacing,
+    *,
+    ndim: int | None = None,
+    out: Tensor | None = None,
 ) -> Tensor:
     """Divergence of a face-centred flux: ``sum_a (F_a[i] - F_a[i-e_a]) / h_a``.
 
     ``flux`` is ``[*batch, ndim, *grid]`` or a sequence of ``ndim`` tensors ``[*batch, *grid]``
     (component ``a`` along grid axis ``a``). Exactly conservative: the result sums to zero
-    over the grid to round-off. Returns ``[*batch, *grid]``.
+    over the grid to round-off. Returns ``[*batch, *grid]``, or writes into ``out``.
     """
     if ndim is None and not isinstance(spacing, numbers.Real):
         ndim = len(normalize_spacing(spacing, op="divergence"))
     h = normalize_spacing(spacing, ndim, op="divergence")
     f = _check_tensor("divergence", "flux", _stack_flux(flux, len(h)))
-    return torch.ops.coarsegrain.divergence(f, h)
+    return _call("divergence", f, (h,), out)
 
 
-def divergence_adjoint(w: Tensor, spacing: Spacing, *, ndim: int | None = None) -> Tensor:
+def divergence_adjoint(
+    w: Tensor, spacing: Spacing, *, ndim: int | None = None, out: Tensor | None = None
+) -> Tensor:
     """Transpose of :func:`divergence`: component ``a`` is ``(w[i] - w[i+e_a]) / h_a``.
 
     ``w`` is ``[*batch, *grid]``; the result is ``[*batch, ndim, *grid]``.
     """
     _check_tensor("divergence_adjoint", "w", w)
     h = normalize_spacing(spacing, ndim, op="divergence_adjoint")
-    return torch.ops.coarsegrain.divergence_adjoint(w, h)
+    return _call("divergence_adjoint", w, (h,), out)
 
 
 def face_gradient(u: Tensor, spacing: Spacing, *, ndim: int | None = None) -> Tensor:
@@ -190,29 +220,31 @@ def _fake_result(op: str, arg: str, t: Tensor, spacing: Sequence[float], arity: 
     return t.new_empty(shape)
 
 
-@torch.library.register_fake("coarsegrain::laplacian")
-def _(u, spacing, order=2):
-    return _fake_result("laplacian", "u", u, spacing, "scalar_to_scalar")
+_ARITY = {
+    "laplacian": ("u", "scalar_to_scalar"),
+    "gradient": ("u", "scalar_to_vector"),
+    "gradient_adjoint": ("v", "vector_to_scalar"),
+    "divergence": ("flux", "vector_to_scalar"),
+    "divergence_adjoint": ("w", "scalar_to_vector"),
+}
 
 
-@torch.library.register_fake("coarsegrain::gradient")
-def _(u, spacing):
-    return _fake_result("gradient", "u", u, spacing, "scalar_to_vector")
+def _register_fakes(op: str, arg: str, arity: str) -> None:
+    def fake(x, spacing, *args):
+        return _fake_result(op, arg, x, spacing, arity)
+
+    def fake_into(x, spacing, *args):
+        out = args[-1]
+        expected = _fake_result(op, arg, x, spacing, arity)
+        if out.shape != expected.shape:
+            raise ValueError(f"{op}: out must have shape {list(expected.shape)}, got {list(out.shape)}")
+
+    torch.library.register_fake(f"coarsegrain::{op}", fake)
+    torch.library.register_fake(f"coarsegrain::{op}_into", fake_into)
 
 
-@torch.library.register_fake("coarsegrain::gradient_adjoint")
-def _(v, spacing):
-    return _fake_result("gradient_adjoint", "v", v, spacing, "vector_to_scalar")
-
-
-@torch.library.register_fake("coarsegrain::divergence")
-def _(flux, spacing):
-    return _fake_result("divergence", "flux", flux, spacing, "vector_to_scalar")
-
-
-@torch.library.register_fake("coarsegrain::divergence_adjoint")
-def _(w, spacing):
-    return _fake_result("divergence_adjoint", "w", w, spacing, "scalar_to_vector")
+for _op, (_arg, _arity) in _ARITY.items():
+    _register_fakes(_op, _arg, _arity)
 
 
 # --- autograd: each backward is another op of the family (runs on CUDA, twice differentiable) --
