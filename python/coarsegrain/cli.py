@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="stencil operators: convergence, conservation and speed on this machine"
     )
-    demo.add_argument("--size", type=int, default=128, help="3D grid size for the timing (default 128)")
+    demo.add_argument("--size", type=int, default=256, help="3D grid size for the timing (default 256)")
     demo.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     demo.add_argument("--out", default=None, help="also write the results as JSON to this path")
     demo.set_defaults(func=_cmd_demo)
