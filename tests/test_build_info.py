@@ -1,0 +1,46 @@
+"""build_info(), the `coarsegrain` command, and the demo's physics checks."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+import coarsegrain
+from coarsegrain import _core, cli, demo
+
+STENCIL_OPS = {"laplacian", "gradient", "gradient_adjoint", "divergence", "divergence_adjoint"}
+
+
+def test_build_info_is_consistent_with_this_process():
+    info = coarsegrain.build_info()
+    assert info["coarsegrain"] == coarsegrain.__version__
+    assert info["torch"] == torch.__version__
+    assert info["torch_cuda"] == torch.version.cuda
+    assert info["float_types"] == ["float32", "float64"]
+    assert info["openmp_threads"] == _core.openmp_max_threads() >= 1
+    # Every op and its _into twin is registered with the dispatcher.
+    assert set(info["ops"]) == STENCIL_OPS | {f"{op}_into" for op in STENCIL_OPS}
+    # CUDA operators need compiled kernels, a CUDA torch and at least one architecture.
+    if info["cuda_ops_compiled"]:
+        assert info["cuda_kernels_compiled"] and info["torch_cuda"] and info["cuda_architectures"]
+    else:
+        assert not info["cuda_available"] and info["cuda_devices"] == []
+    if info["cuda_kernels_compiled"]:
+        assert info["nvcc"].startswith("nvcc ")
+
+
+def test_info_command_prints_build_info(capsys):
+    assert cli.main(["info", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(json.dumps(coarsegrain.build_info()))
+    assert cli.main(["info"]) == 0
+    table = capsys.readouterr().out
+    assert f"torch" in table and torch.__version__ in table
+
+
+def test_demo_cahn_hilliard_conserves_mass_and_dissipates_energy():
+    result = demo.cahn_hilliard_conservation(n=24, steps=200)
+    assert result["mean_field_drift"] < 1e-14
+    assert result["free_energy_non_increasing"]
+    assert result["free_energy_end"] < result["free_energy_start"]
