@@ -3,7 +3,13 @@ autograd, opcheck, torch.compile, and errors for bad input."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -418,3 +424,36 @@ def test_out_rejects_bad_buffers():
         ops.laplacian(u.requires_grad_(), h, out=torch.empty_like(u))
     with pytest.raises(TypeError, match=r"laplacian: out must be a torch.Tensor"):
         ops.laplacian(u.detach(), h, out=np.empty((4, 6, 6)))
+
+
+# --- both compiled instruction-set copies of the CPU kernels -------------------------------------
+
+
+def test_generic_cpu_kernels_match_numpy():
+    """The baseline copy (forced by COARSEGRAIN_CPU_ISA=generic) is as correct as the default."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import numpy as np
+        from coarsegrain import _core
+        sys.path.insert(0, sys.argv[1])
+        import reference as ref
+        h = [0.3, 1.7, 0.05]
+        rng = np.random.default_rng(0)
+        u = rng.standard_normal((2, 5, 6, 7))
+        f = rng.standard_normal((2, 3, 5, 6, 7))
+        errors = {
+            "laplacian2": np.abs(_core.laplacian(u, h, 2) - ref.laplacian(u, h, 2)).max(),
+            "laplacian4": np.abs(_core.laplacian(u, h, 4) - ref.laplacian(u, h, 4)).max(),
+            "gradient": np.abs(_core.gradient(u, h) - ref.gradient(u, h)).max(),
+            "divergence": np.abs(_core.divergence(f, h) - ref.divergence(f, h)).max(),
+        }
+        print(json.dumps({"isa": _core.active_cpu_isa(), "errors": errors}))
+        """
+    )
+    env = {**os.environ, "COARSEGRAIN_CPU_ISA": "generic"}
+    done = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)], env=env,
+                          capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)
+    assert result["isa"] == "generic"
+    assert max(result["errors"].values()) < 1e-9, result

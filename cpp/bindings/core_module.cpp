@@ -15,6 +15,7 @@
 #include "coarsegrain/build_config.h"
 #include "coarsegrain/grid.h"
 #include "coarsegrain/stencil.h"
+#include "cpu_isa.h"
 
 namespace py = pybind11;
 using coarsegrain::Arity;
@@ -65,6 +66,7 @@ py::dict build_config() {
   d["build_type"] = COARSEGRAIN_BUILD_TYPE;
   d["cxx_compiler"] = COARSEGRAIN_CXX_COMPILER;
   d["cxx_flags"] = COARSEGRAIN_CXX_FLAGS;
+  d["cpu_isas"] = COARSEGRAIN_CPU_ISAS;
   d["openmp"] = COARSEGRAIN_OPENMP_VERSION;
   d["torch_built_against"] = COARSEGRAIN_TORCH_VERSION;
   d["nvcc"] = COARSEGRAIN_CUDA_COMPILER;
@@ -74,6 +76,8 @@ py::dict build_config() {
   d["cuda_gate"] = COARSEGRAIN_CUDA_GATE;
   return d;
 }
+
+std::string active_cpu_isa() { return coarsegrain::cpu_isa::active(); }
 
 int openmp_max_threads() {
 #ifdef _OPENMP
@@ -142,6 +146,8 @@ PYBIND11_MODULE(_core, m) {
       py::arg("w"), py::arg("spacing"),
       "Transpose of divergence: (w[i] - w[i + e_a]) / h_a per component.");
   m.def("build_config", &build_config, "How this build was configured.");
+  m.def("active_cpu_isa", &active_cpu_isa,
+        "Instruction set of the CPU kernel copy in use: 'avx2' or 'generic'.");
   m.def("openmp_max_threads", &openmp_max_threads,
         "Threads an OpenMP parallel region of the CPU kernels uses.");
 }

@@ -1,256 +1,67 @@
-// CPU kernels for the periodic stencil family. One OpenMP task per grid row (fixed batch,
-// z, y); the x-row is copied into a padded scratch line so that every inner loop is a plain
-// contiguous loop the compiler vectorizes, with periodic wrap handled once per row.
+// The public stencil API: validates, then runs the copy of the kernels built for the best
+// instruction set this CPU supports (cpu_isa.h).
 #include "coarsegrain/stencil.h"
 
-#include <cstring>
 #include <stdexcept>
-#include <vector>
+
+#include "cpu_isa.h"
+#include "stencil_kernels.h"
 
 namespace coarsegrain {
 namespace {
 
-// Below this many grid points a call runs on one thread: starting a team costs more.
-constexpr int64_t kParallelThreshold = 1 << 15;
-
-inline int64_t wrap(int64_t i, int64_t n) {
-  i %= n;
-  return i < 0 ? i + n : i;
-}
-
-// Row access into one batch entry of a box-shaped field, periodic in z and y.
-template <typename T>
-struct Rows {
-  const T* base;
-  const Box& box;
-  const T* at(int64_t z, int64_t y) const {
-    return base + (wrap(z, box.nz) * box.ny + wrap(y, box.ny)) * box.nx;
-  }
-};
-
-// Copies `row` into `scratch` with a periodic halo of `halo` points on each side and returns
-// p such that p[x] == row[x mod nx] for x in [-halo, nx + halo).
-template <typename T>
-inline const T* pad_row(const T* row, int64_t nx, int halo, T* scratch) {
-  std::memcpy(scratch + halo, row, sizeof(T) * static_cast<size_t>(nx));
-  for (int k = 1; k <= halo; ++k) {
-    scratch[halo - k] = row[wrap(-k, nx)];
-    scratch[halo + nx - 1 + k] = row[wrap(nx - 1 + k, nx)];
-  }
-  return scratch + halo;
-}
-
-// Calls body(b, z, y, scratch) for every row of the box, in parallel when worthwhile;
-// scratch holds nx + 2 * halo values private to the calling thread.
-template <typename T, typename Body>
-void for_each_row(const Box& box, int halo, Body body) {
-  const int64_t rows = box.batch * box.nz * box.ny;
-  const bool parallel = rows > 1 && rows * box.nx >= kParallelThreshold;
-#pragma omp parallel if (parallel)
-  {
-    std::vector<T> scratch(static_cast<size_t>(box.nx + 2 * halo));
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t zb = r / box.ny;
-      body(zb / box.nz, zb % box.nz, r % box.ny, scratch.data());
-    }
-  }
-}
-
-inline int64_t volume(const Box& box) { return box.nz * box.ny * box.nx; }
-
-template <typename T, int NDIM, int ORDER>
-void laplacian_impl(const T* u, T* out, const Box& box) {
-  constexpr int R = ORDER / 2;
-  // Per-axis weights; the fourth-order stencil carries its 1/12 here.
-  const T s = ORDER == 2 ? T(1) : T(1) / T(12);
-  const T cx = s * T(box.inv_dx * box.inv_dx);
-  const T cy = s * T(box.inv_dy * box.inv_dy);
-  const T cz = s * T(box.inv_dz * box.inv_dz);
-  const int64_t vol = volume(box), nx = box.nx;
-  for_each_row<T>(box, R, [&](int64_t b, int64_t z, int64_t y, T* scratch) {
-    const Rows<T> in{u + b * vol, box};
-    const T* __restrict c = pad_row(in.at(z, y), nx, R, scratch);
-    T* __restrict o = out + b * vol + (z * box.ny + y) * nx;
-    const T* __restrict ym1 = in.at(z, y - 1);
-    const T* __restrict yp1 = in.at(z, y + 1);
-    const T* __restrict zm1 = in.at(z - 1, y);
-    const T* __restrict zp1 = in.at(z + 1, y);
-    if constexpr (ORDER == 2) {
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) {
-        const T two_c = T(2) * c[x];
-        T acc = cx * (c[x - 1] + c[x + 1] - two_c);
-        if constexpr (NDIM >= 2) acc += cy * (ym1[x] + yp1[x] - two_c);
-        if constexpr (NDIM >= 3) acc += cz * (zm1[x] + zp1[x] - two_c);
-        o[x] = acc;
-      }
-    } else {
-      const T* __restrict ym2 = in.at(z, y - 2);
-      const T* __restrict yp2 = in.at(z, y + 2);
-      const T* __restrict zm2 = in.at(z - 2, y);
-      const T* __restrict zp2 = in.at(z + 2, y);
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) {
-        const T c30 = T(30) * c[x];
-        T acc = cx * (T(16) * (c[x - 1] + c[x + 1]) - (c[x - 2] + c[x + 2]) - c30);
-        if constexpr (NDIM >= 2)
-          acc += cy * (T(16) * (ym1[x] + yp1[x]) - (ym2[x] + yp2[x]) - c30);
-        if constexpr (NDIM >= 3)
-          acc += cz * (T(16) * (zm1[x] + zp1[x]) - (zm2[x] + zp2[x]) - c30);
-        o[x] = acc;
-      }
-    }
-  });
-}
-
-template <typename T, int NDIM>
-void gradient_impl(const T* u, T* grad, const Box& box) {
-  const T hx = T(0.5 * box.inv_dx), hy = T(0.5 * box.inv_dy), hz = T(0.5 * box.inv_dz);
-  const int64_t vol = volume(box), nx = box.nx;
-  for_each_row<T>(box, 1, [&](int64_t b, int64_t z, int64_t y, T* scratch) {
-    const Rows<T> in{u + b * vol, box};
-    const int64_t row = (z * box.ny + y) * nx;
-    T* comp = grad + b * NDIM * vol + row;  // component a starts at comp + a * vol
-    const T* __restrict c = pad_row(in.at(z, y), nx, 1, scratch);
-    T* __restrict gx = comp + (NDIM - 1) * vol;
-    #pragma omp simd
-    for (int64_t x = 0; x < nx; ++x) gx[x] = hx * (c[x + 1] - c[x - 1]);
-    if constexpr (NDIM >= 2) {
-      const T* __restrict m = in.at(z, y - 1);
-      const T* __restrict p = in.at(z, y + 1);
-      T* __restrict gy = comp + (NDIM - 2) * vol;
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) gy[x] = hy * (p[x] - m[x]);
-    }
-    if constexpr (NDIM >= 3) {
-      const T* __restrict m = in.at(z - 1, y);
-      const T* __restrict p = in.at(z + 1, y);
-      T* __restrict gz = comp;
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) gz[x] = hz * (p[x] - m[x]);
-    }
-  });
-}
-
-template <typename T, int NDIM>
-void gradient_adjoint_impl(const T* v, T* out, const Box& box) {
-  const T hx = T(0.5 * box.inv_dx), hy = T(0.5 * box.inv_dy), hz = T(0.5 * box.inv_dz);
-  const int64_t vol = volume(box), nx = box.nx;
-  for_each_row<T>(box, 1, [&](int64_t b, int64_t z, int64_t y, T* scratch) {
-    const T* comp = v + b * NDIM * vol;
-    const Rows<T> vx{comp + (NDIM - 1) * vol, box};
-    const Rows<T> vy{comp + (NDIM >= 2 ? NDIM - 2 : 0) * vol, box};
-    const Rows<T> vz{comp, box};
-    const T* __restrict c = pad_row(vx.at(z, y), nx, 1, scratch);
-    const T* __restrict ym = vy.at(z, y - 1);
-    const T* __restrict yp = vy.at(z, y + 1);
-    const T* __restrict zm = vz.at(z - 1, y);
-    const T* __restrict zp = vz.at(z + 1, y);
-    T* __restrict o = out + b * vol + (z * box.ny + y) * nx;
-    #pragma omp simd
-    for (int64_t x = 0; x < nx; ++x) {
-      T acc = hx * (c[x - 1] - c[x + 1]);
-      if constexpr (NDIM >= 2) acc += hy * (ym[x] - yp[x]);
-      if constexpr (NDIM >= 3) acc += hz * (zm[x] - zp[x]);
-      o[x] = acc;
-    }
-  });
-}
-
-template <typename T, int NDIM>
-void divergence_impl(const T* flux, T* out, const Box& box) {
-  const T ix = T(box.inv_dx), iy = T(box.inv_dy), iz = T(box.inv_dz);
-  const int64_t vol = volume(box), nx = box.nx;
-  for_each_row<T>(box, 1, [&](int64_t b, int64_t z, int64_t y, T* scratch) {
-    const T* comp = flux + b * NDIM * vol;
-    const Rows<T> fx{comp + (NDIM - 1) * vol, box};
-    const Rows<T> fy{comp + (NDIM >= 2 ? NDIM - 2 : 0) * vol, box};
-    const Rows<T> fz{comp, box};
-    const T* __restrict c = pad_row(fx.at(z, y), nx, 1, scratch);
-    const T* __restrict y0 = fy.at(z, y);
-    const T* __restrict ym = fy.at(z, y - 1);
-    const T* __restrict z0 = fz.at(z, y);
-    const T* __restrict zm = fz.at(z - 1, y);
-    T* __restrict o = out + b * vol + (z * box.ny + y) * nx;
-    #pragma omp simd
-    for (int64_t x = 0; x < nx; ++x) {
-      T acc = ix * (c[x] - c[x - 1]);
-      if constexpr (NDIM >= 2) acc += iy * (y0[x] - ym[x]);
-      if constexpr (NDIM >= 3) acc += iz * (z0[x] - zm[x]);
-      o[x] = acc;
-    }
-  });
-}
-
-template <typename T, int NDIM>
-void divergence_adjoint_impl(const T* w, T* out, const Box& box) {
-  const T ix = T(box.inv_dx), iy = T(box.inv_dy), iz = T(box.inv_dz);
-  const int64_t vol = volume(box), nx = box.nx;
-  for_each_row<T>(box, 1, [&](int64_t b, int64_t z, int64_t y, T* scratch) {
-    const Rows<T> in{w + b * vol, box};
-    const int64_t row = (z * box.ny + y) * nx;
-    T* comp = out + b * NDIM * vol + row;
-    const T* __restrict c = pad_row(in.at(z, y), nx, 1, scratch);
-    T* __restrict ox = comp + (NDIM - 1) * vol;
-    #pragma omp simd
-    for (int64_t x = 0; x < nx; ++x) ox[x] = ix * (c[x] - c[x + 1]);
-    if constexpr (NDIM >= 2) {
-      const T* __restrict p = in.at(z, y + 1);
-      T* __restrict oy = comp + (NDIM - 2) * vol;
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) oy[x] = iy * (c[x] - p[x]);
-    }
-    if constexpr (NDIM >= 3) {
-      const T* __restrict p = in.at(z + 1, y);
-      T* __restrict oz = comp;
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) oz[x] = iz * (c[x] - p[x]);
-    }
-  });
+Box checked_box(const GridShape& g) {
+  if (g.ndim < 1 || g.ndim > kMaxGridDims)
+    throw std::invalid_argument("coarsegrain: a grid has 1 to 3 axes");
+  return as_box(g);
 }
 
 }  // namespace
 
+// Calls isa::name(args...) with isa the best compiled instruction set.
+#ifdef COARSEGRAIN_HAVE_AVX2_KERNELS
+#define COARSEGRAIN_ISA_CALL(name, ...)                  \
+  do {                                                   \
+    if (cpu_isa::use_avx2())                             \
+      avx2::name(__VA_ARGS__);                           \
+    else                                                 \
+      generic::name(__VA_ARGS__);                        \
+  } while (0)
+#else
+#define COARSEGRAIN_ISA_CALL(name, ...) generic::name(__VA_ARGS__)
+#endif
+
 template <typename T>
 void laplacian(const T* u, T* out, const GridShape& g, int order) {
-  const Box box = as_box(g);
-  if (order != 2 && order != 4)
-    throw std::invalid_argument("laplacian: order must be 2 or 4");
-  dispatch_ndim(g.ndim, [&](auto nd) {
-    constexpr int N = decltype(nd)::value;
-    if (order == 2)
-      laplacian_impl<T, N, 2>(u, out, box);
-    else
-      laplacian_impl<T, N, 4>(u, out, box);
-  });
+  if (order != 2 && order != 4) throw std::invalid_argument("laplacian: order must be 2 or 4");
+  const Box box = checked_box(g);
+  COARSEGRAIN_ISA_CALL(laplacian, u, out, box, g.ndim, order);
 }
 
 template <typename T>
 void gradient(const T* u, T* grad, const GridShape& g) {
-  const Box box = as_box(g);
-  dispatch_ndim(g.ndim, [&](auto nd) { gradient_impl<T, decltype(nd)::value>(u, grad, box); });
+  const Box box = checked_box(g);
+  COARSEGRAIN_ISA_CALL(gradient, u, grad, box, g.ndim);
 }
 
 template <typename T>
 void gradient_adjoint(const T* v, T* out, const GridShape& g) {
-  const Box box = as_box(g);
-  dispatch_ndim(g.ndim,
-            [&](auto nd) { gradient_adjoint_impl<T, decltype(nd)::value>(v, out, box); });
+  const Box box = checked_box(g);
+  COARSEGRAIN_ISA_CALL(gradient_adjoint, v, out, box, g.ndim);
 }
 
 template <typename T>
 void divergence(const T* flux, T* out, const GridShape& g) {
-  const Box box = as_box(g);
-  dispatch_ndim(g.ndim, [&](auto nd) { divergence_impl<T, decltype(nd)::value>(flux, out, box); });
+  const Box box = checked_box(g);
+  COARSEGRAIN_ISA_CALL(divergence, flux, out, box, g.ndim);
 }
 
 template <typename T>
 void divergence_adjoint(const T* w, T* out, const GridShape& g) {
-  const Box box = as_box(g);
-  dispatch_ndim(g.ndim,
-            [&](auto nd) { divergence_adjoint_impl<T, decltype(nd)::value>(w, out, box); });
+  const Box box = checked_box(g);
+  COARSEGRAIN_ISA_CALL(divergence_adjoint, w, out, box, g.ndim);
 }
+#undef COARSEGRAIN_ISA_CALL
 
 #define COARSEGRAIN_INSTANTIATE(T)                                             \
   template void laplacian<T>(const T*, T*, const GridShape&, int);             \

@@ -45,6 +45,8 @@ def build_info() -> dict[str, Any]:
         "build_type": cfg["build_type"],
         "cxx_compiler": cfg["cxx_compiler"],
         "cxx_flags": cfg["cxx_flags"],
+        "cpu_kernels_compiled": cfg["cpu_isas"].split(","),
+        "cpu_kernels_active": _core.active_cpu_isa(),
         "openmp": cfg["openmp"],
         "openmp_threads": _core.openmp_max_threads(),
         "nvcc": cfg["nvcc"] or None,

@@ -1,0 +1,15 @@
+// CPU kernels are compiled twice: for the baseline of the target (namespace generic) and, on
+// x86-64, with AVX2 + FMA (namespace avx2). The public entry points ask use_avx2() which copy
+// to run, so one build is both portable and fast on current CPUs.
+#pragma once
+
+namespace coarsegrain::cpu_isa {
+
+// True when the AVX2 copy was compiled and this CPU runs it (AVX2 and FMA); checked once.
+// COARSEGRAIN_CPU_ISA=generic in the environment forces the baseline copy.
+bool use_avx2();
+
+// "avx2" or "generic": the copy use_avx2() selects.
+const char* active();
+
+}  // namespace coarsegrain::cpu_isa
