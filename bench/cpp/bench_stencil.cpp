@@ -71,6 +71,17 @@ void parallel_copy(const T* src, T* dst, int64_t count) {
   for (int64_t i = 0; i < count; ++i) dst[i] = src[i];
 }
 
+// An n^3 periodic grid on the unit cube.
+cg::GridShape unit_cube(int64_t n) {
+  cg::GridShape g;
+  g.ndim = 3;
+  for (int a = 0; a < 3; ++a) {
+    g.extent[a] = n;
+    g.spacing[a] = 1.0 / double(n);
+  }
+  return g;
+}
+
 struct OpSpec {
   const char* name;
   int in_components, out_components;
@@ -90,13 +101,8 @@ void run_op_cpu(const std::string& op, const T* in, T* out, const cg::GridShape&
 
 template <typename T>
 void bench_cpu(int64_t n, int reps, const char* dtype, std::vector<Result>& results) {
-  cg::GridShape g;
-  g.ndim = 3;
-  for (int a = 0; a < 3; ++a) {
-    g.extent[a] = n;
-    g.spacing[a] = 1.0 / double(n);
-  }
-  const int64_t pts = n * n * n;
+  const cg::GridShape g = unit_cube(n);
+  const int64_t pts = g.points();
   auto in = parallel_array<T>(3 * pts, T(1));
   auto out = parallel_array<T>(3 * pts, T(0));
   const double t_copy = time_median(reps, [&] { parallel_copy(in.get(), out.get(), pts); });
@@ -154,13 +160,8 @@ void run_op_cuda(const std::string& op, const T* in, T* out, const cg::GridShape
 
 template <typename T>
 void bench_cuda(int64_t n, int reps, const char* dtype, std::vector<Result>& results) {
-  cg::GridShape g;
-  g.ndim = 3;
-  for (int a = 0; a < 3; ++a) {
-    g.extent[a] = n;
-    g.spacing[a] = 1.0 / double(n);
-  }
-  const int64_t pts = n * n * n;
+  const cg::GridShape g = unit_cube(n);
+  const int64_t pts = g.points();
   T *in = nullptr, *out = nullptr;
   CUDA_OK(cudaMalloc(&in, 3 * pts * sizeof(T)));
   CUDA_OK(cudaMalloc(&out, 3 * pts * sizeof(T)));

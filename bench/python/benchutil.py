@@ -13,32 +13,21 @@ import datetime as _dt
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 import coarsegrain
+from coarsegrain.timing import time_call
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 
 
 def median_time(fn: Callable[[], Any], reps: int, device: str = "cpu", warmup: int = 2) -> float:
     """Median wall time of fn() in seconds (CUDA work synchronized)."""
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return time_call(fn, reps, device, warmup)
 
 
 def cpu_model() -> str:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import build_info, ops
+from .timing import time_call
 
 
 def _smooth_field(n: int, lengths=(2 * math.pi, 3.0, 5.0), device="cpu"):
@@ -93,18 +93,8 @@ def laplacian_speed(n: int, device: str = "cpu", reps: int = 5) -> dict:
     u = torch.randn(n, n, n, generator=gen).to(device)
     h = [1.0, 1.0, 1.0]
     buf = torch.empty_like(u)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-
     def best(fn):
-        fn()
-        sync()
-        times = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            sync()
-            times.append(time.perf_counter() - t0)
-        return min(times)
+        return time_call(fn, reps, device, warmup=1, reduce="min")
 
     def numpy_roll(a):
         out = -6 * a
