@@ -14,6 +14,7 @@
 
 #include "coarsegrain/build_config.h"
 #include "coarsegrain/grid.h"
+#include "coarsegrain/phase_field.h"
 #include "coarsegrain/stencil.h"
 #include "cpu_isa.h"
 
@@ -58,6 +59,32 @@ py::array run(const char* op, const char* arg, const py::array& a,
     return py::array(out);
   };
   return is_f32 ? launch(static_cast<float*>(nullptr)) : launch(static_cast<double*>(nullptr));
+}
+
+// Explicit phase-field stepping on NumPy arrays (same checks as the torch operators).
+py::array phase_field(const char* op, const py::array& u, const std::vector<double>& spacing,
+                      double dt, double mobility, double kappa, const std::vector<double>& dfdu,
+                      int64_t steps, bool conserved, coarsegrain::CahnHilliardScheme scheme) {
+  coarsegrain::ExplicitPhaseField params;
+  params.dt = dt;
+  params.mobility = mobility;
+  params.kappa = kappa;
+  std::string error = coarsegrain::make_polynomial(op, "dfdu", dfdu.data(),
+                                                   static_cast<int64_t>(dfdu.size()), params.dfdu);
+  if (!error.empty()) throw py::value_error(error);
+  return run(op, "u", u, spacing, Arity::kScalarToScalar,
+             [&](auto tag, const auto* in, auto* out, const GridShape& g) {
+               using T = std::remove_pointer_t<decltype(tag)>;
+               const std::string bad =
+                   coarsegrain::check_explicit_phase_field(op, g, params, steps, conserved);
+               if (!bad.empty()) throw std::invalid_argument(bad);
+               std::vector<T> workspace(static_cast<size_t>(coarsegrain::phase_field_workspace(g)));
+               if (conserved)
+                 coarsegrain::cahn_hilliard_explicit(in, out, workspace.data(), g, params, steps,
+                                                     scheme);
+               else
+                 coarsegrain::allen_cahn_explicit(in, out, workspace.data(), g, params, steps);
+             });
 }
 
 py::dict build_config() {
@@ -145,6 +172,31 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("w"), py::arg("spacing"),
       "Transpose of divergence: (w[i] - w[i + e_a]) / h_a per component.");
+  m.def(
+      "cahn_hilliard_explicit",
+      [](const py::array& u, const std::vector<double>& spacing, double dt, double mobility,
+         double kappa, const std::vector<double>& dfdu, int64_t steps, const std::string& scheme) {
+        if (scheme != "fused" && scheme != "two_pass")
+          throw py::value_error("cahn_hilliard_explicit: scheme must be 'fused' or 'two_pass', got '" +
+                                scheme + "'");
+        return phase_field("cahn_hilliard_explicit", u, spacing, dt, mobility, kappa, dfdu, steps,
+                           true,
+                           scheme == "fused" ? coarsegrain::CahnHilliardScheme::kFused
+                                             : coarsegrain::CahnHilliardScheme::kTwoPass);
+      },
+      py::arg("u"), py::arg("spacing"), py::arg("dt"), py::arg("mobility"), py::arg("kappa"),
+      py::arg("dfdu"), py::arg("steps") = 1, py::arg("scheme") = "fused",
+      "Explicit Euler Cahn-Hilliard steps u <- u + dt M lap(f'(u) - kappa lap u).");
+  m.def(
+      "allen_cahn_explicit",
+      [](const py::array& u, const std::vector<double>& spacing, double dt, double mobility,
+         double kappa, const std::vector<double>& dfdu, int64_t steps) {
+        return phase_field("allen_cahn_explicit", u, spacing, dt, mobility, kappa, dfdu, steps,
+                           false, coarsegrain::CahnHilliardScheme::kTwoPass);
+      },
+      py::arg("u"), py::arg("spacing"), py::arg("dt"), py::arg("mobility"), py::arg("kappa"),
+      py::arg("dfdu"), py::arg("steps") = 1,
+      "Explicit Euler Allen-Cahn steps u <- u - dt M (f'(u) - kappa lap u).");
   m.def("build_config", &build_config, "How this build was configured.");
   m.def("active_cpu_isa", &active_cpu_isa,
         "Instruction set of the CPU kernel copy in use: 'avx2' or 'generic'.");

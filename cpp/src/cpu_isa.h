@@ -13,3 +13,16 @@ bool use_avx2();
 const char* active();
 
 }  // namespace coarsegrain::cpu_isa
+
+// Calls isa::name(args...) with isa the best compiled copy for this CPU.
+#ifdef COARSEGRAIN_HAVE_AVX2_KERNELS
+#define COARSEGRAIN_ISA_CALL(name, ...)                  \
+  do {                                                   \
+    if (cpu_isa::use_avx2())                             \
+      avx2::name(__VA_ARGS__);                           \
+    else                                                 \
+      generic::name(__VA_ARGS__);                        \
+  } while (0)
+#else
+#define COARSEGRAIN_ISA_CALL(name, ...) generic::name(__VA_ARGS__)
+#endif

@@ -18,18 +18,6 @@ Box checked_box(const GridShape& g) {
 
 }  // namespace
 
-// Calls isa::name(args...) with isa the best compiled instruction set.
-#ifdef COARSEGRAIN_HAVE_AVX2_KERNELS
-#define COARSEGRAIN_ISA_CALL(name, ...)                  \
-  do {                                                   \
-    if (cpu_isa::use_avx2())                             \
-      avx2::name(__VA_ARGS__);                           \
-    else                                                 \
-      generic::name(__VA_ARGS__);                        \
-  } while (0)
-#else
-#define COARSEGRAIN_ISA_CALL(name, ...) generic::name(__VA_ARGS__)
-#endif
 
 template <typename T>
 void laplacian(const T* u, T* out, const GridShape& g, int order) {
@@ -61,7 +49,6 @@ void divergence_adjoint(const T* w, T* out, const GridShape& g) {
   const Box box = checked_box(g);
   COARSEGRAIN_ISA_CALL(divergence_adjoint, w, out, box, g.ndim);
 }
-#undef COARSEGRAIN_ISA_CALL
 
 #define COARSEGRAIN_INSTANTIATE(T)                                             \
   template void laplacian<T>(const T*, T*, const GridShape&, int);             \

@@ -18,4 +18,10 @@ TORCH_LIBRARY(coarsegrain, m) {
   m.def("divergence_into(Tensor flux, float[] spacing, Tensor(a!) out) -> ()", tags);
   m.def("divergence_adjoint(Tensor w, float[] spacing) -> Tensor", tags);
   m.def("divergence_adjoint_into(Tensor w, float[] spacing, Tensor(a!) out) -> ()", tags);
+  // Explicit phase-field steppers (coarsegrain/phase_field.h): advance `steps` steps in one
+  // call. dfdu holds the coefficients of f'(U), constant term first. Not differentiable.
+  m.def("cahn_hilliard_explicit(Tensor u, float[] spacing, float dt, float mobility, float kappa, "
+        "float[] dfdu, int steps=1, str scheme=\"fused\") -> Tensor", tags);
+  m.def("allen_cahn_explicit(Tensor u, float[] spacing, float dt, float mobility, float kappa, "
+        "float[] dfdu, int steps=1) -> Tensor", tags);
 }

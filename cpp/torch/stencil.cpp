@@ -2,7 +2,7 @@
 #include <torch/library.h>
 
 #include "coarsegrain/stencil.h"
-#include "stencil_common.h"
+#include "common.h"
 
 namespace coarsegrain::torch_ops {
 namespace {

@@ -7,7 +7,7 @@
 #include <torch/library.h>
 
 #include "coarsegrain/cuda/stencil.h"
-#include "stencil_common.h"
+#include "common.h"
 
 namespace coarsegrain::torch_ops {
 namespace {

@@ -15,7 +15,8 @@ import torch  # noqa: F401  -- must be loaded before _C, which links against lib
 from . import _C  # noqa: F401  -- registers torch.ops.coarsegrain
 from . import _core, ops
 from ._build_info import build_info
+from .grid import Grid
 
 __version__: str = _core.build_config()["version"]
 
-__all__ = ["build_info", "ops", "__version__"]
+__all__ = ["Grid", "build_info", "ops", "__version__"]

@@ -1,5 +1,6 @@
 """Typed, differentiable wrappers of the ``torch.ops.coarsegrain`` operators."""
 
+from .phase_field import allen_cahn_explicit, cahn_hilliard_explicit, explicit_stability_limit
 from .stencil import (
     divergence,
     divergence_adjoint,
@@ -11,6 +12,9 @@ from .stencil import (
 )
 
 __all__ = [
+    "allen_cahn_explicit",
+    "cahn_hilliard_explicit",
+    "explicit_stability_limit",
     "divergence",
     "divergence_adjoint",
     "face_gradient",

@@ -1,5 +1,5 @@
-// Shape and dtype logic shared by the CPU and CUDA implementations of the stencil ops, so
-// both devices accept the same inputs and raise the same errors.
+// Argument checking shared by the CPU and CUDA implementations of the operators, so both
+// devices accept the same inputs and raise the same errors.
 #pragma once
 
 #include <ATen/Dispatch.h>
@@ -7,6 +7,7 @@
 #include <c10/util/ArrayRef.h>
 
 #include "coarsegrain/grid.h"
+#include "coarsegrain/phase_field.h"
 
 namespace coarsegrain::torch_ops {
 
@@ -33,5 +34,19 @@ void run_kernel(const Prepared& p, Kernel&& kernel) {
     kernel(p.input.const_data_ptr<scalar_t>(), p.output.mutable_data_ptr<scalar_t>(), p.grid);
   });
 }
+
+// An explicit phase-field call: checked input, output and workspace, and parameters.
+struct PhaseFieldCall {
+  Prepared fields;
+  at::Tensor workspace;
+  ExplicitPhaseField params;
+};
+
+PhaseFieldCall prepare_phase_field(const char* op, const at::Tensor& u,
+                                   c10::ArrayRef<double> spacing, double dt, double mobility,
+                                   double kappa, c10::ArrayRef<double> dfdu, int64_t steps,
+                                   bool conserved);
+
+CahnHilliardScheme parse_scheme(c10::string_view scheme);
 
 }  // namespace coarsegrain::torch_ops

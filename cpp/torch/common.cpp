@@ -1,4 +1,4 @@
-#include "stencil_common.h"
+#include "common.h"
 
 #include <ATen/ATen.h>
 #include <ATen/MemoryOverlap.h>
@@ -35,6 +35,31 @@ Prepared prepare(const char* op, const char* arg, const at::Tensor& t,
 
 void check_laplacian_order(int64_t order) {
   TORCH_CHECK_VALUE(order == 2 || order == 4, "laplacian: order must be 2 or 4, got ", order);
+}
+
+PhaseFieldCall prepare_phase_field(const char* op, const at::Tensor& u,
+                                   c10::ArrayRef<double> spacing, double dt, double mobility,
+                                   double kappa, c10::ArrayRef<double> dfdu, int64_t steps,
+                                   bool conserved) {
+  PhaseFieldCall call;
+  call.fields = prepare(op, "u", u, spacing, Arity::kScalarToScalar);
+  call.params.dt = dt;
+  call.params.mobility = mobility;
+  call.params.kappa = kappa;
+  std::string error = make_polynomial(op, "dfdu", dfdu.data(), static_cast<int64_t>(dfdu.size()),
+                                      call.params.dfdu);
+  TORCH_CHECK_VALUE(error.empty(), error);
+  error = check_explicit_phase_field(op, call.fields.grid, call.params, steps, conserved);
+  TORCH_CHECK_VALUE(error.empty(), error);
+  call.workspace = at::empty({phase_field_workspace(call.fields.grid)}, call.fields.input.options());
+  return call;
+}
+
+CahnHilliardScheme parse_scheme(c10::string_view scheme) {
+  if (scheme == "fused") return CahnHilliardScheme::kFused;
+  if (scheme == "two_pass") return CahnHilliardScheme::kTwoPass;
+  TORCH_CHECK_VALUE(false, "cahn_hilliard_explicit: scheme must be 'fused' or 'two_pass', got '",
+                    std::string(scheme), "'");
 }
 
 }  // namespace coarsegrain::torch_ops

@@ -1,0 +1,19 @@
+"""Fine-scale and reference PDE systems and their steppers."""
+
+from .energy import PolynomialEnergy, double_well, lanzoni, quartic
+from .phase_field import AllenCahn, CahnHilliard, PhaseFieldCrystal, PhaseFieldModel
+from .steppers import ExplicitEuler, SemiImplicitSpectral, make_stepper
+
+__all__ = [
+    "AllenCahn",
+    "CahnHilliard",
+    "ExplicitEuler",
+    "PhaseFieldCrystal",
+    "PhaseFieldModel",
+    "PolynomialEnergy",
+    "SemiImplicitSpectral",
+    "double_well",
+    "lanzoni",
+    "make_stepper",
+    "quartic",
+]
