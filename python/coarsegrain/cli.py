@@ -28,6 +28,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_stencil_demo(size=args.size, device=args.device, out=args.out)
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .data import PRESETS, get_preset, read_info, simulate
+
+    if args.list or args.preset is None:
+        for name, make in PRESETS.items():
+            spec = make()
+            print(f"{name:<22} {spec.description}")
+        return 0 if args.list else 2
+    spec = get_preset(args.preset, n_traj=args.n_traj, grid=args.grid, t_end=args.t_end,
+                      save_every=args.save_every, dtype=args.dtype, device=args.device, seed=args.seed)
+    out = args.out or f"{args.preset}.h5"
+    print(f"{spec.name}: {spec.n_traj} trajectories x {spec.n_frames} frames on {spec.grid.shape}, "
+          f"{spec.method} dt = {spec.dt:g}, {spec.n_steps} steps to t = {spec.t_end:g} -> {out}")
+    path = simulate(spec, out, overwrite=args.overwrite, progress=not args.no_progress)
+    info = read_info(path)
+    print(f"wrote {path}: fields {info.n_traj} x {info.n_time} x {info.n_fields} x {info.grid_shape} "
+          f"{info.dtype}, rhs {'yes' if info.has_rhs else 'no'}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .viz import plot_dataset
+
+    for p in plot_dataset(args.file, args.out, trajectory=args.trajectory):
+        print(f"wrote {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coarsegrain",
@@ -46,6 +74,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     demo.add_argument("--out", default=None, help="also write the results as JSON to this path")
     demo.set_defaults(func=_cmd_demo)
+
+    sim = sub.add_parser("simulate", help="generate a phase-field ensemble into an HDF5 dataset")
+    sim.add_argument("preset", nargs="?", help="preset name (see --list)")
+    sim.add_argument("--list", action="store_true", help="list the presets")
+    sim.add_argument("--out", help="output file (default <preset>.h5)")
+    sim.add_argument("--n-traj", type=int, help="number of trajectories")
+    sim.add_argument("--grid", type=int, nargs="+", help="grid size: one value or one per axis")
+    sim.add_argument("--t-end", type=float, help="final time")
+    sim.add_argument("--save-every", type=int, help="steps between saved frames")
+    sim.add_argument("--dtype", choices=["float32", "float64"], help="stored precision")
+    sim.add_argument("--device", help="cpu or cuda")
+    sim.add_argument("--seed", type=int, help="seed of trajectory 0 (trajectory i uses seed + i)")
+    sim.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    sim.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sim.set_defaults(func=_cmd_simulate)
+
+    plot = sub.add_parser("plot", help="PNG snapshots and free-energy curves of a dataset")
+    plot.add_argument("file", help="a coarsegrain HDF5 dataset")
+    plot.add_argument("--out", help="output directory (default: next to the file)")
+    plot.add_argument("--trajectory", type=int, default=0, help="trajectory to show")
+    plot.set_defaults(func=_cmd_plot)
     return parser
 
 

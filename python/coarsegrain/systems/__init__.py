@@ -1,7 +1,13 @@
 """Fine-scale and reference PDE systems and their steppers."""
 
 from .energy import PolynomialEnergy, double_well, lanzoni, quartic
-from .phase_field import AllenCahn, CahnHilliard, PhaseFieldCrystal, PhaseFieldModel
+from .phase_field import (
+    AllenCahn,
+    CahnHilliard,
+    PhaseFieldCrystal,
+    PhaseFieldModel,
+    model_from_parameters,
+)
 from .steppers import ExplicitEuler, SemiImplicitSpectral, make_stepper
 
 __all__ = [
@@ -15,5 +21,6 @@ __all__ = [
     "double_well",
     "lanzoni",
     "make_stepper",
+    "model_from_parameters",
     "quartic",
 ]

@@ -31,7 +31,7 @@ from .. import ops
 from ..grid import Grid
 from .energy import PolynomialEnergy, quartic
 
-__all__ = ["PhaseFieldModel", "AllenCahn", "CahnHilliard", "PhaseFieldCrystal"]
+__all__ = ["PhaseFieldModel", "AllenCahn", "CahnHilliard", "PhaseFieldCrystal", "model_from_parameters"]
 
 DISCRETIZATIONS = ("fd", "spectral")
 
@@ -182,3 +182,18 @@ class PhaseFieldCrystal(PhaseFieldModel):
 
     def parameters(self) -> dict:
         return {**super().parameters(), "q0": self.q0, "epsilon": self.epsilon}
+
+
+def model_from_parameters(params: dict) -> PhaseFieldModel:
+    """Rebuilds a model from its ``parameters()`` (as stored in dataset metadata)."""
+    grid = Grid(params["grid"]["shape"], params["grid"]["spacing"], params["grid"].get("boundary", "periodic"))
+    energy = PolynomialEnergy(tuple(params["energy"]["coeffs"]), name=params["energy"].get("name", "polynomial"))
+    kind = params["model"]
+    common = dict(grid=grid, energy=energy, mobility=params["mobility"], kappa=params["kappa"])
+    if kind == "allen_cahn":
+        return AllenCahn(**common)
+    if kind == "cahn_hilliard":
+        return CahnHilliard(**common)
+    if kind == "phase_field_crystal":
+        return PhaseFieldCrystal(**common, q0=params["q0"], epsilon=params["epsilon"])
+    raise ValueError(f"unknown phase-field model {kind!r}")
