@@ -53,3 +53,20 @@ def divergence(flux: np.ndarray, h) -> np.ndarray:
 def divergence_adjoint(w: np.ndarray, h) -> np.ndarray:
     comps = [(w - np.roll(w, -1, axis=ax)) / h[a] for a, ax in enumerate(_grid_axes(w, len(h)))]
     return np.stack(comps, axis=w.ndim - len(h))
+
+
+def polynomial(coeffs, u):
+    return sum(c * u**k for k, c in enumerate(coeffs))
+
+
+def cahn_hilliard_explicit(u, h, dt, mobility, kappa, dfdu, steps):
+    for _ in range(steps):
+        mu = polynomial(dfdu, u) - kappa * laplacian(u, h)
+        u = u + dt * mobility * laplacian(mu, h)
+    return u
+
+
+def allen_cahn_explicit(u, h, dt, mobility, kappa, dfdu, steps):
+    for _ in range(steps):
+        u = u - dt * mobility * (polynomial(dfdu, u) - kappa * laplacian(u, h))
+    return u

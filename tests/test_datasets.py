@@ -1,0 +1,165 @@
+"""HDF5 datasets: round trip, exact right-hand sides, resumption, atomicity, errors, plots."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from coarsegrain import cli
+from coarsegrain.data import DatasetError, get_preset, load, read_info, simulate
+from coarsegrain.data import dataset as dataset_module
+from coarsegrain.data.generate import initial_condition
+from coarsegrain.systems import make_stepper
+
+
+def small_spec(name="kiyani-cahn-hilliard", **kw):
+    defaults = {"kiyani-cahn-hilliard": dict(n_traj=3, grid=[16], t_end=0.4, save_every=10),
+                "lanzoni-ch3d": dict(n_traj=3, grid=[8], t_end=1.0, save_every=200),
+                "kiyani-pfc": dict(n_traj=2, grid=[16], t_end=1.0, save_every=5),
+                "kiyani-allen-cahn": dict(n_traj=2, grid=[16], t_end=1.0, save_every=2)}[name]
+    return get_preset(name, **{**defaults, **kw})
+
+
+@pytest.mark.parametrize("name", ["kiyani-cahn-hilliard", "kiyani-allen-cahn", "kiyani-pfc", "lanzoni-ch3d"])
+def test_round_trip_matches_a_direct_simulation(tmp_path, name):
+    spec = small_spec(name, dtype="float64")
+    path = simulate(spec, tmp_path / "d.h5", progress=False)
+    data = load(path)
+    info = data["info"]
+    assert info.complete and info.grid_shape == spec.grid.shape and info.n_time == spec.n_frames
+    assert info.parameters["preset"] == name and info.system == spec.model.name
+    np.testing.assert_allclose(data["time"], np.arange(spec.n_frames) * spec.save_every * spec.dt)
+    # Trajectory 1 again, by hand.
+    draws = {k: v[1] for k, v in data["trajectory_parameters"].items()}
+    stepper = make_stepper(spec.model, spec.method, spec.dt)
+    u = initial_condition(spec, 1, torch.float64, "cpu")
+    u = stepper.advance(u, spec.save_every * int(draws["warmup_frames"])) if draws["warmup_frames"] else u
+    for k in range(spec.n_frames):
+        if k:
+            u = stepper.advance(u, spec.save_every)
+        np.testing.assert_allclose(data["fields"][1, k, 0], u[0].numpy(), rtol=1e-10, atol=1e-12)
+        rhs = spec.model.rhs(u, stepper.discretization)[0].numpy()
+        np.testing.assert_allclose(data["rhs"][1, k, 0], rhs, rtol=1e-8, atol=1e-10)
+
+
+def test_rhs_is_the_time_derivative_of_the_frames(tmp_path):
+    # Explicit Euler, one step between frames: (f[k+1] - f[k]) / dt is exactly rhs[k].
+    spec = small_spec("lanzoni-ch3d", dtype="float64", save_every=1, t_end=0.02)
+    data = load(simulate(spec, tmp_path / "explicit.h5", progress=False))
+    f, r = data["fields"][0, :, 0], data["rhs"][0, :, 0]
+    np.testing.assert_allclose((f[1:] - f[:-1]) / spec.dt, r[:-1], rtol=1e-6, atol=1e-9 * np.abs(r).max())
+    # Semi-implicit spectral on a smooth (coarsened) field: a centred difference matches.
+    spec = small_spec("kiyani-cahn-hilliard", dtype="float64", save_every=1, t_end=3.0)
+    data = load(simulate(spec, tmp_path / "spectral.h5", progress=False))
+    f, r = data["fields"][0, -5:, 0], data["rhs"][0, -5:, 0]
+    centred = (f[2:] - f[:-2]) / (2 * spec.dt)
+    assert np.abs(centred - r[1:-1]).max() < 0.02 * np.abs(r[1:-1]).max()
+
+
+def test_interrupted_run_resumes_only_missing_trajectories(tmp_path, monkeypatch):
+    spec = small_spec("kiyani-cahn-hilliard")
+    path = tmp_path / "ens.h5"
+    full = load(simulate(spec, tmp_path / "uninterrupted.h5", progress=False))
+
+    real_write = dataset_module.DatasetWriter.write
+    written = []
+
+    def write_then_die(self, index, fields, rhs=None):
+        real_write(self, index, fields, rhs)
+        written.append(index)
+        if len(written) == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset_module.DatasetWriter, "write", write_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        simulate(spec, path, progress=False)
+    assert not path.exists() and dataset_module.partial_path(path).exists()
+    with pytest.raises(FileNotFoundError, match=r"exists: an interrupted run"):
+        read_info(path)
+
+    def counting_write(self, index, fields, rhs=None):
+        written.append(index)
+        real_write(self, index, fields, rhs)
+
+    monkeypatch.setattr(dataset_module.DatasetWriter, "write", counting_write)
+    simulate(spec, path, progress=False)
+    assert sorted(written[1:]) == [i for i in range(spec.n_traj) if i != written[0]]
+    assert path.exists() and not dataset_module.partial_path(path).exists()
+    resumed = load(path)
+    np.testing.assert_allclose(resumed["fields"], full["fields"], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(resumed["rhs"], full["rhs"], rtol=1e-5, atol=1e-6)
+
+
+def test_existing_partial_with_other_parameters_is_refused(tmp_path, monkeypatch):
+    spec = small_spec("kiyani-cahn-hilliard")
+    path = tmp_path / "ens.h5"
+
+    def die(self, index, fields, rhs=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset_module.DatasetWriter, "write", die)
+    with pytest.raises(KeyboardInterrupt):
+        simulate(spec, path, progress=False)
+    monkeypatch.undo()
+    with pytest.raises(DatasetError, match=r"started with other parameters"):
+        simulate(spec.replace(seed=99), path, progress=False)
+    simulate(spec.replace(seed=99), path, progress=False, overwrite=True)
+    assert read_info(path).complete
+
+
+def test_existing_file_needs_overwrite(tmp_path):
+    spec = small_spec("kiyani-cahn-hilliard", n_traj=1)
+    path = simulate(spec, tmp_path / "d.h5", progress=False)
+    with pytest.raises(FileExistsError, match=r"exists; pass overwrite=True"):
+        simulate(spec, path, progress=False)
+
+
+def test_corrupt_and_foreign_files_are_refused(tmp_path):
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not an hdf5 file at all")
+    with pytest.raises(DatasetError, match=r"cannot be read as HDF5"):
+        read_info(junk)
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f.create_dataset("x", data=np.zeros(3))
+    with pytest.raises(DatasetError, match=r"is not a coarsegrain dataset"):
+        load(foreign)
+    spec = small_spec("kiyani-cahn-hilliard", n_traj=1)
+    path = simulate(spec, tmp_path / "d.h5", progress=False)
+    with h5py.File(path, "r+") as f:
+        del f["time"]
+    with pytest.raises(DatasetError, match=r"missing the /time dataset"):
+        load(path)
+
+
+def test_unknown_preset_and_bad_overrides():
+    with pytest.raises(ValueError, match=r"unknown preset 'nope'; choose one of: kiyani-allen-cahn"):
+        get_preset("nope")
+    with pytest.raises(ValueError, match=r"--grid needs 1 or 3 sizes"):
+        get_preset("lanzoni-ch3d", grid=[8, 8])
+    with pytest.raises(ValueError, match=r"n_traj must be >= 1"):
+        get_preset("kiyani-pfc", n_traj=0)
+
+
+def test_unstable_preset_override_is_refused():
+    spec = small_spec("lanzoni-ch3d")
+    with pytest.raises(ValueError, match=r"beyond the stability limit"):
+        make_stepper(spec.model, spec.method, 0.01)
+
+
+def test_simulate_and_plot_commands(tmp_path, capsys):
+    out = tmp_path / "l.h5"
+    assert cli.main(["simulate", "lanzoni-ch3d", "--n-traj", "2", "--grid", "8", "--t-end", "1",
+                     "--save-every", "200", "--out", str(out), "--no-progress"]) == 0
+    info = read_info(out)
+    assert info.n_traj == 2 and info.grid_shape == (8, 8, 8) and info.n_time == 5
+    assert cli.main(["plot", str(out), "--out", str(tmp_path / "png")]) == 0
+    import matplotlib.image
+
+    for name in ("l_snapshots.png", "l_free_energy.png"):
+        image = matplotlib.image.imread(tmp_path / "png" / name)
+        assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0.01
+    assert cli.main(["simulate", "--list"]) == 0
+    assert "lanzoni-ch3d" in capsys.readouterr().out

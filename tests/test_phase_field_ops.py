@@ -1,0 +1,132 @@
+"""Fused explicit phase-field ops against NumPy references, and their errors."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import reference as ref
+from coarsegrain import _core, ops
+
+SPACINGS = {1: [0.9], 2: [0.9, 1.1], 3: [0.9, 1.1, 1.0]}
+GRIDS = {1: (24,), 2: (12, 10), 3: (10, 6, 8)}
+# f'(U) of a quartic (4 terms: the short path) and of a sextic (6 terms: the general path).
+POLYS = {"cubic": [0.0, -1.0, 0.0, 1.0], "quintic": [0.1, -1.0, 0.2, 1.0, -0.05, 0.02]}
+
+
+def _field(nd, batch, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    u = 0.5 * rng.standard_normal((*batch, *GRIDS[nd]))
+    return u.astype(np.float32 if dtype == torch.float32 else np.float64)
+
+
+def _tol(dtype):
+    return dict(rtol=2e-4, atol=2e-5) if dtype == torch.float32 else dict(rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("poly", list(POLYS))
+@pytest.mark.parametrize("steps", [1, 4])
+@pytest.mark.parametrize("scheme", ["fused", "two_pass"])
+def test_cahn_hilliard_matches_numpy(nd, poly, steps, scheme, dtype, device):
+    h, dt = SPACINGS[nd], 2e-3
+    u = _field(nd, (2,), dtype)
+    out = ops.cahn_hilliard_explicit(torch.from_numpy(u).to(device), h, dt, mobility=1.3, kappa=0.7,
+                                     dfdu=POLYS[poly], steps=steps, scheme=scheme)
+    expected = ref.cahn_hilliard_explicit(u.astype(np.float64), h, dt, 1.3, 0.7, POLYS[poly], steps)
+    np.testing.assert_allclose(out.cpu().numpy(), expected, **_tol(dtype))
+    core = _core.cahn_hilliard_explicit(u, h, dt, 1.3, 0.7, POLYS[poly], steps, scheme)
+    np.testing.assert_allclose(core, expected, **_tol(dtype))
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("poly", list(POLYS))
+@pytest.mark.parametrize("steps", [1, 5])
+def test_allen_cahn_matches_numpy(nd, poly, steps, dtype, device):
+    h, dt = SPACINGS[nd], 1e-2
+    u = _field(nd, (3,), dtype, seed=1)
+    out = ops.allen_cahn_explicit(torch.from_numpy(u).to(device), h, dt, mobility=0.8, kappa=1.2,
+                                  dfdu=POLYS[poly], steps=steps)
+    expected = ref.allen_cahn_explicit(u.astype(np.float64), h, dt, 0.8, 1.2, POLYS[poly], steps)
+    np.testing.assert_allclose(out.cpu().numpy(), expected, **_tol(dtype))
+    np.testing.assert_allclose(_core.allen_cahn_explicit(u, h, dt, 0.8, 1.2, POLYS[poly], steps),
+                               expected, **_tol(dtype))
+
+
+def test_fused_handles_many_batches_and_small_slabs():
+    # batch >= threads (one chunk per batch entry) and sweeps shorter than a chunk.
+    for shape in [(5, 3, 2, 7), (1, 2, 9, 4), (4, 40, 6)]:
+        nd = len(shape) - 1
+        h = [1.0] * nd
+        u = np.random.default_rng(3).standard_normal(shape)
+        a = ops.cahn_hilliard_explicit(torch.from_numpy(u), h, 1e-3, mobility=1, kappa=1,
+                                       dfdu=POLYS["cubic"], steps=3)
+        np.testing.assert_allclose(
+            a.numpy(), ref.cahn_hilliard_explicit(u, h, 1e-3, 1, 1, POLYS["cubic"], 3), rtol=1e-12, atol=1e-12)
+
+
+def test_cahn_hilliard_conserves_mass_to_roundoff(device):
+    u = torch.from_numpy(_field(3, (2,), torch.float64)).to(device) + 0.3
+    out = ops.cahn_hilliard_explicit(u, SPACINGS[3], 2e-3, mobility=1, kappa=0.5, dfdu=POLYS["cubic"], steps=1000)
+    drift = (out.sum((-3, -2, -1)) - u.sum((-3, -2, -1))).abs().max().item()
+    assert drift < 1e-11 * u.abs().sum().item()
+
+
+@pytest.mark.parametrize("conserved", [True, False])
+def test_unstable_dt_is_refused_with_the_limit(conserved):
+    u = torch.zeros(16, 16)
+    op = ops.cahn_hilliard_explicit if conserved else ops.allen_cahn_explicit
+    limit = ops.explicit_stability_limit([0.5, 0.5], 2.0, 1.5, conserved)
+    assert limit == pytest.approx(2 / (2.0 * 1.5 * 32**2) if conserved else 2 / (2.0 * 1.5 * 32))
+    with pytest.raises(ValueError, match=r"stability limit .* = " + re.escape(f"{limit:.6g}")):
+        op(u, [0.5, 0.5], 1.01 * limit, mobility=2.0, kappa=1.5, dfdu=[0, -1, 0, 1])
+    op(u, [0.5, 0.5], 0.9 * limit, mobility=2.0, kappa=1.5, dfdu=[0, -1, 0, 1])  # accepted
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(mobility=0.0), r"mobility must be a positive finite number, got 0"),
+        (dict(mobility=-1.0), r"mobility must be a positive finite number"),
+        (dict(kappa=float("nan")), r"kappa must be a positive finite number, got nan"),
+        (dict(dt=-1e-3), r"dt must be a positive finite number"),
+        (dict(dfdu=[]), r"dfdu must hold 1 to 8 polynomial coefficients"),
+        (dict(dfdu=[0.0] * 9), r"dfdu must hold 1 to 8 polynomial coefficients .* got 9"),
+        (dict(dfdu=[0.0, float("inf")]), r"dfdu\[1\] must be finite"),
+        (dict(steps=0), r"steps must be >= 1, got 0"),
+        (dict(scheme="three_pass"), r"scheme must be 'fused' or 'two_pass'"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    args = dict(dt=1e-3, mobility=1.0, kappa=1.0, dfdu=[0, -1, 0, 1], steps=1)
+    args.update(kwargs)
+    dt = args.pop("dt")
+    with pytest.raises(ValueError, match=match):
+        ops.cahn_hilliard_explicit(torch.zeros(8, 8), [1.0, 1.0], dt, **args)
+    if "scheme" not in kwargs:
+        u = np.zeros((8, 8))
+        with pytest.raises(ValueError, match=match):
+            _core.cahn_hilliard_explicit(u, [1.0, 1.0], dt, args["mobility"], args["kappa"],
+                                         args["dfdu"], args["steps"])
+
+
+def test_rejects_bad_tensors():
+    with pytest.raises(TypeError, match=r"cahn_hilliard_explicit: u must be a float32 or float64"):
+        ops.cahn_hilliard_explicit(torch.zeros(8, 8, dtype=torch.int32), [1.0, 1.0], 1e-3,
+                                   mobility=1, kappa=1, dfdu=[0, 1])
+    with pytest.raises(ValueError, match=r"u must have at least 3 dimensions"):
+        ops.allen_cahn_explicit(torch.zeros(8, 8), [1.0] * 3, 1e-3, mobility=1, kappa=1, dfdu=[0, 1])
+    with pytest.raises(RuntimeError, match=r"without autograd"):
+        ops.allen_cahn_explicit(torch.zeros(8, 8, requires_grad=True), [1.0, 1.0], 1e-3,
+                                mobility=1, kappa=1, dfdu=[0, 1])
+
+
+def test_opcheck_phase_field_ops(device):
+    u = torch.from_numpy(_field(2, (2,), torch.float64)).to(device)
+    torch.library.opcheck(torch.ops.coarsegrain.cahn_hilliard_explicit.default,
+                          (u, [1.0, 1.0], 1e-3, 1.0, 1.0, [0.0, -1.0, 0.0, 1.0], 3, "fused"))
+    torch.library.opcheck(torch.ops.coarsegrain.allen_cahn_explicit.default,
+                          (u, [1.0, 1.0], 1e-2, 1.0, 1.0, [0.0, -1.0, 0.0, 1.0], 2))
