@@ -19,8 +19,10 @@ def test_build_info_is_consistent_with_this_process():
     assert info["torch_cuda"] == torch.version.cuda
     assert info["float_types"] == ["float32", "float64"]
     assert info["openmp_threads"] == _core.openmp_max_threads() >= 1
-    # Every op and its _into twin is registered with the dispatcher.
-    assert set(info["ops"]) == STENCIL_OPS | {f"{op}_into" for op in STENCIL_OPS}
+    # Every op (and each stencil op's _into twin) is registered with the dispatcher.
+    assert set(info["ops"]) == (STENCIL_OPS | {f"{op}_into" for op in STENCIL_OPS}
+                                | {"cahn_hilliard_explicit", "allen_cahn_explicit"})
+    assert info["cpu_kernels_active"] in info["cpu_kernels_compiled"]
     # CUDA operators need compiled kernels, a CUDA torch and at least one architecture.
     if info["cuda_ops_compiled"]:
         assert info["cuda_kernels_compiled"] and info["torch_cuda"] and info["cuda_architectures"]
