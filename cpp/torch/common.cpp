@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <ATen/MemoryOverlap.h>
 
+#include "coarsegrain/pointwise.h"
+
 namespace coarsegrain::torch_ops {
 
 Prepared prepare(const char* op, const char* arg, const at::Tensor& t,
@@ -60,6 +62,54 @@ CahnHilliardScheme parse_scheme(c10::string_view scheme) {
   if (scheme == "two_pass") return CahnHilliardScheme::kTwoPass;
   TORCH_CHECK_VALUE(false, "cahn_hilliard_explicit: scheme must be 'fused' or 'two_pass', got '",
                     std::string(scheme), "'");
+}
+
+PolynomialCall prepare_polynomial(const at::Tensor& u, c10::ArrayRef<double> coeffs) {
+  TORCH_CHECK_TYPE(u.scalar_type() == at::kFloat || u.scalar_type() == at::kDouble,
+                   "polynomial: u must be a float32 or float64 tensor, got ", u.scalar_type());
+  PolynomialCall call;
+  const std::string error = make_polynomial("polynomial", "coeffs", coeffs.data(),
+                                            static_cast<int64_t>(coeffs.size()), call.poly);
+  TORCH_CHECK_VALUE(error.empty(), error);
+  call.input = u.contiguous();
+  call.output = at::empty(u.sizes(), call.input.options());
+  return call;
+}
+
+CombineCall prepare_combine(at::TensorList terms, at::TensorList weights) {
+  const char* op = "spectral_combine";
+  TORCH_CHECK_VALUE(!terms.empty() && terms.size() <= kMaxCombineTerms, op,
+                    ": terms must hold 1 to ", kMaxCombineTerms, " tensors, got ", terms.size());
+  TORCH_CHECK_VALUE(weights.size() == terms.size(), op, ": weights must hold one tensor per term (",
+                    terms.size(), "), got ", weights.size());
+  const at::Tensor& t0 = terms[0];
+  TORCH_CHECK_TYPE(t0.scalar_type() == at::kComplexFloat || t0.scalar_type() == at::kComplexDouble,
+                   op, ": terms must be complex64 or complex128 tensors, got ", t0.scalar_type());
+  const at::ScalarType real = t0.scalar_type() == at::kComplexFloat ? at::kFloat : at::kDouble;
+  const at::Tensor& w0 = weights[0];
+  TORCH_CHECK_VALUE(w0.dim() <= t0.dim() && t0.sizes().slice(t0.dim() - w0.dim()) == w0.sizes(), op,
+                    ": weights[0] of shape ", w0.sizes(), " must match the trailing dimensions of terms[0] ",
+                    t0.sizes());
+  CombineCall call;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    TORCH_CHECK_VALUE(terms[i].sizes() == t0.sizes(), op, ": terms[", i, "] has shape ",
+                      terms[i].sizes(), " but terms[0] has ", t0.sizes());
+    TORCH_CHECK_TYPE(terms[i].scalar_type() == t0.scalar_type(), op, ": terms[", i, "] is ",
+                     terms[i].scalar_type(), " but terms[0] is ", t0.scalar_type());
+    TORCH_CHECK_VALUE(weights[i].sizes() == w0.sizes(), op, ": weights[", i, "] has shape ",
+                      weights[i].sizes(), " but weights[0] has ", w0.sizes());
+    TORCH_CHECK_TYPE(weights[i].scalar_type() == real, op, ": weights[", i, "] must be ", real,
+                     " to match ", t0.scalar_type(), " terms, got ", weights[i].scalar_type());
+    TORCH_CHECK_VALUE(terms[i].device() == t0.device() && weights[i].device() == t0.device(), op,
+                      ": all tensors must be on ", t0.device(), "; terms[", i, "] is on ",
+                      terms[i].device(), " and weights[", i, "] on ", weights[i].device());
+    call.terms.push_back(terms[i].contiguous());
+    call.weights.push_back(weights[i].contiguous());
+  }
+  call.size = w0.numel();
+  call.batch = call.size == 0 ? 0 : t0.numel() / call.size;
+  call.output = at::empty(t0.sizes(), t0.options().memory_format(at::MemoryFormat::Contiguous));
+  return call;
 }
 
 }  // namespace coarsegrain::torch_ops

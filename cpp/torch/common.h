@@ -6,6 +6,8 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/ArrayRef.h>
 
+#include <vector>
+
 #include "coarsegrain/grid.h"
 #include "coarsegrain/phase_field.h"
 
@@ -48,5 +50,21 @@ PhaseFieldCall prepare_phase_field(const char* op, const at::Tensor& u,
                                    bool conserved);
 
 CahnHilliardScheme parse_scheme(c10::string_view scheme);
+
+// polynomial(u, coeffs): checked input, output and polynomial.
+struct PolynomialCall {
+  at::Tensor input, output;
+  Polynomial poly;
+};
+PolynomialCall prepare_polynomial(const at::Tensor& u, c10::ArrayRef<double> coeffs);
+
+// spectral_combine(terms, weights): contiguous complex terms, real weights, the output, and the
+// batch (leading elements) and size (weight elements) of the combination.
+struct CombineCall {
+  std::vector<at::Tensor> terms, weights;
+  at::Tensor output;
+  int64_t batch = 0, size = 0;
+};
+CombineCall prepare_combine(at::TensorList terms, at::TensorList weights);
 
 }  // namespace coarsegrain::torch_ops

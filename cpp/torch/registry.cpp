@@ -24,4 +24,7 @@ TORCH_LIBRARY(coarsegrain, m) {
         "float[] dfdu, int steps=1, str scheme=\"fused\") -> Tensor", tags);
   m.def("allen_cahn_explicit(Tensor u, float[] spacing, float dt, float mobility, float kappa, "
         "float[] dfdu, int steps=1) -> Tensor", tags);
+  // Fused pointwise work of the spectral steppers (coarsegrain/pointwise.h).
+  m.def("polynomial(Tensor u, float[] coeffs) -> Tensor", tags);
+  m.def("spectral_combine(Tensor[] terms, Tensor[] weights) -> Tensor", tags);
 }

@@ -1,6 +1,7 @@
 """Typed, differentiable wrappers of the ``torch.ops.coarsegrain`` operators."""
 
 from .phase_field import allen_cahn_explicit, cahn_hilliard_explicit, explicit_stability_limit
+from .pointwise import polynomial, spectral_combine
 from .stencil import (
     divergence,
     divergence_adjoint,
@@ -22,4 +23,6 @@ __all__ = [
     "gradient_adjoint",
     "laplacian",
     "normalize_spacing",
+    "polynomial",
+    "spectral_combine",
 ]

@@ -1,0 +1,17 @@
+// CUDA launchers for the fused pointwise kernels; same contracts as coarsegrain/pointwise.h.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "coarsegrain/pointwise.h"
+
+namespace coarsegrain::cuda {
+
+template <typename T>
+cudaError_t polynomial(const T* u, T* out, int64_t n, const Polynomial& p, cudaStream_t stream);
+
+template <typename T>
+cudaError_t spectral_combine(const T* const* terms, const T* const* weights, int nterms, T* out,
+                             int64_t batch, int64_t size, cudaStream_t stream);
+
+}  // namespace coarsegrain::cuda

@@ -1,0 +1,72 @@
+// Pointwise kernels, compiled once per instruction set (see cpu_isa.h).
+#include "isa_rows.h"
+#include "pointwise_kernels.h"
+
+namespace coarsegrain::COARSEGRAIN_ISA {
+namespace {
+
+template <typename T, int TERMS>
+void polynomial_impl(const T* __restrict u, T* __restrict out, int64_t n, const T* coeffs) {
+  T c[TERMS];
+  for (int t = 0; t < TERMS; ++t) c[t] = coeffs[t];
+#pragma omp parallel for simd schedule(static) if (n >= kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) {
+    const T v = u[i];
+    T p = c[TERMS - 1];
+    for (int t = TERMS - 2; t >= 0; --t) p = p * v + c[t];
+    out[i] = p;
+  }
+}
+
+template <typename T, int NTERMS>
+void combine_impl(const T* const* terms, const T* const* weights, T* out, int64_t batch,
+                  int64_t size) {
+  const int64_t total = batch * size;
+#pragma omp parallel for schedule(static) if (2 * total * NTERMS >= kParallelThreshold)
+  for (int64_t b = 0; b < batch; ++b) {
+    T* __restrict o = out + 2 * b * size;
+#pragma omp simd
+    for (int64_t s = 0; s < size; ++s) {
+      T re = 0, im = 0;
+      for (int i = 0; i < NTERMS; ++i) {
+        const T w = weights[i][s];
+        re += w * terms[i][2 * (b * size + s)];
+        im += w * terms[i][2 * (b * size + s) + 1];
+      }
+      o[2 * s] = re;
+      o[2 * s + 1] = im;
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void polynomial(const T* u, T* out, int64_t n, const T* coeffs, int terms) {
+  T padded[8] = {};
+  for (int t = 0; t < terms; ++t) padded[t] = coeffs[t];
+  if (terms <= 4)
+    polynomial_impl<T, 4>(u, out, n, padded);
+  else
+    polynomial_impl<T, 8>(u, out, n, padded);
+}
+
+template <typename T>
+void spectral_combine(const T* const* terms, const T* const* weights, int nterms, T* out,
+                      int64_t batch, int64_t size) {
+  switch (nterms) {
+    case 1: combine_impl<T, 1>(terms, weights, out, batch, size); break;
+    case 2: combine_impl<T, 2>(terms, weights, out, batch, size); break;
+    case 3: combine_impl<T, 3>(terms, weights, out, batch, size); break;
+    case 4: combine_impl<T, 4>(terms, weights, out, batch, size); break;
+    case 5: combine_impl<T, 5>(terms, weights, out, batch, size); break;
+    case 6: combine_impl<T, 6>(terms, weights, out, batch, size); break;
+    case 7: combine_impl<T, 7>(terms, weights, out, batch, size); break;
+    default: combine_impl<T, 8>(terms, weights, out, batch, size); break;
+  }
+}
+
+COARSEGRAIN_INSTANTIATE_POINTWISE_KERNELS(float)
+COARSEGRAIN_INSTANTIATE_POINTWISE_KERNELS(double)
+
+}  // namespace coarsegrain::COARSEGRAIN_ISA

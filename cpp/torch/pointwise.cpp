@@ -1,0 +1,44 @@
+// CPU implementations of the fused pointwise ops (kernels in cpp/src/pointwise*.cpp).
+#include <c10/util/complex.h>
+#include <torch/library.h>
+
+#include "coarsegrain/pointwise.h"
+#include "common.h"
+
+namespace coarsegrain::torch_ops {
+namespace {
+
+at::Tensor polynomial_cpu(const at::Tensor& u, c10::ArrayRef<double> coeffs) {
+  PolynomialCall call = prepare_polynomial(u, coeffs);
+  AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "polynomial", [&] {
+    polynomial(call.input.const_data_ptr<scalar_t>(), call.output.mutable_data_ptr<scalar_t>(),
+               call.input.numel(), call.poly);
+  });
+  return call.output;
+}
+
+at::Tensor spectral_combine_cpu(at::TensorList terms, at::TensorList weights) {
+  CombineCall call = prepare_combine(terms, weights);
+  AT_DISPATCH_FLOATING_TYPES(call.weights[0].scalar_type(), "spectral_combine", [&] {
+    const scalar_t* t[kMaxCombineTerms];
+    const scalar_t* w[kMaxCombineTerms];
+    const int n = static_cast<int>(call.terms.size());
+    for (int i = 0; i < n; ++i) {
+      t[i] = reinterpret_cast<const scalar_t*>(call.terms[i].const_data_ptr<c10::complex<scalar_t>>());
+      w[i] = call.weights[i].const_data_ptr<scalar_t>();
+    }
+    spectral_combine(t, w, n,
+                     reinterpret_cast<scalar_t*>(call.output.mutable_data_ptr<c10::complex<scalar_t>>()),
+                     call.batch, call.size);
+  });
+  return call.output;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(coarsegrain, CPU, m) {
+  m.impl("polynomial", &polynomial_cpu);
+  m.impl("spectral_combine", &spectral_combine_cpu);
+}
+
+}  // namespace coarsegrain::torch_ops

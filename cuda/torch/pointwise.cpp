@@ -1,0 +1,51 @@
+// CUDA implementations of the fused pointwise ops (kernels in cuda/kernels/pointwise.cu).
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <c10/util/complex.h>
+#include <torch/library.h>
+
+#include "coarsegrain/cuda/pointwise.h"
+#include "common.h"
+
+namespace coarsegrain::torch_ops {
+namespace {
+
+at::Tensor polynomial_cuda(const at::Tensor& u, c10::ArrayRef<double> coeffs) {
+  const c10::cuda::CUDAGuard guard(u.device());
+  PolynomialCall call = prepare_polynomial(u, coeffs);
+  AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "polynomial", [&] {
+    C10_CUDA_CHECK(coarsegrain::cuda::polynomial(
+        call.input.const_data_ptr<scalar_t>(), call.output.mutable_data_ptr<scalar_t>(),
+        call.input.numel(), call.poly, c10::cuda::getCurrentCUDAStream().stream()));
+  });
+  return call.output;
+}
+
+at::Tensor spectral_combine_cuda(at::TensorList terms, at::TensorList weights) {
+  TORCH_CHECK_VALUE(!terms.empty(), "spectral_combine: terms must not be empty");
+  const c10::cuda::CUDAGuard guard(terms[0].device());
+  CombineCall call = prepare_combine(terms, weights);
+  AT_DISPATCH_FLOATING_TYPES(call.weights[0].scalar_type(), "spectral_combine", [&] {
+    const scalar_t* t[kMaxCombineTerms];
+    const scalar_t* w[kMaxCombineTerms];
+    const int n = static_cast<int>(call.terms.size());
+    for (int i = 0; i < n; ++i) {
+      t[i] = reinterpret_cast<const scalar_t*>(call.terms[i].const_data_ptr<c10::complex<scalar_t>>());
+      w[i] = call.weights[i].const_data_ptr<scalar_t>();
+    }
+    C10_CUDA_CHECK(coarsegrain::cuda::spectral_combine(
+        t, w, n, reinterpret_cast<scalar_t*>(call.output.mutable_data_ptr<c10::complex<scalar_t>>()),
+        call.batch, call.size, c10::cuda::getCurrentCUDAStream().stream()));
+  });
+  return call.output;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(coarsegrain, CUDA, m) {
+  m.impl("polynomial", &polynomial_cuda);
+  m.impl("spectral_combine", &spectral_combine_cuda);
+}
+
+}  // namespace coarsegrain::torch_ops
