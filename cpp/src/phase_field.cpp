@@ -64,19 +64,6 @@ std::string check_explicit_phase_field(const char* op, const GridShape& g,
 
 namespace {
 
-template <typename T>
-StepCoeffs<T> step_coeffs(const Box& box, const ExplicitPhaseField& p) {
-  StepCoeffs<T> k{};
-  k.cx = T(box.inv_dx * box.inv_dx);
-  k.cy = T(box.inv_dy * box.inv_dy);
-  k.cz = T(box.inv_dz * box.inv_dz);
-  k.kappa = T(p.kappa);
-  k.dt_m = T(p.dt * p.mobility);
-  k.terms = p.dfdu.terms;
-  for (int t = 0; t < kMaxPolynomialTerms; ++t) k.poly[t] = T(p.dfdu.coeff[t]);
-  return k;
-}
-
 void check(const GridShape& g, const ExplicitPhaseField& p, int64_t steps) {
   if (g.ndim < 1 || g.ndim > kMaxGridDims)
     throw std::invalid_argument("phase field: a grid has 1 to 3 axes");
@@ -92,7 +79,7 @@ void cahn_hilliard_explicit(const T* u, T* out, T* workspace, const GridShape& g
                             const ExplicitPhaseField& p, int64_t steps, CahnHilliardScheme scheme) {
   check(g, p, steps);
   const Box box = as_box(g);
-  const StepCoeffs<T> k = step_coeffs<T>(box, p);
+  const StepCoeffs<T> k = make_step_coeffs<T>(box, p);
   const int64_t n = g.batch * g.points();
   T* spare = workspace;
   T* mu = workspace + n;
@@ -110,7 +97,7 @@ void allen_cahn_explicit(const T* u, T* out, T* workspace, const GridShape& g,
                          const ExplicitPhaseField& p, int64_t steps) {
   check(g, p, steps);
   const Box box = as_box(g);
-  const StepCoeffs<T> k = step_coeffs<T>(box, p);
+  const StepCoeffs<T> k = make_step_coeffs<T>(box, p);
   run_steps(u, out, workspace, steps, [&](const T* src, T* dst) {
     COARSEGRAIN_ISA_CALL(allen_cahn_step, src, dst, box, g.ndim, k);
   });

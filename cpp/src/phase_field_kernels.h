@@ -5,20 +5,6 @@
 #include "coarsegrain/grid.h"
 #include "coarsegrain/phase_field.h"
 
-namespace coarsegrain {
-
-// Per-step constants in the field's precision.
-template <typename T>
-struct StepCoeffs {
-  T cx, cy, cz;                    // 1 / h^2 per box axis (0 for absent axes)
-  T kappa;                         // gradient-energy coefficient
-  T dt_m;                          // dt * mobility
-  T poly[kMaxPolynomialTerms];     // f'(U), zero-padded
-  int terms;                       // coefficients in use
-};
-
-}  // namespace coarsegrain
-
 #define COARSEGRAIN_DECLARE_PHASE_FIELD_KERNELS(isa)                                        \
   namespace coarsegrain::isa {                                                            \
   template <typename T>                                                                   \

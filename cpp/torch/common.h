@@ -5,6 +5,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
 #include <c10/util/ArrayRef.h>
+#include <c10/util/complex.h>
 
 #include <vector>
 
@@ -66,5 +67,14 @@ struct CombineCall {
   int64_t batch = 0, size = 0;
 };
 CombineCall prepare_combine(at::TensorList terms, at::TensorList weights);
+
+// Raw (re, im)-interleaved term pointers and weight pointers of a prepared combination.
+template <typename T>
+void combine_pointers(const CombineCall& call, const T** terms, const T** weights) {
+  for (size_t i = 0; i < call.terms.size(); ++i) {
+    terms[i] = reinterpret_cast<const T*>(call.terms[i].const_data_ptr<c10::complex<T>>());
+    weights[i] = call.weights[i].const_data_ptr<T>();
+  }
+}
 
 }  // namespace coarsegrain::torch_ops

@@ -8,24 +8,7 @@ namespace coarsegrain::cuda {
 namespace {
 
 template <typename T>
-struct Coeffs {
-  T cx, cy, cz, kappa, dt_m;
-  T poly[kMaxPolynomialTerms];
-  int terms;
-};
-
-template <typename T>
-Coeffs<T> make_coeffs(const Box& box, const ExplicitPhaseField& p) {
-  Coeffs<T> k{};
-  k.cx = T(box.inv_dx * box.inv_dx);
-  k.cy = T(box.inv_dy * box.inv_dy);
-  k.cz = T(box.inv_dz * box.inv_dz);
-  k.kappa = T(p.kappa);
-  k.dt_m = T(p.dt * p.mobility);
-  k.terms = p.dfdu.terms;
-  for (int t = 0; t < kMaxPolynomialTerms; ++t) k.poly[t] = T(p.dfdu.coeff[t]);
-  return k;
-}
+using Coeffs = StepCoeffs<T>;
 
 // mu (or, for Allen-Cahn, u - dt M mu) at one point.
 template <typename T, int NDIM>
@@ -81,7 +64,7 @@ cudaError_t cahn_hilliard_explicit(const T* u, T* out, T* workspace, const GridS
   const Box box = as_box(g);
   if (box.batch == 0 || steps < 1) return cudaSuccess;
   const Launch l = launch_for(box);
-  const Coeffs<T> k = make_coeffs<T>(box, p);
+  const Coeffs<T> k = make_step_coeffs<T>(box, p);
   T* spare = workspace;
   T* mu = workspace + g.batch * g.points();
   cudaError_t status = cudaSuccess;
@@ -102,7 +85,7 @@ cudaError_t allen_cahn_explicit(const T* u, T* out, T* workspace, const GridShap
   const Box box = as_box(g);
   if (box.batch == 0 || steps < 1) return cudaSuccess;
   const Launch l = launch_for(box);
-  const Coeffs<T> k = make_coeffs<T>(box, p);
+  const Coeffs<T> k = make_step_coeffs<T>(box, p);
   cudaError_t status = cudaSuccess;
   dispatch_ndim(g.ndim, [&](auto nd) {
     constexpr int N = decltype(nd)::value;

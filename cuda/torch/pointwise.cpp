@@ -30,10 +30,7 @@ at::Tensor spectral_combine_cuda(at::TensorList terms, at::TensorList weights) {
     const scalar_t* t[kMaxCombineTerms];
     const scalar_t* w[kMaxCombineTerms];
     const int n = static_cast<int>(call.terms.size());
-    for (int i = 0; i < n; ++i) {
-      t[i] = reinterpret_cast<const scalar_t*>(call.terms[i].const_data_ptr<c10::complex<scalar_t>>());
-      w[i] = call.weights[i].const_data_ptr<scalar_t>();
-    }
+    combine_pointers(call, t, w);
     C10_CUDA_CHECK(coarsegrain::cuda::spectral_combine(
         t, w, n, reinterpret_cast<scalar_t*>(call.output.mutable_data_ptr<c10::complex<scalar_t>>()),
         call.batch, call.size, c10::cuda::getCurrentCUDAStream().stream()));

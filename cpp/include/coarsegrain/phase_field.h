@@ -43,6 +43,29 @@ enum class CahnHilliardScheme {
 std::string check_explicit_phase_field(const char* op, const GridShape& g,
                                        const ExplicitPhaseField& p, int64_t steps, bool conserved);
 
+// Per-step constants of the kernels in the field's precision (CPU and CUDA share them).
+template <typename T>
+struct StepCoeffs {
+  T cx, cy, cz;                 // 1 / h^2 per box axis (0 for absent axes)
+  T kappa;                      // gradient-energy coefficient
+  T dt_m;                       // dt * mobility
+  T poly[kMaxPolynomialTerms];  // f'(U), zero-padded
+  int terms;                    // coefficients in use
+};
+
+template <typename T>
+StepCoeffs<T> make_step_coeffs(const Box& box, const ExplicitPhaseField& p) {
+  StepCoeffs<T> k{};
+  k.cx = T(box.inv_dx * box.inv_dx);
+  k.cy = T(box.inv_dy * box.inv_dy);
+  k.cz = T(box.inv_dz * box.inv_dz);
+  k.kappa = T(p.kappa);
+  k.dt_m = T(p.dt * p.mobility);
+  k.terms = p.dfdu.terms;
+  for (int t = 0; t < kMaxPolynomialTerms; ++t) k.poly[t] = T(p.dfdu.coeff[t]);
+  return k;
+}
+
 // Runs step(src, dst) `steps` times starting from u, alternating the target between out and
 // spare so that the last step writes out (u is never written).
 template <typename T, typename Step>
