@@ -12,13 +12,16 @@ from coarsegrain.systems import (
     AllenCahn,
     CahnHilliard,
     ExplicitEuler,
+    ExponentialSpectral,
     PhaseFieldCrystal,
     PolynomialEnergy,
     SemiImplicitSpectral,
     double_well,
     lanzoni,
+    make_stepper,
     quartic,
 )
+from coarsegrain.systems.steppers import _phi_functions
 from coarsegrain.systems.initial import uniform
 
 L = 8 * math.pi  # box side for the smooth-solution tests: wavenumbers k = 2 pi m / L
@@ -77,9 +80,11 @@ def test_bad_model_parameters_are_refused():
         lambda: SemiImplicitSpectral(CahnHilliard(Grid((24, 24))), 0.05),
         lambda: SemiImplicitSpectral(CahnHilliard(Grid((24, 24))), 0.05, order=2),
         lambda: SemiImplicitSpectral(PhaseFieldCrystal(Grid((24, 24), 0.8)), 0.05),
+        lambda: ExponentialSpectral(CahnHilliard(Grid((24, 24))), 0.05, order=2),
+        lambda: ExponentialSpectral(PhaseFieldCrystal(Grid((24, 24), 0.8)), 0.05, order=1),
         lambda: ExplicitEuler(CahnHilliard(Grid((10, 10, 10)), lanzoni(3.0), kappa=3.0), 1.25e-3),
     ],
-    ids=["ch-explicit", "ch-spectral", "ch-spectral2", "pfc-spectral", "ch3d-lanzoni"],
+    ids=["ch-explicit", "ch-spectral", "ch-spectral2", "pfc-spectral", "ch-etd2", "pfc-etd1", "ch3d-lanzoni"],
 )
 def test_conserved_models_keep_mass_to_roundoff(make):
     stepper = make()
@@ -92,12 +97,11 @@ def test_conserved_models_keep_mass_to_roundoff(make):
 
 
 @pytest.mark.parametrize("model_cls", [AllenCahn, CahnHilliard])
-@pytest.mark.parametrize("method", ["explicit", "spectral", "spectral2"])
+@pytest.mark.parametrize("method", ["explicit", "spectral", "spectral2", "etd1", "etd2"])
 def test_free_energy_does_not_increase(model_cls, method):
     model = model_cls(Grid((32, 32)), quartic())
     dt = 0.01 if model.conserved else 0.05
-    stepper = (ExplicitEuler(model, dt) if method == "explicit"
-               else SemiImplicitSpectral(model, dt, order=2 if method == "spectral2" else 1))
+    stepper = make_stepper(model, method, dt)
     u = uniform(model.grid, 1, low=-0.2, high=0.2, seed=0)
     energies = [model.free_energy(u, stepper.discretization).item()]
     for _ in range(40):
@@ -169,3 +173,26 @@ def test_second_order_history_survives_chunked_advances():
     for _ in range(4):
         u = stepper.advance(u, 10)
     torch.testing.assert_close(u, one, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_exponential_spectral_order_in_time(order):
+    model = AllenCahn(Grid((32, 32), L / 32), quartic())
+    u0 = smooth_field(32)
+    reference = ExponentialSpectral(model, 1e-3, order=2).advance(u0, 2000)
+    errors = [_error(ExponentialSpectral(model, dt, order=order).advance(u0, round(2.0 / dt)), reference)
+              for dt in (0.2, 0.1)]
+    assert math.log2(errors[0] / errors[1]) == pytest.approx(order, abs=0.2), errors
+
+
+def test_phi_functions_are_accurate_across_the_series_switch():
+    z = torch.tensor([-50.0, -1.0, -0.011, -0.009, -1e-8, 0.0, 1e-8, 0.009, 0.5], dtype=torch.float64)
+    phi1, phi2 = _phi_functions(z)
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 40
+    for zi, p1, p2 in zip(z.tolist(), phi1.tolist(), phi2.tolist()):
+        zz = mp.mpf(zi)
+        e1 = 1 if zi == 0 else (mp.e**zz - 1) / zz
+        e2 = mp.mpf(1) / 2 if zi == 0 else (mp.e**zz - 1 - zz) / zz**2
+        assert p1 == pytest.approx(float(e1), rel=1e-12)
+        assert p2 == pytest.approx(float(e2), rel=1e-10)

@@ -8,12 +8,13 @@ from .phase_field import (
     PhaseFieldModel,
     model_from_parameters,
 )
-from .steppers import ExplicitEuler, SemiImplicitSpectral, make_stepper
+from .steppers import ExplicitEuler, ExponentialSpectral, SemiImplicitSpectral, make_stepper
 
 __all__ = [
     "AllenCahn",
     "CahnHilliard",
     "ExplicitEuler",
+    "ExponentialSpectral",
     "PhaseFieldCrystal",
     "PhaseFieldModel",
     "PolynomialEnergy",
