@@ -1,0 +1,5 @@
+"""The model zoo and its building blocks."""
+
+from .derivatives import DerivativeDictionary
+
+__all__ = ["DerivativeDictionary"]
