@@ -1,0 +1,82 @@
+"""Checkpoint files: atomic writes, clear errors, and models rebuilt from a spec.
+
+A model spec is ``{"class": "UNetCNN", "kwargs": {...}}`` with JSON-friendly kwargs (a grid as
+``{"shape": [...], "spacing": [...]}``), so a checkpoint alone is enough to rebuild its model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import models
+from ..grid import Grid
+
+__all__ = ["CheckpointError", "save_atomic", "load_checkpoint", "build_model", "load_model", "MODEL_CLASSES"]
+
+MODEL_CLASSES = {
+    "DictionaryMLP": models.DictionaryMLP,
+    "CNNLSTM": models.CNNLSTM,
+    "UNetCNN": models.UNetCNN,
+    "StencilConvNet": models.StencilConvNet,
+}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, unreadable, or made for another model or run."""
+
+
+def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> Path:
+    """torch.save to a temporary file, then rename: the file is whole or absent."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # torch raises several types for damaged files
+        raise CheckpointError(f"{path} cannot be read as a checkpoint ({type(e).__name__}: {e}); "
+                              "it is corrupt or was not written by coarsegrain") from e
+    if not isinstance(ckpt, dict) or "model_state" not in ckpt:
+        raise CheckpointError(f"{path} is not a coarsegrain checkpoint (no model_state)")
+    return ckpt
+
+
+def build_model(spec: dict[str, Any]) -> nn.Module:
+    """The model a spec describes, freshly initialized."""
+    name = spec.get("class")
+    if name not in MODEL_CLASSES:
+        raise CheckpointError(f"unknown model class {name!r}; known: {', '.join(MODEL_CLASSES)}")
+    kwargs = dict(spec.get("kwargs", {}))
+    if "grid" in kwargs and isinstance(kwargs["grid"], dict):
+        kwargs["grid"] = Grid(kwargs["grid"]["shape"], kwargs["grid"]["spacing"])
+    return MODEL_CLASSES[name](**kwargs)
+
+
+def load_model(path: str | os.PathLike, map_location="cpu") -> nn.Module:
+    """The trained model of a checkpoint (best weights, with its normalization), in eval mode."""
+    from .trainer import NormalizedModel
+
+    ckpt = load_checkpoint(path, map_location)
+    if "model_spec" not in ckpt:
+        raise CheckpointError(f"{path} holds no model spec; it cannot rebuild its model")
+    model = NormalizedModel(build_model(ckpt["model_spec"]), channels=ckpt.get("channels", 1),
+                            ndim=ckpt.get("ndim", 2))
+    state = ckpt.get("best_state") or ckpt["model_state"]
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path} was written for another architecture: {e}") from e
+    return model.eval()

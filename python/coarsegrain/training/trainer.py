@@ -1,0 +1,330 @@
+"""The trainer shared by every coarsegrain model.
+
+Adam (optionally a cosine or plateau schedule), MSE or MAE loss on normalized targets, mini-
+batches, early stopping, gradient clipping, mixed precision on CUDA, deterministic seeding,
+a progress bar, a CSV log (and TensorBoard when installed), and checkpoints after every epoch
+holding the model, optimizer, scheduler, RNG state, normalization, config and history, written
+atomically. Rerunning ``fit`` on the same output directory resumes where the last run stopped
+and produces the same weights as an uninterrupted run; the best model on validation is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from .checkpoint import CheckpointError, load_checkpoint, save_atomic
+
+__all__ = ["TrainConfig", "Trainer", "NormalizedModel"]
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    loss: str = "mse"                 # "mse" or "mae"
+    scheduler: str | None = None      # None, "cosine" or "plateau"
+    early_stopping: int | None = None  # patience in epochs
+    grad_clip: float | None = None
+    amp: bool = False                 # CUDA only
+    seed: int = 0
+    device: str = "cpu"
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.loss not in ("mse", "mae"):
+            raise ValueError(f"loss must be 'mse' or 'mae', got {self.loss!r}")
+        if self.scheduler not in (None, "cosine", "plateau"):
+            raise ValueError(f"scheduler must be None, 'cosine' or 'plateau', got {self.scheduler!r}")
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+        self.betas = tuple(self.betas)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def run_identity(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the interrupted one."""
+        d = self.to_dict()
+        for key in ("epochs", "progress", "device", "early_stopping"):
+            d.pop(key)
+        return d
+
+
+class NormalizedModel(nn.Module):
+    """``denormalize_out(model(normalize_in(u)))``: a model that works in physical units.
+
+    The per-channel statistics are buffers, so they travel with the state dict.
+    """
+
+    def __init__(self, model: nn.Module, channels: int = 1, ndim: int = 2):
+        super().__init__()
+        self.model, self.ndim = model, ndim
+        for name in ("in_mean", "out_mean"):
+            self.register_buffer(name, torch.zeros(channels, dtype=torch.float64))
+        for name in ("in_std", "out_std"):
+            self.register_buffer(name, torch.ones(channels, dtype=torch.float64))
+
+    def _v(self, t: Tensor, like: Tensor) -> Tensor:
+        return t.to(like.dtype).reshape(-1, *([1] * self.ndim))
+
+    def set_statistics(self, x: Tensor, y: Tensor) -> None:
+        dims = (0, *range(2, x.dim()))
+        for prefix, t in (("in", x), ("out", y)):
+            t64 = t.double()
+            getattr(self, f"{prefix}_mean").copy_(t64.mean(dims))
+            getattr(self, f"{prefix}_std").copy_(t64.std(dims).clamp_min(1e-12))
+
+    def normalized(self, u: Tensor) -> Tensor:
+        """The wrapped model's output in normalized target units."""
+        return self.model((u - self._v(self.in_mean, u)) / self._v(self.in_std, u))
+
+    def normalize_target(self, y: Tensor) -> Tensor:
+        return (y - self._v(self.out_mean, y)) / self._v(self.out_std, y)
+
+    def forward(self, u: Tensor) -> Tensor:
+        out = self.normalized(u)
+        return out * self._v(self.out_std, out) + self._v(self.out_mean, out)
+
+
+class _NoBar:
+    def set_postfix_str(self, s):
+        pass
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+class Trainer:
+    """Trains ``model`` (wrapped in a NormalizedModel) on (input, target) datasets.
+
+    ``out_dir`` receives ``checkpoint.pt`` (latest, for resuming), ``best.pt`` (best on
+    validation, loadable with :func:`load_model`) and ``log.csv``. ``model_spec`` (see
+    :func:`build_model`) is stored so the checkpoint can rebuild the model.
+    """
+
+    def __init__(self, model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConfig,
+                 out_dir: str | Path, *, model_spec: dict | None = None):
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.device = torch.device(config.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("TrainConfig.device is cuda but CUDA is not available")
+        if config.amp and self.device.type != "cuda":
+            raise ValueError("TrainConfig.amp (mixed precision) needs a CUDA device")
+        if len(train) == 0:
+            raise ValueError("the training dataset is empty")
+        self.train_data, self.val_data = train, val
+        x0, y0 = train[0]
+        self.ndim = x0.dim() - 1
+        self.model_spec = model_spec
+        torch.manual_seed(config.seed)
+        self.model = NormalizedModel(model, channels=x0.shape[0], ndim=self.ndim).to(self.device)
+        self._check_fit(x0, y0)
+        xs, ys = self._stack(train)
+        if not (torch.isfinite(xs).all() and torch.isfinite(ys).all()):
+            raise ValueError("the training data holds non-finite values")
+        self.model.set_statistics(xs, ys)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas,
+                                          weight_decay=config.weight_decay)
+        if config.scheduler == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
+        elif config.scheduler == "plateau":
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=0.5, patience=10)
+        else:
+            self.scheduler = None
+        self.scaler = torch.amp.GradScaler("cuda") if config.amp else None
+        self.history: list[dict[str, float]] = []
+        self.best_val = math.inf
+        self.best_state: dict | None = None
+        self.since_best = 0  # epochs since the validation loss last improved
+        self.epoch = 0
+
+    def _check_fit(self, x0: Tensor, y0: Tensor) -> None:
+        try:
+            with torch.no_grad():
+                self.model.eval()
+                out = self.model(x0[None].to(self.device))
+        except (ValueError, RuntimeError) as e:
+            raise ValueError(f"dataset samples of shape {tuple(x0.shape)} do not fit the model: {e}") from e
+        if out.shape[1:] != y0.shape:
+            raise ValueError(f"the model maps a sample {tuple(x0.shape)} to {tuple(out.shape[1:])}, "
+                             f"but the targets are {tuple(y0.shape)}")
+
+    @staticmethod
+    def _stack(data: Dataset) -> tuple[Tensor, Tensor]:
+        xs, ys = zip(*(data[i] for i in range(len(data))))
+        return torch.stack(xs), torch.stack(ys)
+
+    def _loss(self, pred: Tensor, target: Tensor) -> Tensor:
+        d = pred - target
+        return d.square().mean() if self.config.loss == "mse" else d.abs().mean()
+
+    # --- checkpoints ---------------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / "checkpoint.pt"
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "model_state": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+            "epoch": self.epoch, "history": self.history, "best_val": self.best_val,
+            "since_best": self.since_best,
+            "best_state": self.best_state, "config": self.config.to_dict(),
+            "run_identity": self.config.run_identity(), "model_spec": self.model_spec,
+            "channels": int(self.model.in_mean.numel()), "ndim": self.ndim,
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        }
+
+    def _resume(self) -> None:
+        ckpt = load_checkpoint(self.checkpoint_path, map_location=self.device)
+        if ckpt.get("run_identity") != self.config.run_identity():
+            raise CheckpointError(
+                f"{self.checkpoint_path} belongs to a run with other settings "
+                f"({ckpt.get('run_identity')}); use another output directory or delete it"
+            )
+        try:
+            self.model.load_state_dict(ckpt["model_state"])
+        except RuntimeError as e:
+            raise CheckpointError(f"{self.checkpoint_path} was written for another architecture: {e}") from e
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler and ckpt["scheduler"]:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        if self.scaler and ckpt["scaler"]:
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.epoch, self.history = ckpt["epoch"], ckpt["history"]
+        self.best_val, self.best_state = ckpt["best_val"], ckpt["best_state"]
+        self.since_best = ckpt.get("since_best", 0)
+        torch.set_rng_state(ckpt["rng_cpu"].cpu())
+        if ckpt.get("rng_cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["rng_cuda"]])
+
+    def _write_log(self) -> None:
+        path = self.out_dir / "log.csv"
+        tmp = path.with_name("log.csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
+            writer.writeheader()
+            writer.writerows(self.history)
+        tmp.replace(path)
+
+    # --- training ------------------------------------------------------------------------------
+
+    def _loader(self, data: Dataset, shuffle: bool) -> DataLoader:
+        # The shuffle order depends on (seed, epoch) only, so a resumed run sees the same batches.
+        g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.epoch)
+        return DataLoader(data, batch_size=self.config.batch_size, shuffle=shuffle, generator=g)
+
+    def _evaluate(self, data: Dataset) -> float:
+        self.model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, y in self._loader(data, shuffle=False):
+                x, y = x.to(self.device), y.to(self.device)
+                loss = self._loss(self.model.normalized(x), self.model.normalize_target(y))
+                total += loss.item() * len(x)
+                count += len(x)
+        return total / count
+
+    def fit(self, resume: bool = True) -> list[dict[str, float]]:
+        """Trains to ``config.epochs`` (resuming from ``out_dir`` if a checkpoint is there)."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if resume and self.checkpoint_path.exists():
+            self._resume()
+        cfg = self.config
+        bar = _NoBar()
+        if cfg.progress:
+            try:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=cfg.epochs, initial=self.epoch, desc="training", unit="epoch")
+            except ImportError:
+                pass
+        tb = self._tensorboard()
+        while self.epoch < cfg.epochs:
+            start = time.perf_counter()
+            train_loss = self._train_epoch()
+            self.epoch += 1
+            val_loss = self._evaluate(self.val_data) if self.val_data is not None and len(self.val_data) else train_loss
+            if self.scheduler is not None:
+                self.scheduler.step(val_loss) if cfg.scheduler == "plateau" else self.scheduler.step()
+            if val_loss < self.best_val:
+                self.best_val, self.since_best = val_loss, 0
+                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            else:
+                self.since_best += 1
+            self.history.append({"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss,
+                                 "lr": self.optimizer.param_groups[0]["lr"],
+                                 "seconds": time.perf_counter() - start})
+            save_atomic(self._state(), self.checkpoint_path)
+            save_atomic({**self._state(), "model_state": self.best_state}, self.out_dir / "best.pt")
+            self._write_log()
+            if tb is not None:
+                for key in ("train_loss", "val_loss", "lr"):
+                    tb.add_scalar(key, self.history[-1][key], self.epoch)
+            bar.update(1)
+            bar.set_postfix_str(f"train {train_loss:.3e} val {val_loss:.3e}")
+            if cfg.early_stopping is not None and self.since_best >= cfg.early_stopping:
+                break
+        bar.close()
+        if tb is not None:
+            tb.close()
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        return self.history
+
+    def _train_epoch(self) -> float:
+        self.model.train()
+        cfg = self.config
+        total, count = 0.0, 0
+        for x, y in self._loader(self.train_data, shuffle=True):
+            x, y = x.to(self.device), y.to(self.device)
+            self.optimizer.zero_grad(set_to_none=True)
+            with torch.autocast("cuda") if cfg.amp else contextlib.nullcontext():
+                loss = self._loss(self.model.normalized(x), self.model.normalize_target(y))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the training loss became {loss.item()} in epoch {self.epoch + 1}; "
+                                         "lower the learning rate or check the data")
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(self.optimizer)
+            else:
+                loss.backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            if self.scaler is not None:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.optimizer.step()
+            total += loss.item() * len(x)
+            count += len(x)
+        return total / count
+
+    def _tensorboard(self):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return None
+        return SummaryWriter(str(self.out_dir / "tensorboard"))
