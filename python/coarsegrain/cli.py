@@ -23,9 +23,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_stencil_demo
+    from .demo import run_end_to_end, run_stencil_demo
 
-    return run_stencil_demo(size=args.size, device=args.device, out=args.out)
+    if args.ops:
+        return run_stencil_demo(size=args.size, device=args.device, out=args.out)
+    return run_end_to_end(args.out or "coarsegrain-demo", grid=args.grid, epochs=args.epochs,
+                          progress=not args.no_progress)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -56,6 +59,21 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.paper != "kiyani2022":
+        raise SystemExit(f"reproduce: unknown paper {args.paper!r}; available: kiyani2022")
+    from .experiments import kiyani2022
+
+    cfg = kiyani2022.KiyaniConfig(full=args.full, device=args.device, seed=args.seed,
+                                  rollout_method=args.rollout_method)
+    if args.systems:
+        cfg.systems = args.systems
+    if args.models:
+        cfg.models = args.models
+    kiyani2022.run(args.out or f"results/{args.paper}", cfg, progress=not args.no_progress)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coarsegrain",
@@ -68,11 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=_cmd_info)
 
     demo = sub.add_parser(
-        "demo", help="stencil operators: convergence, conservation and speed on this machine"
+        "demo", help="end to end: simulate 2D Cahn-Hilliard, learn U_t, roll the learned PDE out (~2 min)"
     )
-    demo.add_argument("--size", type=int, default=256, help="3D grid size for the timing (default 256)")
-    demo.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    demo.add_argument("--out", default=None, help="also write the results as JSON to this path")
+    demo.add_argument("--out", default=None, help="output directory (default coarsegrain-demo; with --ops: a JSON path)")
+    demo.add_argument("--grid", type=int, default=32, help="grid size (default 32)")
+    demo.add_argument("--epochs", type=int, default=150, help="training epochs (default 150)")
+    demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument("--ops", action="store_true",
+                      help="instead: the stencil operators' convergence, conservation and speed")
+    demo.add_argument("--size", type=int, default=256, help="with --ops: 3D grid size for the timing")
+    demo.add_argument("--device", default="cpu", help="with --ops: cpu or cuda")
     demo.set_defaults(func=_cmd_demo)
 
     sim = sub.add_parser("simulate", help="generate a phase-field ensemble into an HDF5 dataset")
@@ -95,6 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", help="output directory (default: next to the file)")
     plot.add_argument("--trajectory", type=int, default=0, help="trajectory to show")
     plot.set_defaults(func=_cmd_plot)
+
+    rep = sub.add_parser("reproduce", help="reproduce a paper's results (data, training, rollout)")
+    rep.add_argument("paper", help="kiyani2022")
+    rep.add_argument("--full", action="store_true", help="the paper's sizes and epochs (GPU, hours)")
+    rep.add_argument("--out", help="output directory (default results/<paper>)")
+    rep.add_argument("--device", default="cpu")
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--systems", nargs="+", help="subset: allen_cahn cahn_hilliard pfc")
+    rep.add_argument("--models", nargs="+", help="subset: mlp cnnlstm unet")
+    rep.add_argument("--rollout-method", default="LSODA",
+                     help="LSODA (the paper's Adams/BDF switching), BDF, RK45, rk4 or euler")
+    rep.add_argument("--no-progress", action="store_true")
+    rep.set_defaults(func=_cmd_reproduce)
     return parser
 
 

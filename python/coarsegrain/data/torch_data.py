@@ -80,14 +80,21 @@ def _load(path, need_rhs: bool) -> tuple[DatasetInfo, np.ndarray, np.ndarray | N
 
 
 class FieldRHSDataset(Dataset):
-    """(field, rhs) frame pairs of one split; tensors ``[n_fields, *grid]`` in ``dtype``."""
+    """(field, rhs) frame pairs of one split; tensors ``[n_fields, *grid]`` in ``dtype``.
+
+    ``index`` holds (trajectory, frame - start_frame) pairs of the split.
+    """
 
     def __init__(self, path, split: str = "train", *, fractions=(0.6, 0.2, 0.2), by: str = "sample",
-                 seed: int = 0, dtype=torch.float32):
+                 seed: int = 0, start_frame: int = 0, dtype=torch.float32):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.info, fields, rhs = _load(path, need_rhs=True)
-        self.index = split_indices(self.info.n_traj, self.info.n_time, fractions, by, seed)[split]
+        if not 0 <= start_frame < self.info.n_time:
+            raise ValueError(f"start_frame must be in 0..{self.info.n_time - 1}, got {start_frame}")
+        # Frames before start_frame (e.g. white-noise initial fields) are left out of every split.
+        fields, rhs = fields[:, start_frame:], rhs[:, start_frame:]
+        self.index = split_indices(self.info.n_traj, fields.shape[1], fractions, by, seed)[split]
         t, k = self.index[:, 0], self.index[:, 1]
         self.fields = torch.as_tensor(fields[t, k], dtype=dtype)
         self.rhs = torch.as_tensor(rhs[t, k], dtype=dtype)

@@ -1,0 +1,1 @@
+"""One module per paper: the configuration and pipeline that reproduce it."""

@@ -1,0 +1,41 @@
+"""Pieces of the paper pipelines that can be checked against the simulator itself."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from coarsegrain.data import get_preset, simulate
+from coarsegrain.experiments.kiyani2022 import KiyaniConfig, learned_pde_rollout, make_model
+from coarsegrain.grid import Grid
+from coarsegrain.models import count_parameters
+
+
+class ExactRHS(nn.Module):
+    """The simulated system's own right-hand side, shaped like a learned model."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, u):
+        return self.model.rhs(u[:, 0], "spectral")[:, None]
+
+
+def test_rollout_of_the_exact_rhs_reproduces_the_data(tmp_path):
+    spec = get_preset("kiyani-cahn-hilliard", n_traj=1, grid=[16], t_end=6.0, save_every=20, dtype="float64")
+    path = simulate(spec, tmp_path / "ch.h5", progress=False)
+    for method in ("LSODA", "rk4"):
+        result = learned_pde_rollout(ExactRHS(spec.model), path, KiyaniConfig(rollout_method=method))
+        assert not result["blew_up"]
+        assert result["t"] == [2.2, 6.0]
+        # The data come from first-order semi-implicit steps of dt = 0.01: a few 1e-3 apart.
+        assert max(result["relative_l2"]) < 0.02, result["relative_l2"]
+
+
+def test_kiyani_models_are_the_papers():
+    grid = Grid((16, 16))
+    assert count_parameters(make_model("unet", "cahn_hilliard", grid)[0]) == 121_057
+    mlp, spec = make_model("mlp", "pfc", grid)
+    assert mlp.dictionary.names[-1] == "u_xxxxxx" and spec["kwargs"]["max_order"] == 6
+    assert isinstance(make_model("cnnlstm", "allen_cahn", grid)[0].lstm, torch.nn.LSTM)
