@@ -91,7 +91,40 @@ class ExplicitEuler:
         return {"stepper": "explicit_euler", "dt": self.dt, "scheme": self.scheme}
 
 
-class SemiImplicitSpectral:
+class _FourierStepper:
+    """Shared parts of the Fourier steppers: the per-(device, dtype) cache of the real weight
+    arrays that the update combines the spectra with, and the checks of ``advance``."""
+
+    discretization = "spectral"
+
+    def __init__(self, model: PhaseFieldModel, dt: float, order: int):
+        if order not in (1, 2):
+            raise ValueError(f"{type(self).__name__}: order must be 1 or 2, got {order}")
+        self.model, self.dt, self.order = model, _check_dt(dt), order
+        self._cache: dict = {}
+
+    def _weights(self, u: Tensor):
+        key = (u.device, u.dtype)
+        if key not in self._cache:
+            m = self.model
+            k2 = m.grid.k_squared(device=u.device, dtype=torch.float64)
+            cast = lambda ws: [w.to(u.dtype).expand(k2.shape).contiguous() for w in ws]  # noqa: E731
+            self._cache[key] = tuple(cast(ws) for ws in self._build_weights(k2))
+        return self._cache[key]
+
+    def _build_weights(self, k2: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        raise NotImplementedError
+
+    def _check_advance(self, u: Tensor, steps: int) -> None:
+        self.model.grid.check_field(u)
+        if steps < 1:
+            raise ValueError(f"{type(self).__name__}: steps must be >= 1, got {steps}")
+
+    def parameters(self) -> dict:
+        return {"stepper": self.stepper_name, "dt": self.dt, "order": self.order}
+
+
+class SemiImplicitSpectral(_FourierStepper):
     """Semi-implicit Fourier spectral stepping of ``U_t = -M K (Lambda U + f'(U))``.
 
     order 1: ``(1 + dt M K Lambda) U+ = U - dt M K f'(U)``
@@ -100,35 +133,24 @@ class SemiImplicitSpectral:
     tensor other than the last result starts over with a first-order step.
     """
 
-    discretization = "spectral"
+    stepper_name = "semi_implicit_spectral"
 
     def __init__(self, model: PhaseFieldModel, dt: float, order: int = 1):
-        if order not in (1, 2):
-            raise ValueError(f"SemiImplicitSpectral: order must be 1 or 2, got {order}")
-        self.model, self.dt, self.order = model, _check_dt(dt), order
-        self._cache: dict = {}
+        super().__init__(model, dt, order)
         self._history: tuple | None = None  # (last result, its f' hat, previous u hat, previous f' hat)
 
-    def _weights(self, u: Tensor):
-        """Real weights of the update's terms on the rfftn grid, cached per device and dtype."""
-        key = (u.device, u.dtype)
-        if key not in self._cache:
-            m = self.model
-            k2 = m.grid.k_squared(device=u.device, dtype=torch.float64)
-            mk = self.dt * m.mobility * m.mobility_symbol(k2)  # dt M K
-            lam = m.linear_symbol(k2)
-            inv1, inv2 = 1.0 / (1.0 + mk * lam), 1.0 / (3.0 + 2.0 * mk * lam)
-            first = [inv1, -mk * inv1]                                  # u, f'(u)
-            second = [4 * inv2, -inv2, -4 * mk * inv2, 2 * mk * inv2]   # u, u-, f'(u), f'(u-)
-            cast = lambda ws: [w.to(u.dtype).expand(k2.shape).contiguous() for w in ws]  # noqa: E731
-            self._cache[key] = (cast(first), cast(second))
-        return self._cache[key]
+    def _build_weights(self, k2: Tensor):
+        m = self.model
+        mk = self.dt * m.mobility * m.mobility_symbol(k2)  # dt M K
+        lam = m.linear_symbol(k2)
+        inv1, inv2 = 1.0 / (1.0 + mk * lam), 1.0 / (3.0 + 2.0 * mk * lam)
+        first = [inv1, -mk * inv1]                                  # u, f'(u)
+        second = [4 * inv2, -inv2, -4 * mk * inv2, 2 * mk * inv2]   # u, u-, f'(u), f'(u-)
+        return first, second
 
     def advance(self, u: Tensor, steps: int) -> Tensor:
+        self._check_advance(u, steps)
         m = self.model
-        m.grid.check_field(u)
-        if steps < 1:
-            raise ValueError(f"SemiImplicitSpectral: steps must be >= 1, got {steps}")
         dims = tuple(range(-m.grid.ndim, 0))
         shape = m.grid.shape
         first, second = self._weights(u)
@@ -156,9 +178,6 @@ class SemiImplicitSpectral:
             self._history = (u, n_hat, *prev)
         return u
 
-    def parameters(self) -> dict:
-        return {"stepper": "semi_implicit_spectral", "dt": self.dt, "order": self.order}
-
 
 def _phi_functions(z: Tensor) -> tuple[Tensor, Tensor]:
     """phi1(z) = (e^z - 1)/z and phi2(z) = (e^z - 1 - z)/z^2, with their z -> 0 limits (1, 1/2).
@@ -174,7 +193,7 @@ def _phi_functions(z: Tensor) -> tuple[Tensor, Tensor]:
     return phi1, phi2
 
 
-class ExponentialSpectral:
+class ExponentialSpectral(_FourierStepper):
     """Exponential time differencing (Cox & Matthews 2002) of ``U_t = L U + N(U)``.
 
     The whole linear part is integrated exactly: ``L = -M K (Lambda + c1)`` with ``c1`` the
@@ -185,39 +204,28 @@ class ExponentialSpectral:
     The phi functions take their limits where L = 0 (the k = 0 mode of conserved models).
     """
 
-    discretization = "spectral"
+    stepper_name = "exponential_spectral"
 
     def __init__(self, model: PhaseFieldModel, dt: float, order: int = 2):
-        if order not in (1, 2):
-            raise ValueError(f"ExponentialSpectral: order must be 1 or 2, got {order}")
-        self.model, self.dt, self.order = model, _check_dt(dt), order
+        super().__init__(model, dt, order)
         coeffs = list(model.energy.derivative_coeffs) + [0.0]
         self._c1 = float(coeffs[1])
         nonlinear = coeffs[:]
         nonlinear[1] = 0.0
         self._nonlinear = [float(c) for c in nonlinear[: max(1, len(coeffs) - 1)]]
-        self._cache: dict = {}
 
-    def _weights(self, u: Tensor):
-        key = (u.device, u.dtype)
-        if key not in self._cache:
-            m = self.model
-            k2 = m.grid.k_squared(device=u.device, dtype=torch.float64)
-            mk = m.mobility * m.mobility_symbol(k2)
-            lin = -mk * (m.linear_symbol(k2) + self._c1)
-            phi1, phi2 = _phi_functions(lin * self.dt)
-            expo = torch.exp(lin * self.dt)
-            # N-hat carries -M K: fold it into the weights.
-            w1, w2 = -mk * self.dt * phi1, -mk * self.dt * phi2
-            cast = lambda ws: [w.to(u.dtype).expand(k2.shape).contiguous() for w in ws]  # noqa: E731
-            self._cache[key] = (cast([expo, w1]), cast([torch.ones_like(k2), w2, -w2]))
-        return self._cache[key]
+    def _build_weights(self, k2: Tensor):
+        m = self.model
+        mk = m.mobility * m.mobility_symbol(k2)
+        lin = -mk * (m.linear_symbol(k2) + self._c1)
+        phi1, phi2 = _phi_functions(lin * self.dt)
+        # N-hat carries -M K: fold it into the weights.
+        w1, w2 = -mk * self.dt * phi1, -mk * self.dt * phi2
+        return [torch.exp(lin * self.dt), w1], [torch.ones_like(k2), w2, -w2]
 
     def advance(self, u: Tensor, steps: int) -> Tensor:
+        self._check_advance(u, steps)
         m = self.model
-        m.grid.check_field(u)
-        if steps < 1:
-            raise ValueError(f"ExponentialSpectral: steps must be >= 1, got {steps}")
         dims = tuple(range(-m.grid.ndim, 0))
         shape = m.grid.shape
         first, second = self._weights(u)
@@ -239,9 +247,6 @@ class ExponentialSpectral:
                 u = irfftn(u_hat, s=shape, dim=dims)
                 n_hat = rfftn(poly(u, g), dim=dims)
         return u
-
-    def parameters(self) -> dict:
-        return {"stepper": "exponential_spectral", "dt": self.dt, "order": self.order}
 
 
 STEPPERS = ("explicit", "spectral", "spectral2", "etd1", "etd2")
