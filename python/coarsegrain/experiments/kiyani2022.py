@@ -203,7 +203,10 @@ def run(out_dir: str | Path = "results/kiyani2022", cfg: KiyaniConfig | None = N
             if name == "unet":
                 roll = learned_pde_rollout(trainer.model.cpu(), data_path, cfg)
                 if not roll["blew_up"]:
-                    plot_rollout(system, roll, out_dir / f"fig10_{system}.png")
+                    try:
+                        plot_rollout(system, roll, out_dir / f"fig10_{system}.png")
+                    except ImportError:
+                        print("(no Fig 10 panels: pip install 'coarsegrain[plot]' for matplotlib)")
                     print(f"{system:>13}     unet: learned PDE from t = 2, relative L2 error "
                           + ", ".join(f"{e:.3f} at t = {t:g}" for e, t in zip(roll["relative_l2"], roll["t"])), flush=True)
                 else:
