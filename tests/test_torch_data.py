@@ -95,3 +95,28 @@ def test_non_finite_and_rhs_less_data_are_refused(dataset_path, tmp_path):
     with pytest.raises(DatasetError, match=r"has no /rhs"):
         FieldRHSDataset(bad)
     SequenceDataset(bad, 3)  # sequences need no rhs
+
+
+def test_local_stencil_samples_are_the_neighbours_in_the_file(dataset_path):
+    from coarsegrain.data import LocalStencilDataset
+    from coarsegrain.models import CNNLSTM
+
+    data = load(dataset_path)
+    frames = FieldRHSDataset(dataset_path, "test", dtype=torch.float64)
+    points = LocalStencilDataset(dataset_path, "test", dtype=torch.float64)
+    ny, nx = data["info"].grid_shape
+    assert len(points) == len(frames) * ny * nx
+    # Sample p of frame f is grid point (p // nx, p % nx) of that frame.
+    f, y, x = 1, 3, nx - 1  # a point on the periodic edge
+    t, k = frames.index[f]
+    u = data["fields"][t, k, 0]
+    stencil, rhs = points[f * ny * nx + y * nx + x]
+    expected = [u[y - 1, x], u[y, x], u[(y + 1) % ny, x], u[y, x - 1], u[y, (x + 1) % nx]]
+    np.testing.assert_array_equal(stencil.numpy(), expected)
+    assert rhs.item() == data["rhs"][t, k, 0, y, x]
+    # A CNN-LSTM trained on points predicts fields with the same weights.
+    net = CNNLSTM(2).double()
+    field_pred = net(frames.fields[f:f + 1])[0, 0, y, x]
+    torch.testing.assert_close(net.predict_points(stencil[None])[0, 0], field_pred)
+    few = LocalStencilDataset(dataset_path, "train", points_per_frame=10, seed=3)
+    assert len(few) == 10 * len(FieldRHSDataset(dataset_path, "train"))

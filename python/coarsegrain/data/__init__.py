@@ -3,7 +3,7 @@
 from .dataset import DatasetError, DatasetWriter, load, read_info
 from .generate import SimulationSpec, simulate
 from .presets import PRESETS, get_preset
-from .torch_data import FieldRHSDataset, Normalizer, SequenceDataset, split_indices
+from .torch_data import FieldRHSDataset, LocalStencilDataset, Normalizer, SequenceDataset, split_indices
 
-__all__ = ["DatasetError", "DatasetWriter", "FieldRHSDataset", "Normalizer", "PRESETS", "SequenceDataset",
+__all__ = ["DatasetError", "DatasetWriter", "FieldRHSDataset", "LocalStencilDataset", "Normalizer", "PRESETS", "SequenceDataset",
            "SimulationSpec", "get_preset", "load", "read_info", "simulate", "split_indices"]

@@ -4,6 +4,7 @@
   either by sample (kiyani2022: 60:20:20 or 80:10:10 of snapshots) or by trajectory (no
   trajectory contributes to two splits).
 * :class:`FieldRHSDataset` -- (field, rhs) pairs of whole frames, ``[n_fields, *grid]`` each.
+* :class:`LocalStencilDataset` -- (5-point stencil, U_t) samples at grid points (kiyani Eq 8).
 * :class:`SequenceDataset` -- windows of consecutive frames ``[length, n_fields, *grid]``;
   always split by trajectory, so no window of a validation trajectory is seen in training.
 * :class:`Normalizer` -- per-channel mean and std computed on the training split, stored
@@ -22,7 +23,7 @@ from torch.utils.data import Dataset
 
 from .dataset import DatasetError, DatasetInfo, _info_from, _open
 
-__all__ = ["split_indices", "FieldRHSDataset", "SequenceDataset", "Normalizer", "SPLITS"]
+__all__ = ["split_indices", "FieldRHSDataset", "LocalStencilDataset", "SequenceDataset", "Normalizer", "SPLITS"]
 
 SPLITS = ("train", "val", "test")
 
@@ -104,6 +105,44 @@ class FieldRHSDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
         return self.fields[i], self.rhs[i]
+
+
+class LocalStencilDataset(Dataset):
+    """Per-point samples (kiyani Eq 8): the (2 ndim + 1)-point periodic stencil of U around a
+    grid point and U_t there, from the frames of one split (split by frame or trajectory, so
+    no frame contributes points to two splits). ``points_per_frame`` subsamples points
+    (seeded); ``None`` takes them all. Items: ``(stencil [2 ndim + 1], rhs [1])``.
+    """
+
+    def __init__(self, path, split: str = "train", *, points_per_frame: int | None = None,
+                 fractions=(0.6, 0.2, 0.2), by: str = "sample", seed: int = 0, start_frame: int = 0,
+                 dtype=torch.float32):
+        from ..models.zoo import stencil_neighbours
+
+        frames = FieldRHSDataset(path, split, fractions=fractions, by=by, seed=seed,
+                                 start_frame=start_frame, dtype=dtype)
+        if frames.info.n_fields != 1:
+            raise ValueError(f"LocalStencilDataset: one field per frame expected, got {frames.info.n_fields}")
+        ndim = len(frames.info.grid_shape)
+        stencils = stencil_neighbours(frames.fields, ndim).reshape(len(frames), -1, 2 * ndim + 1)
+        targets = frames.rhs.reshape(len(frames), -1, 1)
+        if points_per_frame is not None:
+            n = stencils.shape[1]
+            if not 1 <= points_per_frame <= n:
+                raise ValueError(f"points_per_frame must be in 1..{n}, got {points_per_frame}")
+            g = torch.Generator().manual_seed(seed)
+            pick = torch.stack([torch.randperm(n, generator=g)[:points_per_frame] for _ in range(len(frames))])
+            stencils = torch.gather(stencils, 1, pick[..., None].expand(-1, -1, stencils.shape[2]))
+            targets = torch.gather(targets, 1, pick[..., None])
+        self.info = frames.info
+        self.stencils = stencils.reshape(-1, 2 * ndim + 1)
+        self.rhs = targets.reshape(-1, 1)
+
+    def __len__(self) -> int:
+        return len(self.rhs)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.stencils[i], self.rhs[i]
 
 
 class SequenceDataset(Dataset):

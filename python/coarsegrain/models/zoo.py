@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from ..grid import Grid
 from .derivatives import DerivativeDictionary
 
-__all__ = ["DictionaryMLP", "CNNLSTM", "UNetCNN", "StencilConvNet", "count_parameters"]
+__all__ = ["DictionaryMLP", "CNNLSTM", "UNetCNN", "StencilConvNet", "count_parameters", "stencil_neighbours"]
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -68,8 +68,9 @@ class DictionaryMLP(nn.Module):
         return self.mlp(f).movedim(-1, 1)
 
 
-def _stencil_neighbours(u: Tensor, ndim: int) -> Tensor:
-    """[B, 1, *grid] -> [B * points, 2 ndim + 1]: (left, centre, right) per axis, kiyani Eq 8 order."""
+def stencil_neighbours(u: Tensor, ndim: int) -> Tensor:
+    """[B, 1, *grid] -> [B * points, 2 ndim + 1], periodic: U(i-1), U(i), U(i+1) along the first
+    grid axis, then U(j-1), U(j+1) along each further axis (kiyani Eq 8's order)."""
     field = u[:, 0]
     cols = []
     for a in range(ndim):
@@ -103,12 +104,17 @@ class CNNLSTM(nn.Module):
         layers.append(nn.Linear(width, 1))
         self.head = nn.Sequential(*layers)
 
+    def predict_points(self, stencils: Tensor) -> Tensor:
+        """U_t at points from their stencils ``[P, 2 ndim + 1]`` (see :func:`stencil_neighbours`)."""
+        if stencils.dim() != 2 or stencils.shape[1] != self.stencil:
+            raise ValueError(f"CNNLSTM: stencils must be [points, {self.stencil}], got {tuple(stencils.shape)}")
+        x = self.pool(torch.relu(self.conv(stencils.unsqueeze(1))))  # [P, filters, L]
+        out, _ = self.lstm(x.transpose(1, 2))                        # [P, L, lstm]
+        return self.head(out[:, -1])                                 # [P, 1]
+
     def forward(self, u: Tensor) -> Tensor:
         _check_input("CNNLSTM", u, self.ndim)
-        x = _stencil_neighbours(u, self.ndim).unsqueeze(1)          # [P, 1, stencil]
-        x = self.pool(torch.relu(self.conv(x)))                     # [P, filters, L]
-        out, _ = self.lstm(x.transpose(1, 2))                       # [P, L, lstm]
-        y = self.head(out[:, -1])                                   # [P, 1]
+        y = self.predict_points(stencil_neighbours(u, self.ndim))
         return y.reshape(u.shape[0], *u.shape[2:]).unsqueeze(1)
 
 
