@@ -174,10 +174,25 @@ def main():
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--quick", action="store_true", help="small sizes only")
     p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--only", choices=["explicit", "spectral"], help="run one part, keep the other's stored results")
     args = p.parse_args()
     explicit_sizes = [64, 128] if args.quick else [64, 128, 256]
     spectral_shapes = [(256, 256)] if args.quick else [(256, 256), (512, 512), (64, 64, 64), (128, 128, 128)]
     explicit, spectral = [], []
+    previous = benchutil.RESULTS_DIR / f"phase_field_{args.device}.json"
+    if args.only and previous.exists():
+        import json
+
+        stored = json.loads(previous.read_text())
+        explicit, spectral = stored.get("explicit", []), stored.get("spectral", [])
+        if args.only == "explicit":
+            explicit = []
+        else:
+            spectral = []
+    if args.only == "spectral":
+        explicit_sizes = []
+    if args.only == "explicit":
+        spectral_shapes = []
     for n in explicit_sizes:
         for dtype in (torch.float32, torch.float64):
             r = bench_explicit(n, dtype, args.device, steps=20 if n <= 128 else 10, reps=5,

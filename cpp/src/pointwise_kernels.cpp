@@ -21,20 +21,34 @@ void polynomial_impl(const T* __restrict u, T* __restrict out, int64_t n, const 
 template <typename T, int NTERMS>
 void combine_impl(const T* const* terms, const T* const* weights, T* out, int64_t batch,
                   int64_t size) {
-  const int64_t total = batch * size;
-#pragma omp parallel for schedule(static) if (2 * total * NTERMS >= kParallelThreshold)
+  // Local pointer copies keep the inner loop free of double indirection, and the spectrum is
+  // cut into chunks so a single batch entry still spreads over the threads.
+  const T* tp[NTERMS];
+  const T* wp[NTERMS];
+  for (int i = 0; i < NTERMS; ++i) {
+    tp[i] = terms[i];
+    wp[i] = weights[i];
+  }
+  constexpr int64_t kChunk = 2048;
+  const int64_t chunks = (size + kChunk - 1) / kChunk;
+  const bool parallel = 2 * batch * size * NTERMS >= kParallelThreshold;
+#pragma omp parallel for collapse(2) schedule(static) if (parallel)
   for (int64_t b = 0; b < batch; ++b) {
-    T* __restrict o = out + 2 * b * size;
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t s0 = c * kChunk, s1 = s0 + kChunk < size ? s0 + kChunk : size;
+      const int64_t base = b * size;
+      T* __restrict o = out + 2 * base;
 #pragma omp simd
-    for (int64_t s = 0; s < size; ++s) {
-      T re = 0, im = 0;
-      for (int i = 0; i < NTERMS; ++i) {
-        const T w = weights[i][s];
-        re += w * terms[i][2 * (b * size + s)];
-        im += w * terms[i][2 * (b * size + s) + 1];
+      for (int64_t s = s0; s < s1; ++s) {
+        T re = 0, im = 0;
+        for (int i = 0; i < NTERMS; ++i) {
+          const T w = wp[i][s];
+          re += w * tp[i][2 * (base + s)];
+          im += w * tp[i][2 * (base + s) + 1];
+        }
+        o[2 * s] = re;
+        o[2 * s + 1] = im;
       }
-      o[2 * s] = re;
-      o[2 * s + 1] = im;
     }
   }
 }
