@@ -39,7 +39,7 @@ def test_info_command_prints_build_info(capsys):
     assert printed == json.loads(json.dumps(coarsegrain.build_info()))
     assert cli.main(["info"]) == 0
     table = capsys.readouterr().out
-    assert f"torch" in table and torch.__version__ in table
+    assert "torch" in table and torch.__version__ in table
 
 
 def test_demo_cahn_hilliard_conserves_mass_and_dissipates_energy():

@@ -183,12 +183,9 @@ def main():
     if args.only and previous.exists():
         import json
 
-        stored = json.loads(previous.read_text())
-        explicit, spectral = stored.get("explicit", []), stored.get("spectral", [])
-        if args.only == "explicit":
-            explicit = []
-        else:
-            spectral = []
+        stored = json.loads(previous.read_text())  # the part not rerun keeps its last results
+        explicit = stored.get("explicit", []) if args.only == "spectral" else []
+        spectral = stored.get("spectral", []) if args.only == "explicit" else []
     if args.only == "spectral":
         explicit_sizes = []
     if args.only == "explicit":

@@ -142,9 +142,10 @@ def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
             groups.setdefault(draws[i]["warmup_frames"], []).append(i)
         total = sum((spec.n_frames - 1 + w) * spec.save_every * len(ids) for w, ids in groups.items())
         bar = _progress(total, spec.name, progress and total > 0)
+        size = _batch_size(spec)
         for warmup, ids in groups.items():
-            for start in range(0, len(ids), _batch_size(spec)):
-                batch = ids[start:start + _batch_size(spec)]
+            for start in range(0, len(ids), size):
+                batch = ids[start:start + size]
                 frames, rhs = _run_batch(spec, batch, warmup, dtype, device, bar)
                 for j, i in enumerate(batch):
                     writer.write(i, frames[j], rhs[j])

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..ops import stencil_neighbours
 from .dataset import DatasetError, DatasetInfo, _info_from, _open
 
 __all__ = ["split_indices", "FieldRHSDataset", "LocalStencilDataset", "SequenceDataset", "Normalizer", "SPLITS"]
@@ -117,8 +118,6 @@ class LocalStencilDataset(Dataset):
     def __init__(self, path, split: str = "train", *, points_per_frame: int | None = None,
                  fractions=(0.6, 0.2, 0.2), by: str = "sample", seed: int = 0, start_frame: int = 0,
                  dtype=torch.float32):
-        from ..models.zoo import stencil_neighbours
-
         frames = FieldRHSDataset(path, split, fractions=fractions, by=by, seed=seed,
                                  start_frame=start_frame, dtype=dtype)
         if frames.info.n_fields != 1:

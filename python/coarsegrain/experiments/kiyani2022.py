@@ -15,6 +15,7 @@ grids and epochs (hours on a GPU). Splits: 60:20:20 by frame for the MLP and CNN
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import time
@@ -72,8 +73,7 @@ class KiyaniConfig:
 def make_model(name: str, system: str, grid: Grid):
     """The paper's architecture and a spec that rebuilds it from a checkpoint."""
     if name == "mlp":
-        kwargs = {"grid": {"shape": list(grid.shape), "spacing": list(grid.spacing)},
-                  "max_order": DERIVATIVE_ORDER[system], "hidden": [128, 64, 16, 8]}
+        kwargs = {"grid": grid.to_dict(), "max_order": DERIVATIVE_ORDER[system], "hidden": [128, 64, 16, 8]}
         return DictionaryMLP(grid, DERIVATIVE_ORDER[system], (128, 64, 16, 8)), {"class": "DictionaryMLP", "kwargs": kwargs}
     if name == "cnnlstm":
         return CNNLSTM(2), {"class": "CNNLSTM", "kwargs": {"ndim": 2}}
@@ -111,10 +111,7 @@ def learned_pde_rollout(model, data_path: Path, cfg: KiyaniConfig) -> dict[str, 
         raise ValueError(f"{data_path}: no saved frame after t = {time_axis[k0]:g} to compare with")
     t_eval = [float(time_axis[k0])] + [float(time_axis[k]) for k in frames]
     u0 = torch.from_numpy(data["fields"][0, k0].astype(np.float64))[None]  # [1, 1, ny, nx]
-    net = model.double().eval()
-
-    def rhs(u):
-        return net(u)
+    rhs = copy.deepcopy(model).double().eval()  # the caller's model keeps its precision
 
     start = time.perf_counter()
     try:

@@ -23,9 +23,10 @@ import torch
 from torch import Tensor, nn
 
 from ..grid import Grid
+from ..ops import stencil_neighbours
 from .derivatives import DerivativeDictionary
 
-__all__ = ["DictionaryMLP", "CNNLSTM", "UNetCNN", "StencilConvNet", "count_parameters", "stencil_neighbours"]
+__all__ = ["DictionaryMLP", "CNNLSTM", "UNetCNN", "StencilConvNet", "count_parameters"]
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -68,21 +69,6 @@ class DictionaryMLP(nn.Module):
         return self.mlp(f).movedim(-1, 1)
 
 
-def stencil_neighbours(u: Tensor, ndim: int) -> Tensor:
-    """[B, 1, *grid] -> [B * points, 2 ndim + 1], periodic: U(i-1), U(i), U(i+1) along the first
-    grid axis, then U(j-1), U(j+1) along each further axis (kiyani Eq 8's order)."""
-    field = u[:, 0]
-    cols = []
-    for a in range(ndim):
-        axis = a - ndim
-        if a == 0:
-            cols += [torch.roll(field, 1, axis), field, torch.roll(field, -1, axis)]
-        else:
-            cols += [torch.roll(field, 1, axis), torch.roll(field, -1, axis)]
-    # Eq 8 orders the 2D stencil U(i-1,j), U(i,j), U(i+1,j), U(i,j-1), U(i,j+1).
-    return torch.stack(cols, dim=-1).reshape(-1, len(cols))
-
-
 class CNNLSTM(nn.Module):
     """Per-point CNN-LSTM on the (2 ndim + 1)-point stencil (kiyani §3.2)."""
 
@@ -105,7 +91,7 @@ class CNNLSTM(nn.Module):
         self.head = nn.Sequential(*layers)
 
     def predict_points(self, stencils: Tensor) -> Tensor:
-        """U_t at points from their stencils ``[P, 2 ndim + 1]`` (see :func:`stencil_neighbours`)."""
+        """U_t at points from their stencils ``[P, 2 ndim + 1]`` (see :func:`coarsegrain.ops.stencil_neighbours`)."""
         if stencils.dim() != 2 or stencils.shape[1] != self.stencil:
             raise ValueError(f"CNNLSTM: stencils must be [points, {self.stencil}], got {tuple(stencils.shape)}")
         x = self.pool(torch.relu(self.conv(stencils.unsqueeze(1))))  # [P, filters, L]

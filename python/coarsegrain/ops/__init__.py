@@ -10,6 +10,7 @@ from .stencil import (
     gradient_adjoint,
     laplacian,
     normalize_spacing,
+    stencil_neighbours,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "normalize_spacing",
     "polynomial",
     "spectral_combine",
+    "stencil_neighbours",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "divergence_adjoint",
     "face_gradient",
     "normalize_spacing",
+    "stencil_neighbours",
 ]
 
 Spacing = float | Sequence[float]
@@ -192,6 +193,21 @@ def face_gradient(u: Tensor, spacing: Spacing, *, ndim: int | None = None) -> Te
     conservative discretization of ``div(M grad mu)``.
     """
     return -divergence_adjoint(u, spacing, ndim=ndim)
+
+
+def stencil_neighbours(u: Tensor, ndim: int) -> Tensor:
+    """[B, 1, *grid] -> [B * points, 2 ndim + 1], periodic: U(i-1), U(i), U(i+1) along the first
+    grid axis, then U(j-1), U(j+1) along each further axis (kiyani Eq 8's order)."""
+    field = u[:, 0]
+    cols = []
+    for a in range(ndim):
+        axis = a - ndim
+        if a == 0:
+            cols += [torch.roll(field, 1, axis), field, torch.roll(field, -1, axis)]
+        else:
+            cols += [torch.roll(field, 1, axis), torch.roll(field, -1, axis)]
+    # Eq 8 orders the 2D stencil U(i-1,j), U(i,j), U(i+1,j), U(i,j-1), U(i,j+1).
+    return torch.stack(cols, dim=-1).reshape(-1, len(cols))
 
 
 # --- fake kernels: shapes for torch.compile / meta tensors ------------------------------------

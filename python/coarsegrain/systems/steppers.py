@@ -16,6 +16,7 @@ Both advance any number of steps per call and say which discretization their sta
 
 from __future__ import annotations
 
+import abc
 import math
 import warnings
 
@@ -91,7 +92,7 @@ class ExplicitEuler:
         return {"stepper": "explicit_euler", "dt": self.dt, "scheme": self.scheme}
 
 
-class _FourierStepper:
+class _FourierStepper(abc.ABC):
     """Shared parts of the Fourier steppers: the per-(device, dtype) cache of the real weight
     arrays that the update combines the spectra with, and the checks of ``advance``."""
 
@@ -112,8 +113,9 @@ class _FourierStepper:
             self._cache[key] = tuple(cast(ws) for ws in self._build_weights(k2))
         return self._cache[key]
 
+    @abc.abstractmethod
     def _build_weights(self, k2: Tensor) -> tuple[list[Tensor], list[Tensor]]:
-        raise NotImplementedError
+        """The real weight arrays of the update's spectral combinations, from |k|^2."""
 
     def _check_advance(self, u: Tensor, steps: int) -> None:
         self.model.grid.check_field(u)
