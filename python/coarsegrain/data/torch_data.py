@@ -145,10 +145,16 @@ class LocalStencilDataset(Dataset):
 
 
 class SequenceDataset(Dataset):
-    """Windows of ``length`` consecutive frames (every ``stride`` frames), split by trajectory."""
+    """Windows of ``length`` consecutive frames (every ``stride`` frames), split by trajectory.
+
+    ``downscale = f`` restricts every frame to a grid ``f`` times coarser on load
+    (``downscale_method`` ``"nearest"`` or ``"average"``, see :func:`coarsegrain.data.downscale`).
+    Items are ``[length, n_fields, *grid]``.
+    """
 
     def __init__(self, path, length: int, split: str = "train", *, stride: int = 1,
-                 fractions=(0.7, 0.3, 0.0), seed: int = 0, dtype=torch.float32):
+                 fractions=(0.7, 0.3, 0.0), seed: int = 0, dtype=torch.float32, downscale: int = 1,
+                 downscale_method: str = "nearest"):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.info, fields, _ = _load(path, need_rhs=False)
@@ -162,7 +168,10 @@ class SequenceDataset(Dataset):
         starts = np.arange(0, self.info.n_time - length + 1, stride)
         self.windows = [(int(t), int(s)) for t in self.trajectories for s in starts]
         self.length = length
-        self.fields = torch.as_tensor(fields[self.trajectories], dtype=dtype)
+        from .augment import downscale as _downscale
+
+        self.fields = _downscale(torch.as_tensor(fields[self.trajectories], dtype=dtype), downscale,
+                                 len(self.info.grid_shape), downscale_method)
         self._row = {int(t): r for r, t in enumerate(self.trajectories)}
 
     def __len__(self) -> int:

@@ -1,6 +1,8 @@
-"""Training: the shared trainer, normalization wrapper and checkpoints."""
+"""Training: the shared trainer, the sequence trainer with its curriculum, checkpoints."""
 
 from .checkpoint import CheckpointError, build_model, load_model
+from .sequence import Curriculum, SequenceTrainer
 from .trainer import NormalizedModel, TrainConfig, Trainer
 
-__all__ = ["CheckpointError", "NormalizedModel", "TrainConfig", "Trainer", "build_model", "load_model"]
+__all__ = ["CheckpointError", "Curriculum", "NormalizedModel", "SequenceTrainer", "TrainConfig", "Trainer",
+           "build_model", "load_model"]

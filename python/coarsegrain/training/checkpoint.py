@@ -23,6 +23,7 @@ MODEL_CLASSES = {
     "CNNLSTM": models.CNNLSTM,
     "UNetCNN": models.UNetCNN,
     "StencilConvNet": models.StencilConvNet,
+    "ConservativeCRNN": models.ConservativeCRNN,
 }
 
 
@@ -70,10 +71,11 @@ def load_model(path: str | os.PathLike, map_location="cpu") -> nn.Module:
     from .trainer import NormalizedModel
 
     ckpt = load_checkpoint(path, map_location)
-    if "model_spec" not in ckpt:
+    if not ckpt.get("model_spec"):
         raise CheckpointError(f"{path} holds no model spec; it cannot rebuild its model")
-    model = NormalizedModel(build_model(ckpt["model_spec"]), channels=ckpt.get("channels", 1),
-                            ndim=ckpt.get("ndim", 2))
+    model = build_model(ckpt["model_spec"])
+    if ckpt.get("wrapper", "normalized") == "normalized":
+        model = NormalizedModel(model, channels=ckpt.get("channels", 1), ndim=ckpt.get("ndim", 2))
     state = ckpt.get("best_state") or ckpt["model_state"]
     try:
         model.load_state_dict(state)

@@ -40,6 +40,7 @@ class TrainConfig:
     early_stopping: int | None = None  # patience in epochs
     grad_clip: float | None = None
     amp: bool = False                 # CUDA only
+    select_last: int | None = None    # choose the best model among the last N epochs only
     seed: int = 0
     device: str = "cpu"
     progress: bool = True
@@ -51,6 +52,8 @@ class TrainConfig:
             raise ValueError(f"scheduler must be None, 'cosine' or 'plateau', got {self.scheduler!r}")
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+        if self.select_last is not None and self.select_last < 1:
+            raise ValueError(f"select_last must be None or >= 1, got {self.select_last}")
         self.betas = tuple(self.betas)
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,16 +134,9 @@ class Trainer:
         if len(train) == 0:
             raise ValueError("the training dataset is empty")
         self.train_data, self.val_data = train, val
-        x0, y0 = train[0]
-        self.ndim = x0.dim() - 1
         self.model_spec = model_spec
         torch.manual_seed(config.seed)
-        self.model = NormalizedModel(model, channels=x0.shape[0], ndim=self.ndim).to(self.device)
-        self._check_fit(x0, y0)
-        xs, ys = self._stack(train)
-        if not (torch.isfinite(xs).all() and torch.isfinite(ys).all()):
-            raise ValueError("the training data holds non-finite values")
-        self.model.set_statistics(xs, ys)
+        self.model = self._prepare_model(model)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas,
                                           weight_decay=config.weight_decay)
         if config.scheduler == "cosine":
@@ -156,11 +152,37 @@ class Trainer:
         self.since_best = 0  # epochs since the validation loss last improved
         self.epoch = 0
 
-    def _check_fit(self, x0: Tensor, y0: Tensor) -> None:
+    # --- hooks a trainer for another kind of sample overrides ---------------------------------
+
+    def _prepare_model(self, model: nn.Module) -> nn.Module:
+        """The module to optimize: here ``model`` wrapped with the training data's statistics."""
+        x0, y0 = self.train_data[0]
+        self.ndim = x0.dim() - 1
+        wrapped = NormalizedModel(model, channels=x0.shape[0], ndim=self.ndim).to(self.device)
+        self._check_fit(wrapped, x0, y0)
+        xs, ys = self._stack(self.train_data)
+        if not (torch.isfinite(xs).all() and torch.isfinite(ys).all()):
+            raise ValueError("the training data holds non-finite values")
+        wrapped.set_statistics(xs, ys)
+        return wrapped
+
+    def _batch_loss(self, batch, training: bool) -> tuple[Tensor, int]:
+        """The mean loss of one batch and its number of samples."""
+        x, y = batch[0].to(self.device), batch[1].to(self.device)
+        return self._loss(self.model.normalized(x), self.model.normalize_target(y)), len(x)
+
+    def _model_meta(self) -> dict[str, Any]:
+        """What :func:`load_model` needs besides the spec to rebuild the trained module."""
+        return {"wrapper": "normalized", "channels": int(self.model.in_mean.numel()), "ndim": self.ndim}
+
+    def _run_identity(self) -> dict[str, Any]:
+        return self.config.run_identity()
+
+    def _check_fit(self, model: nn.Module, x0: Tensor, y0: Tensor) -> None:
         try:
             with torch.no_grad():
-                self.model.eval()
-                out = self.model(x0[None].to(self.device))
+                model.eval()
+                out = model(x0[None].to(self.device))
         except (ValueError, RuntimeError) as e:
             raise ValueError(f"dataset samples of shape {tuple(x0.shape)} do not fit the model: {e}") from e
         if out.shape[1:] != y0.shape:
@@ -190,15 +212,15 @@ class Trainer:
             "epoch": self.epoch, "history": self.history, "best_val": self.best_val,
             "since_best": self.since_best,
             "best_state": self.best_state, "config": self.config.to_dict(),
-            "run_identity": self.config.run_identity(), "model_spec": self.model_spec,
-            "channels": int(self.model.in_mean.numel()), "ndim": self.ndim,
+            "run_identity": self._run_identity(), "model_spec": self.model_spec,
+            **self._model_meta(),
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         }
 
     def _resume(self) -> None:
         ckpt = load_checkpoint(self.checkpoint_path, map_location=self.device)
-        if ckpt.get("run_identity") != self.config.run_identity():
+        if ckpt.get("run_identity") != self._run_identity():
             raise CheckpointError(
                 f"{self.checkpoint_path} belongs to a run with other settings "
                 f"({ckpt.get('run_identity')}); use another output directory or delete it"
@@ -239,11 +261,10 @@ class Trainer:
         self.model.eval()
         total, count = 0.0, 0
         with torch.no_grad():
-            for x, y in self._loader(data, shuffle=False):
-                x, y = x.to(self.device), y.to(self.device)
-                loss = self._loss(self.model.normalized(x), self.model.normalize_target(y))
-                total += loss.item() * len(x)
-                count += len(x)
+            for batch in self._loader(data, shuffle=False):
+                loss, n = self._batch_loss(batch, training=False)
+                total += loss.item() * n
+                count += n
         return total / count
 
     def fit(self, resume: bool = True) -> list[dict[str, float]]:
@@ -268,7 +289,8 @@ class Trainer:
             val_loss = self._evaluate(self.val_data) if self.val_data is not None and len(self.val_data) else train_loss
             if self.scheduler is not None:
                 self.scheduler.step(val_loss) if cfg.scheduler == "plateau" else self.scheduler.step()
-            if val_loss < self.best_val:
+            eligible = cfg.select_last is None or self.epoch > cfg.epochs - cfg.select_last
+            if eligible and val_loss < self.best_val:
                 self.best_val, self.since_best = val_loss, 0
                 self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             else:
@@ -277,7 +299,8 @@ class Trainer:
                                  "lr": self.optimizer.param_groups[0]["lr"],
                                  "seconds": time.perf_counter() - start})
             save_atomic(self._state(), self.checkpoint_path)
-            save_atomic({**self._state(), "model_state": self.best_state}, self.out_dir / "best.pt")
+            save_atomic({**self._state(), "model_state": self.best_state or self.model.state_dict()},
+                        self.out_dir / "best.pt")
             self._write_log()
             if tb is not None:
                 for key in ("train_loss", "val_loss", "lr"):
@@ -298,11 +321,10 @@ class Trainer:
         self.model.train()
         cfg = self.config
         total, count = 0.0, 0
-        for x, y in self._loader(self.train_data, shuffle=True):
-            x, y = x.to(self.device), y.to(self.device)
+        for batch in self._loader(self.train_data, shuffle=True):
             self.optimizer.zero_grad(set_to_none=True)
             with torch.autocast("cuda") if cfg.amp else contextlib.nullcontext():
-                loss = self._loss(self.model.normalized(x), self.model.normalize_target(y))
+                loss, n = self._batch_loss(batch, training=True)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the training loss became {loss.item()} in epoch {self.epoch + 1}; "
                                          "lower the learning rate or check the data")
@@ -318,8 +340,8 @@ class Trainer:
                 self.scaler.update()
             else:
                 self.optimizer.step()
-            total += loss.item() * len(x)
-            count += len(x)
+            total += loss.item() * n
+            count += n
         return total / count
 
     def _tensorboard(self):
