@@ -60,17 +60,90 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    if args.paper != "kiyani2022":
-        raise SystemExit(f"reproduce: unknown paper {args.paper!r}; available: kiyani2022")
-    from .experiments import kiyani2022
+    out = args.out or f"results/{args.paper}"
+    if args.paper == "kiyani2022":
+        from .experiments import kiyani2022
 
-    cfg = kiyani2022.KiyaniConfig(full=args.full, device=args.device, seed=args.seed,
-                                  rollout_method=args.rollout_method)
-    if args.systems:
-        cfg.systems = args.systems
-    if args.models:
-        cfg.models = args.models
-    kiyani2022.run(args.out or f"results/{args.paper}", cfg, progress=not args.no_progress)
+        cfg = kiyani2022.KiyaniConfig(full=args.full, device=args.device, seed=args.seed,
+                                      rollout_method=args.rollout_method)
+        if args.systems:
+            cfg.systems = args.systems
+        if args.models:
+            cfg.models = args.models
+        kiyani2022.run(out, cfg, progress=not args.no_progress)
+        return 0
+    if args.paper == "lanzoni2024":
+        from .experiments import lanzoni2024
+
+        cfg = lanzoni2024.LanzoniConfig(full=args.full, device=args.device, seed=args.seed, n_traj=args.n_traj,
+                                        epochs=args.epochs, long_grid=args.long_grid, long_tau=args.long_tau)
+        lanzoni2024.run(out, cfg, progress=not args.no_progress)
+        return 0
+    raise SystemExit(f"reproduce: unknown paper {args.paper!r}; available: kiyani2022, lanzoni2024")
+
+
+def _cmd_rollout(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from .pretrained import PRETRAINED, load_pretrained
+
+    if args.list or args.model is None:
+        for name, entry in PRETRAINED.items():
+            print(f"{name:<12} {entry['description']}")
+        return 0 if args.list else 2
+    if args.model in PRETRAINED:
+        model, entry = load_pretrained(args.model, map_location=args.device), PRETRAINED[args.model]
+    else:
+        from .training import load_model
+
+        model, entry = load_model(args.model, map_location=args.device), {}
+    if not hasattr(model, "step"):
+        raise SystemExit(f"rollout: {args.model} is not a recurrent model")
+    from .grid import Grid
+    from .rollout import rollout_to_file
+    from .systems import initial
+
+    ndim = model.ndim
+    grid = Grid([args.grid] * ndim if len(args.grid) == 1 else args.grid, entry.get("spacing", 1.0))
+    if grid.ndim != ndim:
+        raise SystemExit(f"rollout: --grid needs 1 or {ndim} sizes for this {ndim}D model")
+    dtype = getattr(torch, args.dtype)
+    model = model.to(dtype)
+    # correlation length in model cells; the default matches the training data's 8-24 fine units
+    ell = args.correlation_length or 8.0
+    phi0 = initial.perlin(Grid(grid.shape, 1.0), 1, correlation_length=ell,
+                          mean=args.mean if args.mean is not None else entry.get("initial_mean", 0.5),
+                          amplitude=entry.get("initial_amplitude", 0.3), seed=args.seed, dtype=dtype,
+                          device=args.device)[:, None]
+    out = Path(args.out or f"{Path(args.model).stem}_{'x'.join(map(str, grid.shape))}_{args.steps}.h5")
+    physics = {}
+    if "epsilon" in entry:  # a Cahn-Hilliard surrogate: store the model that defines F for plots
+        from .systems import CahnHilliard, lanzoni
+
+        eps = entry["epsilon"]
+        physics = {**CahnHilliard(grid, lanzoni(eps), mobility=1.0, kappa=eps).parameters(),
+                   "stepper": {"stepper": "explicit_euler"}}
+    tau = entry.get("tau", 1.0)
+    print(f"rolling {args.model} out for {args.steps} steps (t = {args.steps * tau:g}) on {grid.shape}, "
+          f"saving every {args.save_every} -> {out}")
+    path = rollout_to_file(model, phi0, out, args.steps, save_every=args.save_every,
+                           chunk_steps=args.save_every * max(1, args.chunk // args.save_every), tau=tau,
+                           spacing=grid.spacing, bounds=(-0.5, 1.5), overwrite=args.overwrite,
+                           parameters={"model_source": args.model, "seed": args.seed, "correlation_length": ell,
+                                       **physics},
+                           progress=not args.no_progress)
+    from .data import load
+
+    data = load(path)
+    mass = data["fields"][0, :, 0].astype("float64").mean(axis=tuple(range(1, ndim + 1)))
+    print(f"wrote {path}: {data['fields'].shape[1]} frames; relative mass drift {abs(mass[-1] - mass[0]) / abs(mass[0]):.2e}")
+    if args.plot:
+        from .viz import plot_dataset
+
+        for p in plot_dataset(path, None):
+            print(f"wrote {p}")
     return 0
 
 
@@ -120,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.set_defaults(func=_cmd_plot)
 
     rep = sub.add_parser("reproduce", help="reproduce a paper's results (data, training, rollout)")
-    rep.add_argument("paper", help="kiyani2022")
+    rep.add_argument("paper", help="kiyani2022 or lanzoni2024")
     rep.add_argument("--full", action="store_true", help="the paper's sizes and epochs (GPU, hours)")
     rep.add_argument("--out", help="output directory (default results/<paper>)")
     rep.add_argument("--device", default="cpu")
@@ -129,8 +202,29 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--models", nargs="+", help="subset: mlp cnnlstm unet")
     rep.add_argument("--rollout-method", default="LSODA",
                      help="LSODA (the paper's Adams/BDF switching), BDF, RK45, rk4 or euler")
+    rep.add_argument("--n-traj", type=int, help="lanzoni2024: simulated trajectories")
+    rep.add_argument("--epochs", type=int, help="lanzoni2024: training epochs")
+    rep.add_argument("--long-grid", type=int, help="lanzoni2024: fine grid of the long test run")
+    rep.add_argument("--long-tau", type=int, help="lanzoni2024: length of the long test run in frames (tau)")
     rep.add_argument("--no-progress", action="store_true")
     rep.set_defaults(func=_cmd_reproduce)
+    roll = sub.add_parser("rollout", help="long rollout of a recurrent model (shipped or a checkpoint) into HDF5")
+    roll.add_argument("model", nargs="?", help="a shipped model (see --list) or a checkpoint path")
+    roll.add_argument("--list", action="store_true", help="list the shipped models")
+    roll.add_argument("--grid", type=int, nargs="+", default=[64], help="model grid: one size or one per axis (default 64)")
+    roll.add_argument("--steps", type=int, default=200, help="steps (default 200)")
+    roll.add_argument("--save-every", type=int, default=10, help="steps between saved frames (default 10)")
+    roll.add_argument("--chunk", type=int, default=100, help="steps per committed chunk (resume granularity)")
+    roll.add_argument("--mean", type=float, help="mean of the Perlin initial field (default: the model's)")
+    roll.add_argument("--correlation-length", type=float, help="of the initial field, in model cells (default 8)")
+    roll.add_argument("--seed", type=int, default=0)
+    roll.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    roll.add_argument("--device", default="cpu")
+    roll.add_argument("--out", help="output HDF5 file")
+    roll.add_argument("--overwrite", action="store_true")
+    roll.add_argument("--plot", action="store_true", help="also write PNG snapshots and free-energy curves")
+    roll.add_argument("--no-progress", action="store_true")
+    roll.set_defaults(func=_cmd_rollout)
     return parser
 
 

@@ -119,8 +119,11 @@ def initial_condition(spec: SimulationSpec, index: int, dtype, device) -> torch.
 
 
 def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
-             progress: bool = True) -> Path:
-    """Runs the ensemble into ``path`` (resuming an interrupted run) and returns the path."""
+             progress: bool = True, with_rhs: bool = True) -> Path:
+    """Runs the ensemble into ``path`` (resuming an interrupted run) and returns the path.
+
+    ``with_rhs=False`` leaves out ``/rhs`` (half the file; sequence models do not need it).
+    """
     dtype = getattr(torch, spec.compute_dtype)
     device = torch.device(spec.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -132,7 +135,7 @@ def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
         path, system=spec.model.name, grid_shape=spec.grid.shape, spacing=spec.grid.spacing,
         boundary=spec.grid.boundary, parameters=spec.metadata(), dt_save=spec.save_every * spec.dt,
         time=time, seeds=[spec.seed + i for i in range(spec.n_traj)], dtype=spec.dtype,
-        with_rhs=True, trajectory_parameters=traj_params, overwrite=overwrite,
+        with_rhs=with_rhs, trajectory_parameters=traj_params, overwrite=overwrite,
     )
     with writer:
         pending = writer.pending
@@ -146,9 +149,9 @@ def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
         for warmup, ids in groups.items():
             for start in range(0, len(ids), size):
                 batch = ids[start:start + size]
-                frames, rhs = _run_batch(spec, batch, warmup, dtype, device, bar)
+                frames, rhs = _run_batch(spec, batch, warmup, dtype, device, bar, with_rhs)
                 for j, i in enumerate(batch):
-                    writer.write(i, frames[j], rhs[j])
+                    writer.write(i, frames[j], rhs[j] if with_rhs else None)
         bar.close()
     return Path(path)
 
@@ -159,13 +162,13 @@ def _batch_size(spec: SimulationSpec) -> int:
     return max(1, min(64, int(1e9 // per_traj)))
 
 
-def _run_batch(spec, batch, warmup, dtype, device, bar):
+def _run_batch(spec, batch, warmup, dtype, device, bar, with_rhs=True):
     model = spec.model
     stepper = make_stepper(model, spec.method, spec.dt, **spec.stepper_options)
     u = torch.cat([initial_condition(spec, i, dtype, device) for i in batch])
     store = np.dtype(spec.dtype)
     frames = np.empty((len(batch), spec.n_frames, 1, *spec.grid.shape), dtype=store)
-    rhs = np.empty_like(frames)
+    rhs = np.empty_like(frames) if with_rhs else None
     for _ in range(warmup):
         u = stepper.advance(u, spec.save_every)
         bar.update(spec.save_every * len(batch))
@@ -179,7 +182,8 @@ def _run_batch(spec, batch, warmup, dtype, device, bar):
                 f"{k * spec.save_every * spec.dt:g}; reduce dt (now {spec.dt})"
             )
         frames[:, k, 0] = u.cpu().numpy()
-        rhs[:, k, 0] = model.rhs(u, stepper.discretization).cpu().numpy()
+        if with_rhs:
+            rhs[:, k, 0] = model.rhs(u, stepper.discretization).cpu().numpy()
     return frames, rhs
 
 

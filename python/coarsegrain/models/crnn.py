@@ -28,7 +28,9 @@ def _convolve(x: Tensor, weight: Tensor, bias: Tensor, groups: int = 1) -> Tenso
     sends batch-1 3D convolutions on small grids to a reference kernel 3-5x slower, and a
     rollout is batch 1."""
     nd = x.dim() - 2
-    if x.device.type == "cpu" and x.dtype == torch.float32 and torch.backends.mkldnn.is_available():
+    # (below ~32k values per sample oneDNN's per-call set-up costs more than it saves)
+    if (x.device.type == "cpu" and x.dtype == torch.float32 and x[0].numel() >= 32768
+            and torch.backends.mkldnn.is_available()):
         ones, zeros = [1] * nd, [0] * nd
         return torch.ops.aten.mkldnn_convolution(x.contiguous(), weight.contiguous(), bias, zeros, ones,
                                                  ones, groups)

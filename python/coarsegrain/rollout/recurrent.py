@@ -9,7 +9,6 @@ stops a rollout whose field leaves ``bounds`` with a :class:`BlowUpError` saying
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field

@@ -72,6 +72,8 @@ def plot_dataset(path: str | Path, out_dir: str | Path | None = None, *, traject
         plt.close(fig)
         written.append(p)
 
+    if "model" not in info.parameters or "stepper" not in info.parameters:
+        return written  # no phase-field model in the metadata: no free energy to draw
     model = model_from_parameters(info.parameters)
     discretization = "fd" if info.parameters["stepper"]["stepper"] == "explicit_euler" else "spectral"
     energies = model.free_energy(torch.from_numpy(data["fields"][:, :, 0].astype(np.float64)),

@@ -1,0 +1,330 @@
+"""The conservative ConvGRU CRNN of lanzoni2024: model, augmentation, curriculum training,
+chunked rollouts and physics metrics."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from coarsegrain import ops
+from coarsegrain.data import (
+    AugmentedSequences,
+    apply_symmetry,
+    downscale,
+    grid_symmetries,
+    load,
+)
+from coarsegrain.grid import Grid
+from coarsegrain.metrics import coarsening_exponent, compare_trajectories, interface_displacement
+from coarsegrain.models import ConservativeCRNN, count_parameters
+from coarsegrain.rollout import BlowUpError, rollout_recurrent, rollout_to_file
+from coarsegrain.systems import CahnHilliard, lanzoni
+from coarsegrain.systems.steppers import make_stepper
+from coarsegrain.training import CheckpointError, Curriculum, SequenceTrainer, TrainConfig, load_model
+
+
+def small_model(ndim=2, dtype=torch.float64, head="flux", seed=0):
+    torch.manual_seed(seed)
+    return ConservativeCRNN(ndim=ndim, hidden=4, head_width=4, head=head).to(dtype)
+
+
+# --- model ---------------------------------------------------------------------------------
+
+
+def test_paper_configuration_has_about_29k_parameters():
+    n = count_parameters(ConservativeCRNN(ndim=3, hidden=10, layers=2, kernel=3))
+    assert abs(n - 2.9e4) / 2.9e4 < 0.05, n
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_flux_head_conserves_mass_to_round_off_float64(ndim):
+    model = small_model(ndim)
+    phi = torch.rand(2, 1, *([8] * ndim), dtype=torch.float64)
+    seq = phi[:, None].expand(2, 6, 1, *([8] * ndim))
+    with torch.no_grad():
+        pred = model(seq)
+    dims = tuple(range(-ndim, 0))
+    drift = (pred.mean(dims) - phi[:, None].mean(dims)).abs().max().item()
+    assert drift < 1e-14
+    # the flux actually moves material: the frames change
+    assert (pred[:, -1] - phi).abs().max() > 1e-3
+
+
+def test_direct_head_does_not_conserve():
+    model = small_model(2, head="direct")
+    phi = torch.rand(2, 1, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        nxt, _ = model.step(phi)
+    assert (nxt.mean((-1, -2)) - phi.mean((-1, -2))).abs().max() > 1e-6
+
+
+def test_float32_mass_drift_over_many_steps():
+    torch.manual_seed(0)
+    model = ConservativeCRNN(ndim=2, hidden=2, head_width=2)
+    phi = 0.5 + 0.2 * torch.rand(1, 1, 8, 8)
+    roll = rollout_recurrent(model, phi, 3000, save_every=3000)
+    assert (roll.frames[0, -1] - phi[0]).abs().max() > 1e-2  # the field moved
+    assert roll.mass_drift.max().item() < 1e-6
+
+
+def test_model_is_translation_equivariant_on_the_periodic_grid():
+    model = small_model(3)
+    phi = torch.rand(1, 1, 6, 6, 6, dtype=torch.float64)
+    shifted = torch.roll(phi, (2, -1, 3), (-3, -2, -1))
+    with torch.no_grad():
+        a, _ = model.step(phi)
+        b, _ = model.step(shifted)
+    torch.testing.assert_close(torch.roll(a, (2, -1, 3), (-3, -2, -1)), b, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_fast_path_matches_float64():
+    model = small_model(3, torch.float64)
+    phi = torch.rand(1, 1, 8, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        ref, _ = model.step(phi)
+        got, _ = model.float().step(phi.float())
+    torch.testing.assert_close(got.double(), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_gradients_flow_through_the_divergence_and_checkpointing():
+    model = small_model(2)
+    seq = torch.rand(2, 4, 1, 6, 6, dtype=torch.float64)
+    loss = (model(seq, checkpoint_steps=True) - seq[:, 1:]).square().mean()
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    (model(seq) - seq[:, 1:]).square().mean().backward()
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(grads[n], p.grad, rtol=1e-10, atol=1e-12)
+    assert any(g.abs().max() > 0 for g in grads.values())
+
+
+def test_model_errors():
+    model = small_model(3)
+    with pytest.raises(ValueError, match=r"sequence must be \[batch, time, 1, \*grid\] with 3 grid axes"):
+        model(torch.rand(2, 4, 1, 8, 8, dtype=torch.float64))
+    with pytest.raises(ValueError, match="at least two frames"):
+        model(torch.rand(2, 1, 1, 4, 4, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="head must be"):
+        ConservativeCRNN(head="nope")
+    with pytest.raises(ValueError, match="phi0 must be"):
+        rollout_recurrent(model, torch.rand(1, 2, 4, 4, 4, dtype=torch.float64), 2)
+    with pytest.raises(ValueError, match="phi0 is torch.float32"):
+        rollout_recurrent(model, torch.rand(1, 1, 4, 4, 4), 2)
+
+
+# --- augmentation and restriction -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("ndim,count", [(2, 8), (3, 48)])
+def test_symmetry_group_is_complete_and_closed(ndim, count):
+    group = grid_symmetries(ndim)
+    assert len(group) == count
+    x = torch.arange(4 ** ndim, dtype=torch.float64).reshape([4] * ndim)
+    images = [apply_symmetry(x, s, ndim) for s in group]
+    assert len({tuple(im.flatten().tolist()) for im in images}) == count  # all distinct
+    keys = {tuple(im.flatten().tolist()) for im in images}
+    for s in group[::5]:
+        for t in group[::7]:
+            composed = apply_symmetry(apply_symmetry(x, s, ndim), t, ndim)
+            assert tuple(composed.flatten().tolist()) in keys
+
+
+def test_symmetries_and_complement_commute_with_the_simulator():
+    model = CahnHilliard(Grid((12, 12, 12), 1.0), lanzoni(3.0), mobility=1.0, kappa=3.0)
+    stepper = make_stepper(model, "explicit", 1.25e-3)
+    gen = torch.Generator().manual_seed(3)
+    u = 0.5 + 0.3 * torch.rand(1, 12, 12, 12, generator=gen, dtype=torch.float64)
+    evolved = stepper.advance(u, 50)
+    for sym in grid_symmetries(3)[1::7]:
+        moved = apply_symmetry(u, sym, 3)
+        assert (moved - u).abs().max() > 0.1  # the field is not symmetric itself
+        torch.testing.assert_close(stepper.advance(moved, 50), apply_symmetry(evolved, sym, 3),
+                                   rtol=0, atol=1e-13)
+    torch.testing.assert_close(stepper.advance(1 - u, 50), 1 - evolved, rtol=0, atol=1e-12)
+
+
+def test_downscale_methods():
+    x = torch.rand(2, 1, 8, 8, 8, dtype=torch.float64)
+    near = downscale(x, 2, 3, "nearest")
+    torch.testing.assert_close(near, x[..., ::2, ::2, ::2])
+    avg = downscale(x, 2, 3, "average")
+    assert avg.shape == (2, 1, 4, 4, 4)
+    torch.testing.assert_close(avg.mean((-1, -2, -3)), x.mean((-1, -2, -3)), rtol=1e-14, atol=0)
+    torch.testing.assert_close(avg[0, 0, 1, 2, 3], x[0, 0, 2:4, 4:6, 6:8].mean())
+    with pytest.raises(ValueError, match="not divisible by factor 3"):
+        downscale(x, 3, 3)
+    with pytest.raises(ValueError, match="method must be"):
+        downscale(x, 2, 3, "cubic")
+
+
+def test_augmented_sequences_apply_one_transform_to_the_whole_sequence():
+    base = [torch.rand(3, 1, 4, 4, dtype=torch.float64) for _ in range(4)]
+    data = AugmentedSequences(base, 2, reflect_about=0.5)
+    torch.manual_seed(0)
+    seen_reflection = False
+    for i in range(len(data)):
+        out = data[i]
+        # some symmetry (with or without 1 - phi) maps the base sequence onto the output, frame-wise
+        matches = [(s, r) for s in grid_symmetries(2) for r in (False, True)
+                   if torch.allclose(apply_symmetry(1 - base[i] if r else base[i], s, 2), out)]
+        assert matches
+        seen_reflection |= any(r for _, r in matches)
+    assert seen_reflection or len(data) < 3
+
+
+# --- curriculum and training ----------------------------------------------------------------
+
+
+def test_curriculum_ramps_linearly_to_autoregressive():
+    cur = Curriculum(ramp_epochs=4)
+    assert [cur.n_forced(e, 8) for e in range(6)] == [8, 6, 4, 2, 1, 1]
+    cur = Curriculum(max_forced=5, ramp_epochs=2, hold_epochs=1, min_forced=2)
+    assert [cur.n_forced(e, 8) for e in range(5)] == [5, 5, 2, 2, 2]
+    with pytest.raises(ValueError, match="min_forced"):
+        Curriculum(min_forced=0)
+
+
+def heat_sequences(n=12, steps=5, size=12, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.randn(n, size, size, generator=gen, dtype=torch.float64)
+    frames = [u]
+    for _ in range(steps):
+        for _ in range(4):
+            u = u + 0.05 * ops.laplacian(u, [1.0, 1.0])
+        frames.append(u)
+    return list(torch.stack(frames, 1)[:, :, None].float())
+
+
+def test_crnn_learns_a_2d_conserved_system_within_seconds(tmp_path):
+    seqs = heat_sequences()
+    persistence = torch.stack([(s[1:] - s[:-1]).square().mean() for s in seqs]).mean().item()
+    torch.manual_seed(0)
+    model = ConservativeCRNN(ndim=2, hidden=6, head_width=8)
+    cfg = TrainConfig(epochs=40, batch_size=4, lr=5e-3, seed=0, progress=False)
+    trainer = SequenceTrainer(model, seqs[:9], seqs[9:], cfg, tmp_path, curriculum=Curriculum(ramp_epochs=10))
+    trainer.fit()
+    assert trainer.best_val < 0.05 * persistence, (trainer.best_val, persistence)
+
+
+def test_sequence_training_resumes_exactly(tmp_path):
+    seqs = heat_sequences(n=6, steps=3, size=8)
+    data = AugmentedSequences(seqs[:4], 2, reflect_about=0.0)
+
+    def train(epochs, out):
+        torch.manual_seed(1)
+        model = ConservativeCRNN(ndim=2, hidden=3, head_width=3)
+        spec = {"class": "ConservativeCRNN", "kwargs": {"ndim": 2, "hidden": 3, "head_width": 3}}
+        cfg = TrainConfig(epochs=epochs, batch_size=2, lr=1e-3, seed=0, progress=False)
+        t = SequenceTrainer(model, data, seqs[4:], cfg, out, curriculum=Curriculum(ramp_epochs=2, noise_std=1e-3),
+                            model_spec=spec)
+        t.fit()
+        return t
+
+    straight = train(4, tmp_path / "a")
+    train(2, tmp_path / "b")
+    resumed = train(4, tmp_path / "b")
+    for (n, p), q in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(p, q), n
+    loaded = load_model(tmp_path / "b" / "best.pt")
+    assert isinstance(loaded, ConservativeCRNN)
+    with pytest.raises(CheckpointError, match="another architecture"):
+        from coarsegrain.training.checkpoint import load_checkpoint, save_atomic
+
+        ckpt = load_checkpoint(tmp_path / "b" / "best.pt")
+        ckpt["model_spec"] = {"class": "ConservativeCRNN", "kwargs": {"ndim": 2, "hidden": 5}}
+        save_atomic(ckpt, tmp_path / "other.pt")
+        load_model(tmp_path / "other.pt")
+
+
+def test_sequence_trainer_rejects_sequences_of_the_wrong_grid(tmp_path):
+    seqs = heat_sequences(n=2, steps=2, size=6)
+    with pytest.raises(ValueError, match="do not fit a model with ndim = 3"):
+        SequenceTrainer(ConservativeCRNN(ndim=3, hidden=2), seqs, None, TrainConfig(epochs=1, progress=False), tmp_path)
+    bad = [s.clone() for s in seqs]
+    bad[1][0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="training sequence 1 holds non-finite"):
+        SequenceTrainer(ConservativeCRNN(ndim=2, hidden=2), bad, None, TrainConfig(epochs=1, progress=False), tmp_path)
+
+
+def test_best_of_last_n_selection(tmp_path):
+    seqs = heat_sequences(n=4, steps=2, size=6)
+    cfg = TrainConfig(epochs=3, batch_size=2, lr=1e-3, select_last=1, seed=0, progress=False)
+    t = SequenceTrainer(ConservativeCRNN(ndim=2, hidden=2, head_width=2), seqs[:2], seqs[2:], cfg, tmp_path)
+    t.fit()
+    assert t.best_val == t.history[-1]["val_loss"]
+
+
+# --- rollouts -------------------------------------------------------------------------------
+
+
+def test_chunked_and_resumed_rollout_equals_one_rollout(tmp_path):
+    model = small_model(2, torch.float32)
+    phi = torch.rand(2, 1, 10, 10)
+    single = rollout_recurrent(model, phi, 12, save_every=2)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_at_seven(step, frame):
+        if step == 7:
+            raise Interrupt
+
+    path = tmp_path / "roll.h5"
+    with pytest.raises(Interrupt):
+        rollout_to_file(model, phi, path, 12, save_every=2, chunk_steps=4, progress=False, callback=stop_at_seven)
+    assert not path.exists() and (tmp_path / "roll.h5.partial").exists()
+    rollout_to_file(model, phi, path, 12, save_every=2, chunk_steps=4, progress=False)
+    data = load(path)
+    assert data["fields"].shape == (2, 7, 1, 10, 10)
+    assert np.array_equal(data["fields"], single.frames.numpy())
+    np.testing.assert_allclose(data["time"], np.arange(7) * 2.0)
+    with pytest.raises(FileExistsError):
+        rollout_to_file(model, phi, path, 12, save_every=2, chunk_steps=4, progress=False)
+
+
+def test_rollout_on_a_larger_grid_and_blow_up_report():
+    model = small_model(2)
+    big = rollout_recurrent(model, torch.rand(1, 1, 24, 20, dtype=torch.float64), 3)
+    assert big.frames.shape == (1, 4, 1, 24, 20)
+    phi = 0.2 + 0.6 * torch.rand(1, 1, 8, 8, dtype=torch.float64)
+    with pytest.raises(BlowUpError, match=r"left the valid range at step 1: value .* outside the bounds \[0.3, 0.7\]"):
+        rollout_recurrent(model, phi, 5, bounds=(0.3, 0.7))
+    phi[0, 0, 3, 4] = float("nan")
+    with pytest.raises(ValueError, match="phi0 holds non-finite"):
+        rollout_recurrent(model, phi, 5)
+
+
+# --- physics metrics ------------------------------------------------------------------------
+
+
+def interface_slab(n, shift):
+    x = torch.arange(n, dtype=torch.float64)
+    return (0.5 * (torch.tanh((x - n / 4 - shift) / 3) - torch.tanh((x - 3 * n / 4 - shift) / 3)))
+
+
+@pytest.mark.parametrize("spacing", [1.0, 2.0])
+def test_interface_displacement_measures_a_shift(spacing):
+    n = 64
+    grid = Grid((n, n), spacing)
+    for d in (0.2, 1.0):
+        u = interface_slab(n, 0)[:, None].expand(n, n)
+        v = interface_slab(n, d)[:, None].expand(n, n)
+        # shifting by d cells moves the interface d * spacing length units
+        got = interface_displacement(u[None], v[None], grid).item()
+        assert abs(got - d * spacing) < 0.02 * d * spacing
+
+
+def test_coarsening_exponent_and_comparison():
+    t = np.linspace(1, 100, 50)
+    assert abs(coarsening_exponent(t, 3 * t ** (-1 / 3)) + 1 / 3) < 1e-12
+    with pytest.raises(ValueError, match="fewer than two"):
+        coarsening_exponent(t, -t)
+    model = CahnHilliard(Grid((8, 8, 8), 2.0), lanzoni(3.0), mobility=1.0, kappa=3.0)
+    truth = 0.5 + 0.3 * torch.rand(5, 8, 8, 8, dtype=torch.float64)
+    same = compare_trajectories(truth, truth.clone(), model, np.arange(5) * 0.5)
+    assert same["summary"]["rmse_max"] == 0 and same["summary"]["free_energy_relative_error_max"] == 0
+    other = compare_trajectories(truth, truth.flip(-1), model, np.arange(5) * 0.5)
+    assert other["summary"]["rmse_max"] > 0.05
+    assert math.isclose(other["summary"]["free_energy_relative_error_max"], 0, abs_tol=1e-12)  # F is flip-invariant
