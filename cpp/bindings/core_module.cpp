@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "coarsegrain/build_config.h"
+#include "coarsegrain/finite_volume.h"
 #include "coarsegrain/grid.h"
 #include "coarsegrain/phase_field.h"
 #include "coarsegrain/stencil.h"
@@ -85,6 +86,107 @@ py::array phase_field(const char* op, const py::array& u, const std::vector<doub
                else
                  coarsegrain::allen_cahn_explicit(in, out, workspace.data(), g, params, steps);
              });
+}
+
+// Finite-volume ops over rows of the last axis (same checks as the torch operators).
+template <typename T>
+py::array_t<T> c_array(const py::array& a) {
+  auto arr = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
+  if (!arr) throw py::error_already_set();
+  return arr;
+}
+
+bool is_float32(const char* op, const char* arg, const py::array& a) {
+  if (a.dtype().is(py::dtype::of<float>())) return true;
+  if (a.dtype().is(py::dtype::of<double>())) return false;
+  throw py::type_error(std::string(op) + ": " + arg + " must be a float32 or float64 array, got dtype " +
+                       py::str(a.dtype()).cast<std::string>());
+}
+
+coarsegrain::NumericalFlux parse_flux(const std::string& flux) {
+  if (flux == "godunov") return coarsegrain::NumericalFlux::kGodunov;
+  if (flux == "lax_friedrichs") return coarsegrain::NumericalFlux::kLaxFriedrichs;
+  throw py::value_error("weno5_flux: flux must be 'godunov' or 'lax_friedrichs', got '" + flux + "'");
+}
+
+py::array weno5_flux(const py::array& v, const std::string& flux) {
+  const auto kind = parse_flux(flux);
+  if (v.ndim() < 1 || v.shape(v.ndim() - 1) < 5)
+    throw py::value_error("weno5_flux: v must be [*batch, n] with n >= 5 cells");
+  auto go = [&](auto tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto in = c_array<T>(v);
+    py::array_t<T> out(std::vector<py::ssize_t>(v.shape(), v.shape() + v.ndim()));
+    const int64_t n = v.shape(v.ndim() - 1), rows = n ? static_cast<int64_t>(v.size()) / n : 0;
+    const T* src = in.data();
+    T* dst = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      coarsegrain::weno5_burgers_flux(src, dst, rows, n, kind);
+    }
+    return py::array(out);
+  };
+  return is_float32("weno5_flux", "v", v) ? go(static_cast<float*>(nullptr)) : go(static_cast<double*>(nullptr));
+}
+
+py::array stencil_filter(const py::array& v, const py::array& coeffs, int offset) {
+  const bool f32 = is_float32("stencil_filter", "v", v);
+  if (is_float32("stencil_filter", "coeffs", coeffs) != f32)
+    throw py::type_error("stencil_filter: coeffs must have the dtype of v");
+  bool ok = v.ndim() >= 1 && coeffs.ndim() == v.ndim() + 1 && coeffs.shape(coeffs.ndim() - 1) >= 1;
+  for (py::ssize_t a = 0; ok && a < v.ndim(); ++a) ok = coeffs.shape(a) == v.shape(a);
+  if (!ok) throw py::value_error("stencil_filter: coeffs must be [*batch, n, width] for v of shape [*batch, n]");
+  auto go = [&](auto tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto in = c_array<T>(v);
+    auto c = c_array<T>(coeffs);
+    py::array_t<T> out(std::vector<py::ssize_t>(v.shape(), v.shape() + v.ndim()));
+    const int64_t n = v.shape(v.ndim() - 1), rows = n ? static_cast<int64_t>(v.size()) / n : 0;
+    const int width = static_cast<int>(coeffs.shape(coeffs.ndim() - 1));
+    const T* src = in.data();
+    const T* cp = c.data();
+    T* dst = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      coarsegrain::stencil_filter(src, cp, dst, rows, n, width, offset);
+    }
+    return py::array(out);
+  };
+  return f32 ? go(static_cast<float*>(nullptr)) : go(static_cast<double*>(nullptr));
+}
+
+py::array restrict_average(const py::array& u, int ndim, int factor) {
+  if (ndim < 1 || ndim > coarsegrain::kMaxGridDims || u.ndim() < ndim)
+    throw py::value_error("restrict_average: ndim must be 1..3 and at most the number of axes of u");
+  if (factor < 1) throw py::value_error("restrict_average: factor must be >= 1");
+  GridShape grid;
+  grid.ndim = ndim;
+  std::vector<py::ssize_t> shape(u.shape(), u.shape() + u.ndim());
+  int64_t points = 1;
+  for (int a = 0; a < ndim; ++a) {
+    const int64_t n = u.shape(u.ndim() - ndim + a);
+    if (n % factor) throw py::value_error("restrict_average: grid axis " + std::to_string(a) + " has " +
+                                          std::to_string(n) + " cells, not divisible by factor " +
+                                          std::to_string(factor));
+    grid.extent[a] = n;
+    shape[u.ndim() - ndim + a] = n / factor;
+    points *= n;
+  }
+  grid.batch = points ? static_cast<int64_t>(u.size()) / points : 0;
+  auto go = [&](auto tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto in = c_array<T>(u);
+    py::array_t<T> out(shape);
+    const T* src = in.data();
+    T* dst = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      coarsegrain::restrict_average(src, dst, grid, factor);
+    }
+    return py::array(out);
+  };
+  return is_float32("restrict_average", "u", u) ? go(static_cast<float*>(nullptr))
+                                                : go(static_cast<double*>(nullptr));
 }
 
 py::dict build_config() {
@@ -197,6 +299,12 @@ PYBIND11_MODULE(_core, m) {
       py::arg("u"), py::arg("spacing"), py::arg("dt"), py::arg("mobility"), py::arg("kappa"),
       py::arg("dfdu"), py::arg("steps") = 1,
       "Explicit Euler Allen-Cahn steps u <- u - dt M (f'(u) - kappa lap u).");
+  m.def("weno5_flux", &weno5_flux, py::arg("v"), py::arg("flux") = "godunov",
+        "WENO5 face fluxes of Burgers' v^2/2 on periodic rows (face j = right face of cell j).");
+  m.def("stencil_filter", &stencil_filter, py::arg("v"), py::arg("coeffs"), py::arg("offset"),
+        "out[..., j] = sum_k coeffs[..., j, k] v[..., (j + offset + k) mod n].");
+  m.def("restrict_average", &restrict_average, py::arg("u"), py::arg("ndim"), py::arg("factor"),
+        "Block means over `factor` cells along each of the last ndim axes.");
   m.def("build_config", &build_config, "How this build was configured.");
   m.def("active_cpu_isa", &active_cpu_isa,
         "Instruction set of the CPU kernel copy in use: 'avx2' or 'generic'.");

@@ -112,4 +112,88 @@ CombineCall prepare_combine(at::TensorList terms, at::TensorList weights) {
   return call;
 }
 
+namespace {
+
+void check_float(const char* op, const char* arg, const at::Tensor& t) {
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, op, ": ", arg,
+                   " must be a float32 or float64 tensor, got ", t.scalar_type());
+}
+
+}  // namespace
+
+RowsCall prepare_weno5(const char* op, const at::Tensor& v) {
+  check_float(op, "v", v);
+  TORCH_CHECK_VALUE(v.dim() >= 1 && v.size(-1) >= 5, op,
+                    ": v must be [*batch, n] with n >= 5 cells (the WENO5 stencil), got shape ", v.sizes());
+  RowsCall call;
+  call.input = v.contiguous();
+  call.output = at::empty(v.sizes(), call.input.options());
+  call.n = v.size(-1);
+  call.rows = call.n == 0 ? 0 : v.numel() / call.n;
+  return call;
+}
+
+NumericalFlux parse_flux(c10::string_view flux) {
+  if (flux == "godunov") return NumericalFlux::kGodunov;
+  if (flux == "lax_friedrichs") return NumericalFlux::kLaxFriedrichs;
+  TORCH_CHECK_VALUE(false, "weno5_flux: flux must be 'godunov' or 'lax_friedrichs', got '",
+                    std::string(flux), "'");
+}
+
+FilterCall prepare_filter(const char* op, const at::Tensor& v, const at::Tensor& coeffs, int64_t offset) {
+  check_float(op, "v", v);
+  check_float(op, "coeffs", coeffs);
+  TORCH_CHECK_TYPE(v.scalar_type() == coeffs.scalar_type(), op, ": coeffs must have the dtype of v (",
+                   v.scalar_type(), "), got ", coeffs.scalar_type());
+  TORCH_CHECK_VALUE(v.device() == coeffs.device(), op, ": coeffs must be on the device of v (", v.device(),
+                    "), got ", coeffs.device());
+  TORCH_CHECK_VALUE(v.dim() >= 1 && v.size(-1) >= 1, op, ": v must be [*batch, n], got shape ", v.sizes());
+  TORCH_CHECK_VALUE(coeffs.dim() == v.dim() + 1 && coeffs.sizes().slice(0, v.dim()) == v.sizes() &&
+                        coeffs.size(-1) >= 1,
+                    op, ": coeffs must be [*batch, n, width] for v of shape ", v.sizes(), ", got ",
+                    coeffs.sizes());
+  TORCH_CHECK_VALUE(offset > -(int64_t(1) << 20) && offset < (int64_t(1) << 20), op,
+                    ": offset out of range: ", offset);
+  FilterCall call;
+  call.v = v.contiguous();
+  call.coeffs = coeffs.contiguous();
+  call.n = v.size(-1);
+  call.rows = v.numel() / call.n;
+  call.width = static_cast<int>(coeffs.size(-1));
+  call.offset = static_cast<int>(offset);
+  return call;
+}
+
+void check_filter_grad(const FilterCall& call, const at::Tensor& grad) {
+  TORCH_CHECK_VALUE(grad.sizes() == call.v.sizes() && grad.scalar_type() == call.v.scalar_type() &&
+                        grad.device() == call.v.device(),
+                    "stencil_filter_backward: grad must match v (", call.v.sizes(), ", ",
+                    call.v.scalar_type(), "), got ", grad.sizes(), ", ", grad.scalar_type());
+}
+
+RestrictCall prepare_restrict(const at::Tensor& u, int64_t ndim, int64_t factor) {
+  const char* op = "restrict_average";
+  check_float(op, "u", u);
+  TORCH_CHECK_VALUE(ndim >= 1 && ndim <= kMaxGridDims, op, ": ndim must be 1, 2 or 3, got ", ndim);
+  TORCH_CHECK_VALUE(u.dim() >= ndim, op, ": u must have at least ndim = ", ndim, " axes, got shape ", u.sizes());
+  TORCH_CHECK_VALUE(factor >= 1, op, ": factor must be >= 1, got ", factor);
+  RestrictCall call;
+  call.grid.ndim = static_cast<int>(ndim);
+  call.factor = static_cast<int>(factor);
+  std::vector<int64_t> shape(u.sizes().begin(), u.sizes().end());
+  int64_t points = 1;
+  for (int64_t a = 0; a < ndim; ++a) {
+    const int64_t n = u.size(u.dim() - ndim + a);
+    TORCH_CHECK_VALUE(n % factor == 0, op, ": grid axis ", a, " has ", n, " cells, not divisible by factor ",
+                      factor);
+    call.grid.extent[a] = n;
+    shape[u.dim() - ndim + a] = n / factor;
+    points *= n;
+  }
+  call.grid.batch = points == 0 ? 0 : u.numel() / points;
+  call.input = u.contiguous();
+  call.output = at::empty(shape, call.input.options());
+  return call;
+}
+
 }  // namespace coarsegrain::torch_ops

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "coarsegrain/finite_volume.h"
 #include "coarsegrain/grid.h"
 #include "coarsegrain/phase_field.h"
 
@@ -76,5 +77,30 @@ void combine_pointers(const CombineCall& call, const T** terms, const T** weight
     weights[i] = call.weights[i].const_data_ptr<T>();
   }
 }
+
+// Finite-volume ops on rows of 1D periodic cells (the last axis): checked, contiguous input(s)
+// and the output, with the row count and length.
+struct RowsCall {
+  at::Tensor input, output;
+  int64_t rows = 0, n = 0;
+};
+RowsCall prepare_weno5(const char* op, const at::Tensor& v);
+NumericalFlux parse_flux(c10::string_view flux);
+
+struct FilterCall {
+  at::Tensor v, coeffs;
+  int64_t rows = 0, n = 0;
+  int width = 0, offset = 0;
+};
+// v [*batch, n], coeffs [*batch, n, width]; the stencil of face j starts at cell j + offset.
+FilterCall prepare_filter(const char* op, const at::Tensor& v, const at::Tensor& coeffs, int64_t offset);
+void check_filter_grad(const FilterCall& call, const at::Tensor& grad);
+
+struct RestrictCall {
+  at::Tensor input, output;
+  GridShape grid;
+  int factor = 1;
+};
+RestrictCall prepare_restrict(const at::Tensor& u, int64_t ndim, int64_t factor);
 
 }  // namespace coarsegrain::torch_ops

@@ -27,4 +27,12 @@ TORCH_LIBRARY(coarsegrain, m) {
   // Fused pointwise work of the spectral steppers (coarsegrain/pointwise.h).
   m.def("polynomial(Tensor u, float[] coeffs) -> Tensor", tags);
   m.def("spectral_combine(Tensor[] terms, Tensor[] weights) -> Tensor", tags);
+  // Finite volumes on 1D periodic rows (coarsegrain/finite_volume.h): WENO5 face fluxes of
+  // Burgers' v^2/2, the WENO5 face states, block-mean restriction of the last ndim axes, and the
+  // pseudo-linear filter of per-face stencil coefficients with its adjoint.
+  m.def("weno5_flux(Tensor v, str flux=\"godunov\") -> Tensor", tags);
+  m.def("weno5_reconstruct(Tensor v) -> (Tensor, Tensor)", tags);
+  m.def("restrict_average(Tensor u, int ndim, int factor) -> Tensor", tags);
+  m.def("stencil_filter(Tensor v, Tensor coeffs, int offset) -> Tensor", tags);
+  m.def("stencil_filter_backward(Tensor grad, Tensor v, Tensor coeffs, int offset) -> (Tensor, Tensor)", tags);
 }

@@ -70,12 +70,11 @@ def downscale(x: Tensor, factor: int, ndim: int, method: str = "nearest") -> Ten
         raise ValueError(f"downscale: grid {tuple(sizes)} is not divisible by factor {factor}")
     if factor == 1:
         return x
-    lead = x.shape[:x.dim() - ndim]
     if method == "nearest":
         return x[(..., *([slice(None, None, factor)] * ndim))].contiguous()
-    blocks = [s for n in sizes for s in (n // factor, factor)]
-    y = x.reshape(*lead, *blocks)
-    return y.mean(dim=tuple(range(len(lead) + 1, y.dim(), 2)))
+    from ..ops import restrict_average
+
+    return restrict_average(x, factor, ndim)
 
 
 class AugmentedSequences(Dataset):

@@ -1,5 +1,6 @@
 """Typed, differentiable wrappers of the ``torch.ops.coarsegrain`` operators."""
 
+from .finite_volume import restrict_average, stencil_filter, weno5_flux, weno5_reconstruct
 from .phase_field import allen_cahn_explicit, cahn_hilliard_explicit, explicit_stability_limit
 from .pointwise import polynomial, spectral_combine
 from .stencil import (
@@ -25,6 +26,10 @@ __all__ = [
     "laplacian",
     "normalize_spacing",
     "polynomial",
+    "restrict_average",
     "spectral_combine",
+    "stencil_filter",
     "stencil_neighbours",
+    "weno5_flux",
+    "weno5_reconstruct",
 ]

@@ -1,0 +1,170 @@
+// Finite-volume kernels, compiled once per instruction set (see cpu_isa.h).
+#include "finite_volume_kernels.h"
+
+#include "isa_rows.h"
+
+namespace coarsegrain::COARSEGRAIN_ISA {
+namespace {
+
+// WENO5 (Jiang & Shu 1996, as in Shu 1997): the state at the right face of the middle cell of
+// (a, b, c, d, e) = v_{j-2..j+2}; the right-biased state of the same face is weno5(v_{j+3..j-1}).
+template <typename T>
+inline T weno5(T a, T b, T c, T d, T e) {
+  const T eps = T(1e-6);
+  const T q0 = (T(2) * a - T(7) * b + T(11) * c) / T(6);
+  const T q1 = (-b + T(5) * c + T(2) * d) / T(6);
+  const T q2 = (T(2) * c + T(5) * d - e) / T(6);
+  const T s0 = a - T(2) * b + c, t0 = a - T(4) * b + T(3) * c;
+  const T s1 = b - T(2) * c + d, t1 = b - d;
+  const T s2 = c - T(2) * d + e, t2 = T(3) * c - T(4) * d + e;
+  const T b0 = T(13) / T(12) * s0 * s0 + T(0.25) * t0 * t0;
+  const T b1 = T(13) / T(12) * s1 * s1 + T(0.25) * t1 * t1;
+  const T b2 = T(13) / T(12) * s2 * s2 + T(0.25) * t2 * t2;
+  const T a0 = T(0.1) / ((eps + b0) * (eps + b0));
+  const T a1 = T(0.6) / ((eps + b1) * (eps + b1));
+  const T a2 = T(0.3) / ((eps + b2) * (eps + b2));
+  return (a0 * q0 + a1 * q1 + a2 * q2) / (a0 + a1 + a2);
+}
+
+template <typename T>
+inline T godunov(T l, T r) {
+  // Convex flux f = v^2/2: the minimum of f over [l, r] when l <= r (zero if 0 lies between
+  // them: the sonic rarefaction), the maximum of f(l), f(r) when l > r (a shock).
+  const T fl = T(0.5) * l * l, fr = T(0.5) * r * r;
+  if (l <= r) return l > T(0) ? fl : (r < T(0) ? fr : T(0));
+  return fl > fr ? fl : fr;
+}
+
+template <typename T>
+inline T lax_friedrichs(T l, T r) {
+  const T al = l < 0 ? -l : l, ar = r < 0 ? -r : r;
+  const T a = al > ar ? al : ar;
+  return T(0.5) * (T(0.5) * l * l + T(0.5) * r * r) - T(0.5) * a * (r - l);
+}
+
+// Calls body(row_index, padded_row) with padded_row[x] == v[row, x mod n] for x in [-3, n + 3).
+template <typename T, typename Body>
+void for_each_padded_row(const T* v, int64_t rows, int64_t n, int halo, Body body) {
+  const bool parallel = rows > 1 && rows * n >= kParallelThreshold;
+#pragma omp parallel if (parallel)
+  {
+    T* scratch = new T[static_cast<size_t>(n + 2 * halo)];
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) body(r, pad_row(v + r * n, n, halo, scratch));
+    delete[] scratch;
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void weno5_burgers_flux(const T* v, T* out, int64_t rows, int64_t n, NumericalFlux flux) {
+  for_each_padded_row(v, rows, n, 3, [&](int64_t r, const T* p) {
+    T* o = out + r * n;
+    if (flux == NumericalFlux::kGodunov) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j)
+        o[j] = godunov(weno5(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]),
+                       weno5(p[j + 3], p[j + 2], p[j + 1], p[j], p[j - 1]));
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j)
+        o[j] = lax_friedrichs(weno5(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]),
+                              weno5(p[j + 3], p[j + 2], p[j + 1], p[j], p[j - 1]));
+    }
+  });
+}
+
+template <typename T>
+void weno5_reconstruct(const T* v, T* left, T* right, int64_t rows, int64_t n) {
+  for_each_padded_row(v, rows, n, 3, [&](int64_t r, const T* p) {
+    T* lo = left + r * n;
+    T* ro = right + r * n;
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) {
+      lo[j] = weno5(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]);
+      ro[j] = weno5(p[j + 3], p[j + 2], p[j + 1], p[j], p[j - 1]);
+    }
+  });
+}
+
+template <typename T>
+void restrict_average(const T* in, T* out, const Box& box, int factor) {
+  // Box axes of extent 1 (absent grid axes) are not coarsened.
+  const int64_t fz = box.inv_dz != 0 ? factor : 1;
+  const int64_t fy = box.inv_dy != 0 ? factor : 1;
+  const int64_t fx = factor;
+  const int64_t oz = box.nz / fz, oy = box.ny / fy, ox = box.nx / fx;
+  const T scale = T(1) / T(fz * fy * fx);
+  const int64_t out_rows = box.batch * oz * oy;
+  const bool parallel = out_rows > 1 && box.batch * box.nz * box.ny * box.nx >= kParallelThreshold;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t r = 0; r < out_rows; ++r) {
+    const int64_t b = r / (oz * oy), z = (r / oy) % oz, y = r % oy;
+    T* o = out + r * ox;
+    for (int64_t x = 0; x < ox; ++x) o[x] = T(0);
+    for (int64_t dz = 0; dz < fz; ++dz)
+      for (int64_t dy = 0; dy < fy; ++dy) {
+        const T* row = in + ((b * box.nz + z * fz + dz) * box.ny + y * fy + dy) * box.nx;
+        for (int64_t x = 0; x < ox; ++x) {
+          T s = T(0);
+          for (int64_t dx = 0; dx < fx; ++dx) s += row[x * fx + dx];
+          o[x] += s;
+        }
+      }
+    for (int64_t x = 0; x < ox; ++x) o[x] *= scale;
+  }
+}
+
+template <typename T>
+void stencil_filter(const T* v, const T* c, T* out, int64_t rows, int64_t n, int width, int offset) {
+  const int halo = (offset < 0 ? -offset : offset) + width;
+  for_each_padded_row(v, rows, n, halo, [&](int64_t r, const T* p) {
+    const T* cr = c + r * n * width;
+    T* o = out + r * n;
+    for (int64_t j = 0; j < n; ++j) {
+      const T* cj = cr + j * width;
+      const T* pj = p + j + offset;
+      T s = T(0);
+      for (int k = 0; k < width; ++k) s += cj[k] * pj[k];
+      o[j] = s;
+    }
+  });
+}
+
+template <typename T>
+void stencil_filter_backward(const T* grad, const T* v, const T* c, T* grad_v, T* grad_c,
+                             int64_t rows, int64_t n, int width, int offset) {
+  const int halo = (offset < 0 ? -offset : offset) + width;
+  if (grad_c != nullptr) {
+    for_each_padded_row(v, rows, n, halo, [&](int64_t r, const T* p) {
+      const T* g = grad + r * n;
+      T* gc = grad_c + r * n * width;
+      for (int64_t j = 0; j < n; ++j)
+        for (int k = 0; k < width; ++k) gc[j * width + k] = g[j] * p[j + offset + k];
+    });
+  }
+  if (grad_v != nullptr) {
+    // Gather form (no write conflicts): cell i receives from faces j = i - offset - k.
+    const bool parallel = rows > 1 && rows * n >= kParallelThreshold;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* g = grad + r * n;
+      const T* cr = c + r * n * width;
+      T* gv = grad_v + r * n;
+      for (int64_t i = 0; i < n; ++i) {
+        T s = T(0);
+        for (int k = 0; k < width; ++k) {
+          const int64_t j = wrap(i - offset - k, n);
+          s += g[j] * cr[j * width + k];
+        }
+        gv[i] = s;
+      }
+    }
+  }
+}
+
+COARSEGRAIN_INSTANTIATE_FV_KERNELS(float)
+COARSEGRAIN_INSTANTIATE_FV_KERNELS(double)
+
+}  // namespace coarsegrain::COARSEGRAIN_ISA
