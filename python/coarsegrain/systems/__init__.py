@@ -1,5 +1,6 @@
 """Fine-scale and reference PDE systems and their steppers."""
 
+from . import conservation1d
 from .energy import PolynomialEnergy, double_well, lanzoni, quartic
 from .phase_field import (
     AllenCahn,
@@ -12,6 +13,7 @@ from .steppers import ExplicitEuler, ExponentialSpectral, SemiImplicitSpectral, 
 
 __all__ = [
     "AllenCahn",
+    "conservation1d",
     "CahnHilliard",
     "ExplicitEuler",
     "ExponentialSpectral",

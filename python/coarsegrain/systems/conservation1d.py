@@ -1,0 +1,261 @@
+"""Reference solvers for the 1D periodic equations of barsinai2019.
+
+* Burgers with forcing (Eq 4): v_t + (v^2/2 - eta v_x)_x = f(x, t), eta = 0.04, period 2 pi;
+  f a sum of 20 random travelling sinusoids (:class:`SinusoidForcing`).
+* Korteweg-de Vries: u_t = -6 u u_x - u_xxx, period 32.
+* Kuramoto-Sivashinsky: u_t = -u u_x - u_xx - u_xxxx, period 64.
+
+Two discretizations:
+
+* pseudo-spectral in space with fourth-order exponential time differencing (ETDRK4, Cox &
+  Matthews 2002, coefficients by the contour integral of Kassam & Trefethen 2005), 2/3-rule
+  dealiasing of the quadratic term -- :class:`ETDRK4`, for all three;
+* finite volumes with WENO5 and the exact Godunov flux for v^2/2, a centred viscous flux and
+  exactly cell-averaged forcing, advanced with SSP-RK3 -- :class:`WenoBurgers`, for Burgers.
+
+Fields are ``[*batch, n]`` float64 tensors of point values (spectral) or cell averages (FV) on
+``x_j = j * L / n`` (spectral) or cells ``[j, j + 1) * L / n`` (FV).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .. import ops
+
+__all__ = ["ETDRK4", "Burgers", "KdV", "KuramotoSivashinsky", "SinusoidForcing", "WenoBurgers",
+           "random_sinusoids", "spectral_cell_averages"]
+
+
+@dataclass
+class SinusoidForcing:
+    """f(x, t) = sum_j a_j sin(omega_j t + k_j 2 pi x / L + phi_j), per batch entry.
+
+    barsinai2019: 20 modes, a in U(-0.5, 0.5), omega in U(-0.4, 0.4), k in +-{1, 2, 3},
+    phi in U(0, 2 pi). Arrays are ``[batch, modes]``.
+    """
+
+    amplitude: Tensor
+    omega: Tensor
+    wavenumber: Tensor
+    phase: Tensor
+    length: float = 2 * math.pi
+
+    @classmethod
+    def random(cls, batch: int, seed: int, modes: int = 20, length: float = 2 * math.pi) -> SinusoidForcing:
+        rng = np.random.default_rng(seed)
+        t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+        k = rng.choice([1, 2, 3], size=(batch, modes)) * rng.choice([-1, 1], size=(batch, modes))
+        return cls(t(rng.uniform(-0.5, 0.5, (batch, modes))), t(rng.uniform(-0.4, 0.4, (batch, modes))),
+                   t(k), t(rng.uniform(0, 2 * math.pi, (batch, modes))), length)
+
+    def _args(self, x: Tensor, t: float) -> Tensor:
+        q = 2 * math.pi / self.length
+        return (self.omega[..., None] * t + self.wavenumber[..., None] * q * x + self.phase[..., None])
+
+    def point_values(self, x: Tensor, t: float) -> Tensor:
+        """f at the points ``x`` ([n]), ``[batch, n]``."""
+        return (self.amplitude[..., None] * torch.sin(self._args(x, t))).sum(-2)
+
+    def cell_averages(self, n: int, t: float) -> Tensor:
+        """Exact averages of f over the cells [j, j + 1) L / n, ``[batch, n]``."""
+        h = self.length / n
+        centres = (torch.arange(n, dtype=torch.float64) + 0.5) * h
+        kq = self.wavenumber[..., None] * 2 * math.pi / self.length
+        # mean of sin(kx + c) over a cell of width h about x0: sin(k x0 + c) * sin(k h / 2) / (k h / 2)
+        factor = torch.sin(kq * h / 2) / (kq * h / 2)
+        return (self.amplitude[..., None] * factor * torch.sin(self._args(centres, t))).sum(-2)
+
+
+def random_sinusoids(n: int, length: float, batch: int, seed: int, *, modes: int = 10, max_wavenumber: int = 3,
+                     amplitude: float = 1.0) -> Tensor:
+    """Initial fields: sums of long-wavelength sinusoids with random amplitudes and phases,
+    ``sum_k a_k sin(2 pi k x / L + phi_k)`` with k in 1..max_wavenumber, ``[batch, n]``."""
+    rng = np.random.default_rng(seed)
+    x = torch.arange(n, dtype=torch.float64) * length / n
+    ks = torch.as_tensor(rng.integers(1, max_wavenumber + 1, (batch, modes)), dtype=torch.float64)
+    a = torch.as_tensor(rng.uniform(-amplitude, amplitude, (batch, modes)) / math.sqrt(modes))
+    phi = torch.as_tensor(rng.uniform(0, 2 * math.pi, (batch, modes)))
+    return (a[..., None] * torch.sin(ks[..., None] * 2 * math.pi * x / length + phi[..., None])).sum(-2)
+
+
+class _Spectral1D:
+    """u_t = L u + N(u, t) on a periodic interval, in rfft space."""
+
+    length: float
+
+    def wavenumbers(self, n: int) -> Tensor:
+        return 2 * math.pi * torch.fft.rfftfreq(n, d=self.length / n, dtype=torch.float64)
+
+    def linear_symbol(self, k: Tensor) -> Tensor:
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
+
+    def quadratic_coefficient(self) -> float:
+        """c in N(u) = c (u^2)_x."""
+        raise NotImplementedError  # pragma: no cover
+
+    def forcing_hat(self, n: int, t: float, batch_shape) -> Tensor | None:
+        return None
+
+
+@dataclass
+class Burgers(_Spectral1D):
+    """v_t = -(v^2/2)_x + eta v_xx + f(x, t) (barsinai2019 Eq 4)."""
+
+    eta: float = 0.04
+    length: float = 2 * math.pi
+    forcing: SinusoidForcing | None = None
+
+    def linear_symbol(self, k):
+        return (-self.eta * k ** 2).to(torch.complex128)
+
+    def quadratic_coefficient(self):
+        return -0.5
+
+    def forcing_hat(self, n, t, batch_shape):
+        if self.forcing is None:
+            return None
+        x = torch.arange(n, dtype=torch.float64) * self.length / n
+        return torch.fft.rfft(self.forcing.point_values(x, t))
+
+
+@dataclass
+class KdV(_Spectral1D):
+    """u_t = -6 u u_x - u_xxx."""
+
+    length: float = 32.0
+
+    def linear_symbol(self, k):
+        return 1j * k.to(torch.complex128) ** 3  # -(ik)^3
+
+    def quadratic_coefficient(self):
+        return -3.0
+
+
+@dataclass
+class KuramotoSivashinsky(_Spectral1D):
+    """u_t = -u u_x - u_xx - u_xxxx."""
+
+    length: float = 64.0
+
+    def linear_symbol(self, k):
+        return (k ** 2 - k ** 4).to(torch.complex128)
+
+    def quadratic_coefficient(self):
+        return -0.5
+
+
+class ETDRK4:
+    """Fourth-order exponential time differencing Runge-Kutta for a :class:`_Spectral1D` PDE.
+
+    The phi-function coefficients are evaluated as means over ``contour_points`` points of a
+    circle of radius 1 about each h L (Kassam & Trefethen 2005), which stays accurate where
+    h L -> 0; the quadratic term is dealiased by the 2/3 rule.
+    """
+
+    def __init__(self, pde: _Spectral1D, n: int, dt: float, contour_points: int = 64):
+        if n < 8 or not dt > 0:
+            raise ValueError(f"ETDRK4: need n >= 8 and dt > 0, got n = {n}, dt = {dt}")
+        self.pde, self.n, self.dt = pde, n, dt
+        k = pde.wavenumbers(n)
+        hl = dt * pde.linear_symbol(k)
+        self.e, self.e2 = torch.exp(hl), torch.exp(hl / 2)
+        roots = torch.exp(2j * math.pi * (torch.arange(contour_points, dtype=torch.float64) + 0.5) / contour_points)
+        lr = hl[:, None] + roots[None, :]
+        mean = lambda z: z.mean(-1)  # noqa: E731
+        self.q = dt * mean((torch.exp(lr / 2) - 1) / lr)
+        self.f1 = dt * mean((-4 - lr + torch.exp(lr) * (4 - 3 * lr + lr ** 2)) / lr ** 3)
+        self.f2 = dt * mean((2 + lr + torch.exp(lr) * (lr - 2)) / lr ** 3)
+        self.f3 = dt * mean((-4 - 3 * lr - lr ** 2 + torch.exp(lr) * (4 - lr)) / lr ** 3)
+        keep = torch.ones_like(k)
+        keep[k.abs() > (2 / 3) * k.abs().max()] = 0
+        self.nonlinear_factor = pde.quadratic_coefficient() * 1j * k * keep
+
+    def _nonlinear(self, v_hat: Tensor, t: float) -> Tensor:
+        u = torch.fft.irfft(v_hat, n=self.n)
+        out = self.nonlinear_factor * torch.fft.rfft(u * u)
+        f = self.pde.forcing_hat(self.n, t, v_hat.shape[:-1])
+        return out if f is None else out + f
+
+    def advance(self, u: Tensor, steps: int, t0: float = 0.0) -> Tensor:
+        """``u`` after ``steps`` steps from time ``t0``."""
+        if u.shape[-1] != self.n:
+            raise ValueError(f"ETDRK4: u has {u.shape[-1]} points, the stepper was built for {self.n}")
+        v = torch.fft.rfft(u.to(torch.float64))
+        h, t = self.dt, t0
+        for _ in range(steps):
+            nv = self._nonlinear(v, t)
+            a = self.e2 * v + self.q * nv
+            na = self._nonlinear(a, t + h / 2)
+            b = self.e2 * v + self.q * na
+            nb = self._nonlinear(b, t + h / 2)
+            c = self.e2 * a + self.q * (2 * nb - nv)
+            nc = self._nonlinear(c, t + h)
+            v = self.e * v + nv * self.f1 + 2 * (na + nb) * self.f2 + nc * self.f3
+            t += h
+        out = torch.fft.irfft(v, n=self.n)
+        if not torch.isfinite(out).all():
+            raise FloatingPointError(f"ETDRK4 blew up before t = {t:g}; reduce dt (now {h:g})")
+        return out
+
+
+class WenoBurgers:
+    """Finite-volume Burgers: dv_j/dt = -(J_{j+1/2} - J_{j-1/2}) / h + <f>_j with
+    J = Godunov(WENO5 states) - eta (v_{j+1} - v_j) / h, advanced by SSP-RK3 (Shu-Osher)."""
+
+    def __init__(self, pde: Burgers, n: int, dt: float, flux: str = "godunov"):
+        self.pde, self.n, self.flux = pde, n, flux
+        self.h = pde.length / n
+        limit = self.viscous_limit()
+        if not 0 < dt <= limit:
+            raise ValueError(f"WenoBurgers: dt = {dt:g} is beyond the explicit viscous stability limit "
+                             f"h^2 / (2 eta) = {limit:g} (n = {n}); use dt <= {limit:g}")
+        self.dt = dt
+
+    def viscous_limit(self) -> float:
+        """Largest stable dt of the explicit viscous term, h^2 / (2 eta)."""
+        return self.h ** 2 / (2 * self.pde.eta) if self.pde.eta > 0 else math.inf
+
+    def stable_dt(self, max_speed: float, cfl: float = 0.4) -> float:
+        """A dt within both the advective CFL limit (cfl h / max|v|) and the viscous limit."""
+        return min(cfl * self.h / max(max_speed, 1e-12), 0.9 * self.viscous_limit())
+
+    def rhs(self, v: Tensor, t: float) -> Tensor:
+        face = ops.weno5_flux(v, self.flux) - self.pde.eta * (torch.roll(v, -1, -1) - v) / self.h
+        out = -ops.divergence(face[..., None, :], [self.h])
+        if self.pde.forcing is not None:
+            out = out + self.pde.forcing.cell_averages(self.n, t).to(v)
+        return out
+
+    def advance(self, v: Tensor, steps: int, t0: float = 0.0) -> Tensor:
+        h, t = self.dt, t0
+        for _ in range(steps):
+            v1 = v + h * self.rhs(v, t)
+            v2 = 0.75 * v + 0.25 * (v1 + h * self.rhs(v1, t + h))
+            v = v / 3 + (2 / 3) * (v2 + h * self.rhs(v2, t + h / 2))
+            t += h
+        if not torch.isfinite(v).all():
+            raise FloatingPointError(f"WenoBurgers blew up before t = {t:g}; reduce dt (now {h:g})")
+        return v
+
+
+def spectral_cell_averages(u: Tensor, factor: int) -> Tensor:
+    """Exact averages over coarse cells [i, i + 1) * factor * h of the trigonometric interpolant
+    of point values ``u`` on x_j = j h (``[*batch, n]`` -> ``[*batch, n / factor]``).
+
+    The average over a cell of width H = factor h centred at x is the interpolant filtered by
+    sin(k H / 2) / (k H / 2); the centres sit H / 2 after the coarse cell edges.
+    """
+    n = u.shape[-1]
+    if factor < 1 or n % factor:
+        raise ValueError(f"spectral_cell_averages: {n} points are not divisible by factor {factor}")
+    k = torch.fft.rfftfreq(n, d=1.0 / n, dtype=torch.float64) * 2 * math.pi / n  # wavenumber * h
+    half = k * factor / 2
+    filt = torch.where(half == 0, torch.ones_like(half), torch.sin(half) / torch.where(half == 0, torch.ones_like(half), half))
+    shifted = torch.fft.rfft(u.to(torch.float64)) * filt * torch.exp(1j * half)
+    return torch.fft.irfft(shifted, n=n)[..., ::factor]
