@@ -1,7 +1,8 @@
 """The model zoo and its building blocks."""
 
 from .crnn import ConservativeCRNN, ConvGRUCell
+from .discretization import PolynomialAccuracy, face_stencil_offsets, finite_volume_constraints, standard_stencil
 from .derivatives import DerivativeDictionary
 from .zoo import CNNLSTM, DictionaryMLP, StencilConvNet, UNetCNN, count_parameters
 
-__all__ = ["ConservativeCRNN", "ConvGRUCell", "CNNLSTM", "DerivativeDictionary", "DictionaryMLP", "StencilConvNet", "UNetCNN", "count_parameters"]
+__all__ = ["PolynomialAccuracy", "face_stencil_offsets", "finite_volume_constraints", "standard_stencil", "ConservativeCRNN", "ConvGRUCell", "CNNLSTM", "DerivativeDictionary", "DictionaryMLP", "StencilConvNet", "UNetCNN", "count_parameters"]
