@@ -106,7 +106,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     from .systems import initial
 
     ndim = model.ndim
-    grid = Grid([args.grid] * ndim if len(args.grid) == 1 else args.grid, entry.get("spacing", 1.0))
+    grid = Grid(args.grid * ndim if len(args.grid) == 1 else args.grid, entry.get("spacing", 1.0))
     if grid.ndim != ndim:
         raise SystemExit(f"rollout: --grid needs 1 or {ndim} sizes for this {ndim}D model")
     dtype = getattr(torch, args.dtype)
