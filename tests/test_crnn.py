@@ -328,3 +328,35 @@ def test_coarsening_exponent_and_comparison():
     other = compare_trajectories(truth, truth.flip(-1), model, np.arange(5) * 0.5)
     assert other["summary"]["rmse_max"] > 0.05
     assert math.isclose(other["summary"]["free_energy_relative_error_max"], 0, abs_tol=1e-12)  # F is flip-invariant
+
+
+# --- the shipped model and the rollout command ----------------------------------------------
+
+
+def test_shipped_model_rolls_out_conservatively_and_bounded():
+    from coarsegrain.pretrained import load_pretrained, pretrained_info
+    from coarsegrain.systems import initial
+
+    model = load_pretrained("ch3d-crnn")
+    info = pretrained_info("ch3d-crnn")
+    assert info["training"]["command"].startswith("coarsegrain reproduce lanzoni2024")
+    assert isinstance(model, ConservativeCRNN) and count_parameters(model) == 28153
+    phi = initial.perlin(Grid((12, 12, 12), 1.0), 1, correlation_length=6.0, mean=0.5, amplitude=0.3,
+                         seed=0, dtype=torch.float32)[:, None]
+    roll = rollout_recurrent(model, phi, 10, bounds=(-0.5, 1.5))
+    assert roll.mass_drift.max().item() < 1e-6
+    assert (roll.frames[0, -1] - phi[0]).abs().max() > 1e-3
+
+
+def test_rollout_command_writes_a_dataset(tmp_path):
+    from coarsegrain.cli import main
+    from coarsegrain.data import read_info
+
+    out = tmp_path / "roll.h5"
+    assert main(["rollout", "ch3d-crnn", "--grid", "8", "--steps", "4", "--save-every", "2", "--chunk", "2",
+                 "--out", str(out), "--no-progress"]) == 0
+    info = read_info(out)
+    assert info.n_time == 3 and info.grid_shape == (8, 8, 8) and info.spacing == (2.0, 2.0, 2.0)
+    assert info.parameters["model"] == "cahn_hilliard" and info.dt_save == 1.0
+    with pytest.raises(SystemExit, match="neither a shipped model"):
+        main(["rollout", "no-such-model", "--out", str(tmp_path / "x.h5")])

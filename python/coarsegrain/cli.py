@@ -93,6 +93,9 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
         for name, entry in PRETRAINED.items():
             print(f"{name:<12} {entry['description']}")
         return 0 if args.list else 2
+    if args.model not in PRETRAINED and not Path(args.model).exists():
+        raise SystemExit(f"rollout: {args.model!r} is neither a shipped model ({', '.join(PRETRAINED)}) "
+                         "nor a checkpoint file")
     if args.model in PRETRAINED:
         model, entry = load_pretrained(args.model, map_location=args.device), PRETRAINED[args.model]
     else:
