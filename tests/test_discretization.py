@@ -45,6 +45,22 @@ def test_constrained_stencils_reach_their_order_on_cell_averages():
     assert errors[0] / errors[1] > 1.7 and errors[1] / errors[2] > 1.8, errors
 
 
+def test_standard_face_stencils_converge_at_fifth_order_at_the_right_face():
+    errors = {0: [], 1: []}
+    for n in (16, 32, 64):
+        h = 2 * math.pi / n
+        x = torch.arange(n, dtype=torch.float64) * h
+        vbar = (torch.cos(x) - torch.cos(x + h)) / h  # cell averages of sin over [x, x + h)
+        for d, exact in ((0, torch.sin(x + h)), (1, torch.cos(x + h))):
+            layer = PolynomialAccuracy(d, width=6, accuracy=1, spacing=h)
+            coeffs = layer(torch.zeros(n, layer.free, dtype=torch.float64))
+            got = ops.stencil_filter(vbar, coeffs, layer.offset)
+            errors[d].append((got - exact).abs().max().item())
+    for d, errs in errors.items():
+        rate = math.log2(errs[1] / errs[2])
+        assert rate > 4.5, (d, errs)
+
+
 def test_too_small_stencils_and_wrong_widths_raise():
     with pytest.raises(ValueError, match="too small for derivative 1 at accuracy order 6"):
         PolynomialAccuracy(1, width=6, accuracy=6)

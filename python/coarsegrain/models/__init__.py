@@ -2,7 +2,8 @@
 
 from .crnn import ConservativeCRNN, ConvGRUCell
 from .discretization import PolynomialAccuracy, face_stencil_offsets, finite_volume_constraints, standard_stencil
+from .learned_fv import LearnedFiniteVolume
 from .derivatives import DerivativeDictionary
 from .zoo import CNNLSTM, DictionaryMLP, StencilConvNet, UNetCNN, count_parameters
 
-__all__ = ["PolynomialAccuracy", "face_stencil_offsets", "finite_volume_constraints", "standard_stencil", "ConservativeCRNN", "ConvGRUCell", "CNNLSTM", "DerivativeDictionary", "DictionaryMLP", "StencilConvNet", "UNetCNN", "count_parameters"]
+__all__ = ["LearnedFiniteVolume", "PolynomialAccuracy", "face_stencil_offsets", "finite_volume_constraints", "standard_stencil", "ConservativeCRNN", "ConvGRUCell", "CNNLSTM", "DerivativeDictionary", "DictionaryMLP", "StencilConvNet", "UNetCNN", "count_parameters"]

@@ -21,8 +21,9 @@ __all__ = ["PolynomialAccuracy", "face_stencil_offsets", "finite_volume_constrai
 
 def face_stencil_offsets(width: int) -> Tensor:
     """Cell-centre positions (in cells) of a ``width``-point stencil centred on a face at 0:
-    -2.5 .. 2.5 for 6 points; for odd widths one more cell on the left. The matching ``offset``
-    of :func:`coarsegrain.ops.stencil_filter` is ``-(width // 2)`` (face j = right face of cell j)."""
+    -2.5 .. 2.5 for 6 points; for odd widths one more cell on the right. The matching ``offset``
+    of :func:`coarsegrain.ops.stencil_filter` is ``1 - width // 2`` (face j = right face of cell j,
+    so the stencil starts at cell j + 1 - width // 2)."""
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
     first = -(width // 2)
@@ -73,7 +74,7 @@ class PolynomialAccuracy(nn.Module):
         _, _, vh = torch.linalg.svd(a)
         null = vh[a.shape[0]:].T.contiguous()                     # [width, free]
         self.derivative, self.width, self.accuracy = derivative, width, accuracy
-        self.offset = -(width // 2)
+        self.offset = 1 - width // 2  # first cell of face j's stencil, relative to cell j
         self.free = null.shape[1]
         scale = spacing ** (-derivative)
         self.register_buffer("standard", standard_stencil(offsets, derivative) * scale)

@@ -206,12 +206,18 @@ class ETDRK4:
 
 class WenoBurgers:
     """Finite-volume Burgers: dv_j/dt = -(J_{j+1/2} - J_{j-1/2}) / h + <f>_j with
-    J = Godunov(WENO5 states) - eta (v_{j+1} - v_j) / h, advanced by SSP-RK3 (Shu-Osher)."""
+    J = Godunov(WENO5 states) - eta (v_{j+1} - v_j) / h, advanced by SSP-RK3 (Shu-Osher).
 
-    def __init__(self, pde: Burgers, n: int, dt: float, flux: str = "godunov"):
+    ``dt=None`` picks :meth:`stable_dt` for speeds up to ``max_speed`` (the forced Burgers
+    solutions of barsinai2019 stay below ~3)."""
+
+    def __init__(self, pde: Burgers, n: int, dt: float | None = None, flux: str = "godunov",
+                 max_speed: float = 3.0):
         self.pde, self.n, self.flux = pde, n, flux
         self.h = pde.length / n
         limit = self.viscous_limit()
+        if dt is None:  # within CFL 0.4 for |v| <= max_speed and the viscous limit
+            dt = self.stable_dt(max_speed)
         if not 0 < dt <= limit:
             raise ValueError(f"WenoBurgers: dt = {dt:g} is beyond the explicit viscous stability limit "
                              f"h^2 / (2 eta) = {limit:g} (n = {n}); use dt <= {limit:g}")

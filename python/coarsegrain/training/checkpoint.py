@@ -24,6 +24,7 @@ MODEL_CLASSES = {
     "UNetCNN": models.UNetCNN,
     "StencilConvNet": models.StencilConvNet,
     "ConservativeCRNN": models.ConservativeCRNN,
+    "LearnedFiniteVolume": models.LearnedFiniteVolume,
 }
 
 
