@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["PRETRAINED", "load_pretrained", "pretrained_info"]
+__all__ = ["PRETRAINED", "export_pretrained", "load_pretrained", "pretrained_info"]
 
 PRETRAINED: dict[str, dict[str, Any]] = {
     "ch3d-crnn": {
@@ -51,3 +51,24 @@ def load_pretrained(name: str, map_location="cpu") -> nn.Module:
     from ..training import load_model
 
     return load_model(_file(name, ".pt"), map_location=map_location)
+
+
+def export_pretrained(checkpoint: str | Path, dest: str | Path, record: dict[str, Any]) -> Path:
+    """Writes the best weights of a training checkpoint (no optimizer state) to ``dest`` (.pt) and
+    ``record`` (training command, data, figures) next to it as JSON; both atomically."""
+    import os
+
+    import torch
+
+    from ..training.checkpoint import load_checkpoint, save_atomic
+
+    ckpt = load_checkpoint(checkpoint)
+    slim = {key: ckpt[key] for key in ("model_spec", "wrapper", "ndim", "channels") if key in ckpt}
+    slim["model_state"] = {k: v.float() if v.is_floating_point() else v
+                           for k, v in (ckpt.get("best_state") or ckpt["model_state"]).items()}
+    dest = Path(dest)
+    save_atomic(slim, dest)
+    tmp = dest.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    os.replace(tmp, dest.with_suffix(".json"))
+    return dest
