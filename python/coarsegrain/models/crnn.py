@@ -30,7 +30,8 @@ def _convolve(x: Tensor, weight: Tensor, bias: Tensor, groups: int = 1) -> Tenso
     nd = x.dim() - 2
     # (below ~32k values per sample oneDNN's per-call set-up costs more than it saves)
     if (x.device.type == "cpu" and x.dtype == torch.float32 and x[0].numel() >= 32768
-            and torch.backends.mkldnn.is_available() and hasattr(torch.ops.aten, "mkldnn_convolution")):
+            and torch.backends.mkldnn.is_available() and hasattr(torch.ops.aten, "mkldnn_convolution")
+            and not torch.compiler.is_compiling()):  # inductor picks its own convolution
         ones, zeros = [1] * nd, [0] * nd
         return torch.ops.aten.mkldnn_convolution(x.contiguous(), weight.contiguous(), bias, zeros, ones,
                                                  ones, groups)
