@@ -363,3 +363,18 @@ def test_rollout_command_writes_a_dataset(tmp_path):
     assert info.parameters["model"] == "cahn_hilliard" and info.dt_save == 1.0
     with pytest.raises(SystemExit, match="neither a shipped model"):
         main(["rollout", "no-such-model", "--out", str(tmp_path / "x.h5")])
+
+
+def test_lanzoni_reproduction_pipeline_end_to_end(tmp_path):
+    from coarsegrain.experiments import lanzoni2024
+
+    cfg = lanzoni2024.LanzoniConfig(n_traj=6, fine_grid=16, epochs=1, seq_len=4, stride=8, long_grid=16,
+                                    long_tau=6, mass_steps=30, mass_grid=8)
+    r = lanzoni2024.run(tmp_path, cfg, progress=False)
+    assert r["training"]["epochs_run"] == 1 and r["model"]["parameters"] == 28153
+    assert r["test"]["n_trajectories"] >= 1 and r["test"]["mean"]["mass_drift_max"] < 1e-6
+    assert len(r["long"]["curves"]["time"]) == 4  # frames at 0, 2, 4, 6 tau
+    assert r["long"]["summary"]["mass_drift_max"] < 1e-6 and r["mass"]["relative_drift"] < 1e-6
+    assert (tmp_path / "results.json").exists() and (tmp_path / "run" / "best.pt").exists()
+    again = lanzoni2024.run(tmp_path, cfg, progress=False)  # resumes: no new data, no new epochs
+    assert again["training"]["history"] == r["training"]["history"]
