@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..ops import stencil_neighbours
+from .augment import downscale as downscale_fields
 from .dataset import DatasetError, DatasetInfo, _info_from, _open
 
 __all__ = ["split_indices", "FieldRHSDataset", "LocalStencilDataset", "SequenceDataset", "Normalizer", "SPLITS"]
@@ -168,9 +169,7 @@ class SequenceDataset(Dataset):
         starts = np.arange(0, self.info.n_time - length + 1, stride)
         self.windows = [(int(t), int(s)) for t in self.trajectories for s in starts]
         self.length = length
-        from .augment import downscale as _downscale
-
-        self.fields = _downscale(torch.as_tensor(fields[self.trajectories], dtype=dtype), downscale,
+        self.fields = downscale_fields(torch.as_tensor(fields[self.trajectories], dtype=dtype), downscale,
                                  len(self.info.grid_shape), downscale_method)
         self._row = {int(t): r for r, t in enumerate(self.trajectories)}
 

@@ -40,6 +40,7 @@ from ..rollout import rollout_recurrent
 from ..systems import CahnHilliard, lanzoni
 from ..systems import initial as initial_fields
 from ..systems.steppers import make_stepper
+from ..timing import time_call
 from ..training import Curriculum, SequenceTrainer, TrainConfig
 
 __all__ = ["LanzoniConfig", "coarse_model", "make_crnn", "run"]
@@ -183,14 +184,6 @@ def _plot(results: dict, curves_long: dict, snapshots: dict, history: list, out:
     return paths
 
 
-def _time_per_call(fn, repeats: int = 3) -> float:
-    fn()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - start) / repeats
-
-
 def run(out_dir: str | Path = "results/lanzoni2024", cfg: LanzoniConfig | None = None, *,
         progress: bool = True) -> dict[str, Any]:
     """Runs the pipeline; writes ``results.json``, figures and the trained model into ``out_dir``."""
@@ -291,12 +284,12 @@ def run(out_dir: str | Path = "results/lanzoni2024", cfg: LanzoniConfig | None =
     with torch.no_grad():
         x = truth[:1, None].float()
         state = model.initial_state(x)
-        crnn = _time_per_call(lambda: model.step(x, state))
+        crnn = time_call(lambda: model.step(x, state), 3, warmup=1)
     fine = torch.as_tensor(long["fields"][0, :1, 0], dtype=torch.float64)
     stepper = make_stepper(CahnHilliard(Grid([lg] * 3, 1.0), lanzoni(EPS), mobility=1.0, kappa=EPS),
                            "explicit", 1.25e-3)
-    fd64 = _time_per_call(lambda: stepper.advance(fine, FRAME_STEPS), 1)
-    fd32 = _time_per_call(lambda: stepper.advance(fine.float(), FRAME_STEPS), 1)
+    fd64 = time_call(lambda: stepper.advance(fine, FRAME_STEPS), 1, warmup=1)
+    fd32 = time_call(lambda: stepper.advance(fine.float(), FRAME_STEPS), 1, warmup=1)
     results["cost_per_tau"] = {"crnn_seconds": crnn, "explicit_fd_float64_seconds": fd64,
                                "explicit_fd_float32_seconds": fd32, "model_grid": lg // f, "fine_grid": lg,
                                "threads": torch.get_num_threads()}

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from .. import ops
 from ..grid import Grid
+from ..systems.diagnostics import characteristic_length
 from .fields import rmse
 
 __all__ = ["coarsening_exponent", "compare_trajectories", "free_energy_density", "interface_displacement",
@@ -84,8 +85,6 @@ def compare_trajectories(truth: Tensor, pred: Tensor, model, times, *,
     grid: Grid = model.grid
     truth, pred = truth.double(), pred.double()
     times = np.asarray(times, dtype=float)
-    from ..systems.diagnostics import characteristic_length
-
     f_true = free_energy_density(model, truth)
     f_pred = free_energy_density(model, pred)
     curves = {

@@ -58,10 +58,6 @@ class PeriodicConv(nn.Module):
         return _convolve(x, self.weight, self.bias, self.groups)
 
 
-def _conv(ndim: int, cin: int, cout: int, kernel: int, groups: int = 1) -> nn.Module:
-    return PeriodicConv(ndim, cin, cout, kernel, groups)
-
-
 class ConvGRUCell(nn.Module):
     """A convolutional GRU with the deeper gate mappings of lanzoni2024.
 
@@ -79,11 +75,11 @@ class ConvGRUCell(nn.Module):
         if kernel < 1 or kernel % 2 == 0:
             raise ValueError(f"ConvGRUCell: kernel must be odd and positive, got {kernel}")
         self.hidden, self.ndim = hidden, ndim
-        self.input_conv = _conv(ndim, in_channels, 3 * hidden, kernel)
-        self.hidden_conv = _conv(ndim, hidden, 2 * hidden, kernel)
-        self.candidate_conv = _conv(ndim, hidden, hidden, kernel)
+        self.input_conv = PeriodicConv(ndim, in_channels, 3 * hidden, kernel)
+        self.hidden_conv = PeriodicConv(ndim, hidden, 2 * hidden, kernel)
+        self.candidate_conv = PeriodicConv(ndim, hidden, hidden, kernel)
         # three independent 1x1 maps (reset, update, candidate) as one grouped convolution
-        self.gate_maps = _conv(ndim, 3 * hidden, 3 * hidden, 1, groups=3)
+        self.gate_maps = PeriodicConv(ndim, 3 * hidden, 3 * hidden, 1, groups=3)
 
     def forward(self, x: Tensor, h: Tensor) -> Tensor:
         hid = self.hidden
@@ -124,9 +120,9 @@ class ConservativeCRNN(nn.Module):
             ConvGRUCell(channels if i == 0 else hidden, hidden, kernel, ndim) for i in range(layers))
         out = channels * ndim if head == "flux" else channels
         self.head = nn.Sequential(
-            _conv(ndim, hidden, head_width, 1), nn.Tanh(),
-            _conv(ndim, head_width, head_width, 1), nn.Tanh(),
-            _conv(ndim, head_width, out, kernel))
+            PeriodicConv(ndim, hidden, head_width, 1), nn.Tanh(),
+            PeriodicConv(ndim, head_width, head_width, 1), nn.Tanh(),
+            PeriodicConv(ndim, head_width, out, kernel))
 
     def initial_state(self, frame: Tensor) -> list[Tensor]:
         shape = (frame.shape[0], self.hidden, *frame.shape[2:])

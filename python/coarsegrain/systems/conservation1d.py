@@ -19,6 +19,7 @@ Fields are ``[*batch, n]`` float64 tensors of point values (spectral) or cell av
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass
 
@@ -84,7 +85,7 @@ def random_sinusoids(n: int, length: float, batch: int, seed: int, *, modes: int
     return (a[..., None] * torch.sin(ks[..., None] * 2 * math.pi * x / length + phi[..., None])).sum(-2)
 
 
-class _Spectral1D:
+class _Spectral1D(abc.ABC):
     """u_t = L u + N(u, t) on a periodic interval, in rfft space."""
 
     length: float
@@ -92,12 +93,13 @@ class _Spectral1D:
     def wavenumbers(self, n: int) -> Tensor:
         return 2 * math.pi * torch.fft.rfftfreq(n, d=self.length / n, dtype=torch.float64)
 
+    @abc.abstractmethod
     def linear_symbol(self, k: Tensor) -> Tensor:
-        raise NotImplementedError  # pragma: no cover - every subclass defines it
+        """The symbol of the linear part L at wavenumbers ``k`` (complex)."""
 
+    @abc.abstractmethod
     def quadratic_coefficient(self) -> float:
         """c in N(u) = c (u^2)_x."""
-        raise NotImplementedError  # pragma: no cover
 
     def forcing_hat(self, n: int, t: float, batch_shape) -> Tensor | None:
         return None
