@@ -35,6 +35,7 @@ if [[ " $stages " == *" build "* ]]; then
   fi
   python3 -m pip install -q --no-deps --no-index --target "$site" --upgrade "$wheel" || exit 1
   cp "$site"/coarsegrain/*.so python/coarsegrain/
+  readelf -d python/coarsegrain/_C*.so | grep -q "libstdc++" || echo "WARNING: _C does not load libstdc++.so"
 fi
 export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
 python3 -c "import coarsegrain, json; print(json.dumps(coarsegrain.build_info()))" || exit 1
@@ -42,7 +43,7 @@ python3 -c "import coarsegrain, json; print(json.dumps(coarsegrain.build_info())
 status=0
 if [[ " $stages " == *" test "* ]]; then
   COARSEGRAIN_REQUIRE_CUDA=1 timeout 420 python3 -m pytest -q -n 8 -p no:cacheprovider tests \
-    -rfE --tb=short --junitxml="$OUT/tests.xml" 2>&1 | tee "$OUT/tests.log" | tail -60
+    -rfE --tb=short --durations=5 --junitxml="$OUT/tests.xml" 2>&1 | tee "$OUT/tests.log" | tail -60
   status=${PIPESTATUS[0]}
 fi
 if [[ " $stages " == *" bench "* ]]; then

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
+import subprocess
+import sys
 
+import pytest
 import torch
 
 import coarsegrain
@@ -48,3 +53,13 @@ def test_demo_cahn_hilliard_conserves_mass_and_dissipates_energy():
     assert result["mean_field_drift"] < 1e-14
     assert result["free_energy_non_increasing"]
     assert result["free_energy_end"] < result["free_energy_start"]
+
+
+@pytest.mark.skipif(sys.platform != "linux" or shutil.which("readelf") is None, reason="needs Linux and readelf")
+@pytest.mark.parametrize("module", ["_core", "_C"])
+def test_extensions_share_the_libstdcxx_runtime(module):
+    """A statically linked libstdc++ (GCC's fallback when libstdc++.so is missing) keeps its
+    own locale state inside the extension and crashed formatting error messages."""
+    path = importlib.util.find_spec(f"coarsegrain.{module}").origin
+    dynamic = subprocess.run(["readelf", "-d", path], capture_output=True, text=True, check=True).stdout
+    assert "libstdc++.so" in dynamic, f"{path} does not load libstdc++.so dynamically"

@@ -32,8 +32,9 @@ OPS = {
                            ref.divergence_adjoint, False),
 }
 
-# Grids with odd, even, and degenerate (1, 2: narrower than the stencil) extents.
-GRIDS = {1: [(17,), (2,), (1,)], 2: [(6, 9), (1, 5), (3, 2)], 3: [(5, 4, 7), (2, 3, 1)]}
+# Grids with odd, even, and degenerate (1, 2: narrower than the stencil) extents; (20, 11, 37)
+# spans several CUDA tiles in x and y (32 x 8) and several z chunks, none of them full.
+GRIDS = {1: [(17,), (2,), (1,)], 2: [(6, 9), (1, 5), (3, 2)], 3: [(5, 4, 7), (2, 3, 1), (20, 11, 37)]}
 SPACINGS = {1: [0.3], 2: [0.3, 1.7], 3: [0.3, 1.7, 0.05]}
 BATCHES = [(), (3,), (2, 2)]
 

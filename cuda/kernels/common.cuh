@@ -53,6 +53,55 @@ __device__ __forceinline__ void for_each_point(const Box& box, F f) {
   }
 }
 
+// --- z-marching launches (3D and the fused steppers) -------------------------------------------
+// A block owns a kTileX x kTileY column of the (x, y) plane and walks a chunk of z, so values
+// along z are reused from registers or shared memory instead of being re-read. Indices inside
+// one batch entry are 32-bit (the launchers fall back to the point kernels for larger fields).
+constexpr int kTileX = 32, kTileY = 8;
+
+struct ZMarch {
+  dim3 grid, block;
+  int z_chunk;  // planes per block
+};
+
+// nullopt-like: ok == false when the field is too large for 32-bit indices or the grid limits.
+struct ZMarchPlan {
+  bool ok;
+  ZMarch launch;
+};
+
+// Splits z into chunks so that the launch has about 2048 blocks (enough to fill a large GPU)
+// without chunks shorter than 8 planes (each chunk re-reads a few halo planes).
+inline ZMarchPlan plan_zmarch(const Box& box) {
+  const int64_t vol = box.nz * box.ny * box.nx;
+  if (vol >= (int64_t(1) << 31)) return {false, {}};
+  const int64_t tiles = ((box.nx + kTileX - 1) / kTileX) * ((box.ny + kTileY - 1) / kTileY);
+  const int64_t per_batch = std::max<int64_t>(1, tiles * box.batch);
+  int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(box.nz / 8, (2048 + per_batch - 1) / per_batch));
+  const int64_t z_chunk = (box.nz + chunks - 1) / chunks;
+  chunks = (box.nz + z_chunk - 1) / z_chunk;
+  const int64_t gy = (box.ny + kTileY - 1) / kTileY, gz = box.batch * chunks;
+  if (gy > kMaxGridYZ || gz > kMaxGridYZ) return {false, {}};
+  return {true, {dim3(static_cast<unsigned>((box.nx + kTileX - 1) / kTileX), static_cast<unsigned>(gy),
+                      static_cast<unsigned>(gz)),
+                 dim3(kTileX, kTileY, 1), static_cast<int>(z_chunk)}};
+}
+
+// i mod n for any int i (n > 0); used once per thread, off the hot loop.
+__device__ __forceinline__ int wrap_index(int i, int n) { return ((i % n) + n) % n; }
+
+// The (batch entry, first plane, end plane) of this block under a ZMarch launch.
+struct ZRange {
+  int64_t batch;
+  int begin, end;
+};
+__device__ __forceinline__ ZRange zmarch_range(const Box& box, int z_chunk) {
+  const int nz = static_cast<int>(box.nz);
+  const int chunks = (nz + z_chunk - 1) / z_chunk;
+  const int begin = static_cast<int>(blockIdx.z % chunks) * z_chunk;
+  return {static_cast<int64_t>(blockIdx.z / chunks), begin, min(begin + z_chunk, nz)};
+}
+
 // Read-only view of one batch entry (or one component) of a box-shaped field.
 template <typename T>
 struct Field {

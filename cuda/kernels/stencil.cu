@@ -36,6 +36,52 @@ __global__ void laplacian_kernel(const T* __restrict__ u, T* __restrict__ out, B
   });
 }
 
+// 3D Laplacian by z-marching: a thread owns one (x, y) column of a chunk and keeps the 2R + 1
+// values along z in registers; x and y neighbours come through the read-only cache.
+template <typename T, int ORDER>
+__global__ void __launch_bounds__(kTileX * kTileY)
+    laplacian3d_zmarch_kernel(const T* __restrict__ u, T* __restrict__ out, Box box, T cx, T cy,
+                              T cz, int z_chunk) {
+  constexpr int R = ORDER == 2 ? 1 : 2;
+  const ZRange zr = zmarch_range(box, z_chunk);
+  const int nx = static_cast<int>(box.nx), ny = static_cast<int>(box.ny), nz = static_cast<int>(box.nz);
+  const int x = blockIdx.x * kTileX + threadIdx.x, y = blockIdx.y * kTileY + threadIdx.y;
+  if (x >= nx || y >= ny) return;
+  const int plane = nx * ny;
+  const T* ub = u + zr.batch * plane * static_cast<int64_t>(nz);
+  T* ob = out + zr.batch * plane * static_cast<int64_t>(nz);
+  const int row = y * nx;
+  int xo[2 * R + 1], yo[2 * R + 1];  // in-plane offsets of the x and y neighbours
+#pragma unroll
+  for (int j = -R; j <= R; ++j) {
+    xo[j + R] = row + wrap_index(x + j, nx);
+    yo[j + R] = wrap_index(y + j, ny) * nx + x;
+  }
+  T win[2 * R + 1];  // u(z - R .. z + R) at this column
+#pragma unroll
+  for (int j = 0; j < 2 * R; ++j) win[j] = __ldg(ub + wrap_index(zr.begin - R + j, nz) * plane + row + x);
+  int z_ahead = wrap_index(zr.begin + R, nz);
+  for (int z = zr.begin; z < zr.end; ++z) {
+    win[2 * R] = __ldg(ub + z_ahead * plane + row + x);
+    z_ahead = z_ahead + 1 == nz ? 0 : z_ahead + 1;
+    const T* p = ub + z * plane;
+    const T c = win[R];
+    T acc;
+    if constexpr (ORDER == 2) {
+      acc = cx * (__ldg(p + xo[0]) + __ldg(p + xo[2]) - T(2) * c) +
+            cy * (__ldg(p + yo[0]) + __ldg(p + yo[2]) - T(2) * c) + cz * (win[0] + win[2] - T(2) * c);
+    } else {
+      const T c30 = T(30) * c;
+      acc = cx * (T(16) * (__ldg(p + xo[1]) + __ldg(p + xo[3])) - (__ldg(p + xo[0]) + __ldg(p + xo[4])) - c30) +
+            cy * (T(16) * (__ldg(p + yo[1]) + __ldg(p + yo[3])) - (__ldg(p + yo[0]) + __ldg(p + yo[4])) - c30) +
+            cz * (T(16) * (win[1] + win[3]) - (win[0] + win[4]) - c30);
+    }
+    ob[z * plane + row + x] = acc;
+#pragma unroll
+    for (int j = 0; j < 2 * R; ++j) win[j] = win[j + 1];
+  }
+}
+
 template <typename T, int NDIM>
 __global__ void gradient_kernel(const T* __restrict__ u, T* __restrict__ grad, Box box, T hx,
                                 T hy, T hz) {
@@ -116,6 +162,17 @@ cudaError_t laplacian(const T* u, T* out, const GridShape& g, int order, cudaStr
   const double s = order == 2 ? 1.0 : 1.0 / 12.0;
   const T cx = T(s * box.inv_dx * box.inv_dx), cy = T(s * box.inv_dy * box.inv_dy),
           cz = T(s * box.inv_dz * box.inv_dz);
+  if (g.ndim == 3) {
+    const ZMarchPlan plan = plan_zmarch(box);
+    if (plan.ok) {
+      const ZMarch& z = plan.launch;
+      if (order == 2)
+        laplacian3d_zmarch_kernel<T, 2><<<z.grid, z.block, 0, stream>>>(u, out, box, cx, cy, cz, z.z_chunk);
+      else
+        laplacian3d_zmarch_kernel<T, 4><<<z.grid, z.block, 0, stream>>>(u, out, box, cx, cy, cz, z.z_chunk);
+      return cudaGetLastError();
+    }
+  }
   dispatch_ndim(g.ndim, [&](auto nd) {
     constexpr int N = decltype(nd)::value;
     if (order == 2)

@@ -15,14 +15,14 @@ at::Tensor cahn_hilliard_explicit_cuda(const at::Tensor& u, c10::ArrayRef<double
                                        double dt, double mobility, double kappa,
                                        c10::ArrayRef<double> dfdu, int64_t steps,
                                        c10::string_view scheme) {
-  parse_scheme(scheme);  // validated for parity with the CPU; CUDA always uses two passes
+  const CahnHilliardScheme parsed = parse_scheme(scheme);
   const c10::cuda::CUDAGuard guard(u.device());
   PhaseFieldCall call = prepare_phase_field("cahn_hilliard_explicit", u, spacing, dt, mobility,
                                             kappa, dfdu, steps, /*conserved=*/true);
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "cahn_hilliard_explicit", [&] {
     C10_CUDA_CHECK(coarsegrain::cuda::cahn_hilliard_explicit(
         call.fields.input.const_data_ptr<scalar_t>(), call.fields.output.mutable_data_ptr<scalar_t>(),
-        call.workspace.mutable_data_ptr<scalar_t>(), call.fields.grid, call.params, steps,
+        call.workspace.mutable_data_ptr<scalar_t>(), call.fields.grid, call.params, steps, parsed,
         c10::cuda::getCurrentCUDAStream().stream()));
   });
   return call.fields.output;
