@@ -79,7 +79,21 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                                         epochs=args.epochs, long_grid=args.long_grid, long_tau=args.long_tau)
         lanzoni2024.run(out, cfg, progress=not args.no_progress)
         return 0
-    raise SystemExit(f"reproduce: unknown paper {args.paper!r}; available: kiyani2022, lanzoni2024")
+    if args.paper == "barsinai2019":
+        from .experiments import barsinai2019
+
+        cfg = barsinai2019.BarsinaiConfig(full=args.full, seed=args.seed)
+        if args.systems:
+            cfg.equations = tuple(args.systems)
+        if args.models:
+            cfg.models = tuple(args.models)
+        if args.steps:
+            cfg.steps = args.steps
+        if args.n_test:
+            cfg.n_test = args.n_test
+        barsinai2019.run(out, cfg, progress=not args.no_progress)
+        return 0
+    raise SystemExit(f"reproduce: unknown paper {args.paper!r}; available: kiyani2022, lanzoni2024, barsinai2019")
 
 
 def _cmd_rollout(args: argparse.Namespace) -> int:
@@ -196,19 +210,22 @@ def build_parser() -> argparse.ArgumentParser:
     plot.set_defaults(func=_cmd_plot)
 
     rep = sub.add_parser("reproduce", help="reproduce a paper's results (data, training, rollout)")
-    rep.add_argument("paper", help="kiyani2022 or lanzoni2024")
+    rep.add_argument("paper", help="kiyani2022, lanzoni2024 or barsinai2019")
     rep.add_argument("--full", action="store_true", help="the paper's sizes and epochs (GPU, hours)")
     rep.add_argument("--out", help="output directory (default results/<paper>)")
     rep.add_argument("--device", default="cpu")
     rep.add_argument("--seed", type=int, default=0)
-    rep.add_argument("--systems", nargs="+", help="subset: allen_cahn cahn_hilliard pfc")
-    rep.add_argument("--models", nargs="+", help="subset: mlp cnnlstm unet")
+    rep.add_argument("--systems", nargs="+",
+                     help="subset: allen_cahn cahn_hilliard pfc (kiyani2022); burgers kdv ks (barsinai2019)")
+    rep.add_argument("--models", nargs="+", help="subset: mlp cnnlstm unet (kiyani2022); network constant (barsinai2019)")
     rep.add_argument("--rollout-method", default="LSODA",
                      help="LSODA (the paper's Adams/BDF switching), BDF, RK45, rk4 or euler")
     rep.add_argument("--n-traj", type=int, help="lanzoni2024: simulated trajectories")
     rep.add_argument("--epochs", type=int, help="lanzoni2024: training epochs")
     rep.add_argument("--long-grid", type=int, help="lanzoni2024: fine grid of the long test run")
     rep.add_argument("--long-tau", type=int, help="lanzoni2024: length of the long test run in frames (tau)")
+    rep.add_argument("--steps", type=int, help="barsinai2019: optimizer steps per model")
+    rep.add_argument("--n-test", type=int, help="barsinai2019: test realizations per equation")
     rep.add_argument("--no-progress", action="store_true")
     rep.set_defaults(func=_cmd_reproduce)
     roll = sub.add_parser("rollout", help="long rollout of a recurrent model (shipped or a checkpoint) into HDF5")

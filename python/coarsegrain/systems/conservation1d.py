@@ -48,10 +48,18 @@ class SinusoidForcing:
     length: float = 2 * math.pi
 
     @classmethod
-    def random(cls, batch: int, seed: int, modes: int = 20, length: float = 2 * math.pi) -> SinusoidForcing:
+    def random(cls, batch: int, seed: int, modes: int = 20, length: float = 2 * math.pi,
+               domain_multiple: int = 1) -> SinusoidForcing:
+        """barsinai2019's random forcing. On a domain ``domain_multiple`` times 2 pi long
+        (``length`` = 2 pi m) the mode numbers are drawn from +-{m, ..., 3m}: physical
+        wavenumbers in [1, 3] like the training distribution, without a period of 2 pi."""
         rng = np.random.default_rng(seed)
         t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
-        k = rng.choice([1, 2, 3], size=(batch, modes)) * rng.choice([-1, 1], size=(batch, modes))
+        m = int(domain_multiple)
+        if m < 1:
+            raise ValueError(f"domain_multiple must be >= 1, got {domain_multiple}")
+        choices = [1, 2, 3] if m == 1 else list(range(m, 3 * m + 1))
+        k = rng.choice(choices, size=(batch, modes)) * rng.choice([-1, 1], size=(batch, modes))
         return cls(t(rng.uniform(-0.5, 0.5, (batch, modes))), t(rng.uniform(-0.4, 0.4, (batch, modes))),
                    t(k), t(rng.uniform(0, 2 * math.pi, (batch, modes))), length)
 
@@ -63,14 +71,29 @@ class SinusoidForcing:
         """f at the points ``x`` ([n]), ``[batch, n]``."""
         return (self.amplitude[..., None] * torch.sin(self._args(x, t))).sum(-2)
 
+    def _on_grid(self, n: int, cells: bool, t: float) -> Tensor:
+        # sin(k x + theta) = sin(k x) cos(theta) + cos(k x) sin(theta): the spatial factors are
+        # cached per grid, so each call costs one [batch, modes] x [batch, modes, n] product.
+        cache = self.__dict__.setdefault("_grid_cache", {})
+        if (n, cells) not in cache:
+            h = self.length / n
+            x = (torch.arange(n, dtype=torch.float64) + (0.5 if cells else 0.0)) * h
+            kq = self.wavenumber[..., None] * 2 * math.pi / self.length
+            weight = self.amplitude[..., None]
+            if cells:  # the mean of sin(kx + c) over a cell of width h about x0 is sin(k x0 + c) sinc
+                weight = weight * torch.sin(kq * h / 2) / (kq * h / 2)
+            cache[(n, cells)] = (weight * torch.sin(kq * x), weight * torch.cos(kq * x))
+        s, c = cache[(n, cells)]
+        theta = self.omega * t + self.phase
+        return torch.einsum("bm,bmn->bn", torch.cos(theta), s) + torch.einsum("bm,bmn->bn", torch.sin(theta), c)
+
+    def grid_values(self, n: int, t: float) -> Tensor:
+        """f at the points x_j = j L / n, ``[batch, n]``."""
+        return self._on_grid(n, False, t)
+
     def cell_averages(self, n: int, t: float) -> Tensor:
         """Exact averages of f over the cells [j, j + 1) L / n, ``[batch, n]``."""
-        h = self.length / n
-        centres = (torch.arange(n, dtype=torch.float64) + 0.5) * h
-        kq = self.wavenumber[..., None] * 2 * math.pi / self.length
-        # mean of sin(kx + c) over a cell of width h about x0: sin(k x0 + c) * sin(k h / 2) / (k h / 2)
-        factor = torch.sin(kq * h / 2) / (kq * h / 2)
-        return (self.amplitude[..., None] * factor * torch.sin(self._args(centres, t))).sum(-2)
+        return self._on_grid(n, True, t)
 
 
 def random_sinusoids(n: int, length: float, batch: int, seed: int, *, modes: int = 10, max_wavenumber: int = 3,
@@ -104,6 +127,15 @@ class _Spectral1D(abc.ABC):
     def forcing_hat(self, n: int, t: float, batch_shape) -> Tensor | None:
         return None
 
+    def flux_rhs(self, u: Tensor) -> Tensor:
+        """The conservative part of u_t (everything but the forcing) at the points of ``u``
+        (``[*batch, n]``), spectrally: L u + c (u^2)_x."""
+        n = u.shape[-1]
+        k = self.wavenumbers(n)
+        u = u.to(torch.float64)
+        out = self.linear_symbol(k) * torch.fft.rfft(u) + self.quadratic_coefficient() * 1j * k * torch.fft.rfft(u * u)
+        return torch.fft.irfft(out, n=n)
+
 
 @dataclass
 class Burgers(_Spectral1D):
@@ -122,8 +154,7 @@ class Burgers(_Spectral1D):
     def forcing_hat(self, n, t, batch_shape):
         if self.forcing is None:
             return None
-        x = torch.arange(n, dtype=torch.float64) * self.length / n
-        return torch.fft.rfft(self.forcing.point_values(x, t))
+        return torch.fft.rfft(self.forcing.grid_values(n, t))
 
 
 @dataclass
