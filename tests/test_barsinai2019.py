@@ -145,7 +145,19 @@ def test_reproduction_end_to_end_at_toy_size(tmp_path):
     assert (tmp_path / "fig4_valid_time.png").stat().st_size > 0
     assert (tmp_path / "fig3c_mae.png").stat().st_size > 0
     assert "| factor |" in (tmp_path / "results.md").read_text()
+    (tmp_path / "results.md").unlink()
+    bs.render(tmp_path)  # re-rendering from results.json alone
+    assert "| factor |" in (tmp_path / "results.md").read_text()
     with pytest.raises(ValueError, match="not divisible by factor 3"):
         bs.BarsinaiConfig(factors={"burgers": [3], "kdv": [2], "ks": [2]}).resolved()
     with pytest.raises(ValueError, match="unknown equation"):
         bs.BarsinaiConfig(equations=("navier",)).resolved()
+
+
+def test_resolution_gain_interpolates_log_log():
+    table = {"2": {"weno5": {"mae": 1e-3}}, "4": {"weno5": {"mae": 4e-3}},
+             "8": {"weno5": {"mae": 2e-2}, "network": {"mae": 2e-3}}}
+    text = bs._resolution_gain(table)
+    assert "factor 2.83" in text and "gain 2.8x" in text
+    table["8"]["network"]["mae"] = 1e-4
+    assert "below every evaluated" in bs._resolution_gain(table)

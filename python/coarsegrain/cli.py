@@ -91,6 +91,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             cfg.steps = args.steps
         if args.n_test:
             cfg.n_test = args.n_test
+        if args.t_max:
+            cfg.t_max = args.t_max
         barsinai2019.run(out, cfg, progress=not args.no_progress)
         return 0
     raise SystemExit(f"reproduce: unknown paper {args.paper!r}; available: kiyani2022, lanzoni2024, barsinai2019")
@@ -226,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--long-tau", type=int, help="lanzoni2024: length of the long test run in frames (tau)")
     rep.add_argument("--steps", type=int, help="barsinai2019: optimizer steps per model")
     rep.add_argument("--n-test", type=int, help="barsinai2019: test realizations per equation")
+    rep.add_argument("--t-max", type=float, help="barsinai2019: horizon of the valid-time runs")
     rep.add_argument("--no-progress", action="store_true")
     rep.set_defaults(func=_cmd_reproduce)
     roll = sub.add_parser("rollout", help="long rollout of a recurrent model (shipped or a checkpoint) into HDF5")

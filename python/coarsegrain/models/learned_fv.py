@@ -103,10 +103,10 @@ class LearnedFiniteVolume(nn.Module):
     def coefficients(self, v: Tensor) -> list[Tensor]:
         """One ``[B, n, width]`` stencil per reconstructed face quantity (see ``stencils``)."""
         b, n = v.shape[0], v.shape[-1]
-        if self.net is None:
-            z = self.free.to(v).expand(b, n, -1)
-        else:
-            z = self.net(v / self.input_scale).transpose(1, 2)  # [B, n, free]
+        if self.net is None:  # one stencil per quantity, the same at every face
+            parts = self.free.to(v).split(self.split)
+            return [s(p).expand(b, n, -1).contiguous() for s, p in zip(self.stencils, parts)]
+        z = self.net(v / self.input_scale).transpose(1, 2)  # [B, n, free]
         return [s(part).contiguous() for s, part in zip(self.stencils, z.split(self.split, dim=-1))]
 
     def flux(self, v: Tensor) -> Tensor:

@@ -64,9 +64,9 @@ def cahn_hilliard_explicit(
 ) -> Tensor:
     """``steps`` explicit Cahn-Hilliard steps from ``u``; returns a new tensor.
 
-    ``scheme="fused"`` keeps mu in a per-thread ring of planes on CPU (one read and one write
-    of the field per step); ``"two_pass"`` writes mu to memory first. CUDA always uses two
-    passes. A ``dt`` at or beyond ``2 / (M kappa lam^2)`` raises ``ValueError`` stating the limit.
+    ``scheme="fused"`` keeps mu in a ring of planes (per thread on CPU; per block in shared
+    memory on CUDA, one kernel per step), so a step reads and writes the field about once;
+    ``"two_pass"`` writes mu to memory first. A ``dt`` at or beyond ``2 / (M kappa lam^2)`` raises ``ValueError`` stating the limit.
     """
     h, coeffs = _prepare("cahn_hilliard_explicit", u, spacing, ndim, dfdu)
     return torch.ops.coarsegrain.cahn_hilliard_explicit(
