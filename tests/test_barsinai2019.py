@@ -12,6 +12,7 @@ import torch
 
 from coarsegrain.experiments import barsinai2019 as bs
 from coarsegrain.models import LearnedFiniteVolume
+from coarsegrain.training import TrainConfig
 from coarsegrain.models.learned_fv import baseline_width, godunov_burgers_flux
 from coarsegrain.systems.conservation1d import (ETDRK4, KdV, KuramotoSivashinsky, SinusoidForcing,
                                                 random_sinusoids, spectral_cell_averages)
@@ -161,3 +162,29 @@ def test_resolution_gain_interpolates_log_log():
     assert "factor 2.83" in text and "gain 2.8x" in text
     table["8"]["network"]["mae"] = 1e-4
     assert "below every evaluated" in bs._resolution_gain(table)
+
+
+def test_unrolled_loss_adds_the_integrated_frames(tmp_path):
+    """DerivativeTrainer with unroll = 1: the loss is the scaled derivative MSE plus the scaled
+    MSE of the model integrated (SSP-RK3) over one frame interval, computed here independently."""
+    ref = bs.Reference("ks", 2, seed=3)
+    _, frames, rates = ref.solve(1.0, 0.25)
+    x, y, seq = bs.training_pairs(ref, frames, rates, 8, unroll=1)
+    assert seq.shape == (len(x), 1, x.shape[-1]) and len(x) == 8 * 2 * 3  # 3 frames with a successor
+    torch.testing.assert_close(seq[0], bs.coarse_view(frames[2], 8, 0, False)[0:1].float())
+    h = ref.length / (ref.n // 8)
+    model = LearnedFiniteVolume(h, coefficients="network", equation="ks")
+    data = torch.utils.data.TensorDataset(x, y, seq)
+    cfg = TrainConfig(epochs=1, batch_size=8, progress=False)
+    trainer = bs.DerivativeTrainer(model, data, None, cfg, tmp_path, unroll=1, interval=0.25, dt=0.1)
+    with torch.no_grad():
+        got, _ = trainer._batch_loss((x, y, seq), training=False)
+        v = x
+        for _ in range(3):  # 0.25 / 0.1 -> 3 steps of 0.25 / 3
+            k = 0.25 / 3
+            v1 = v + k * model(v)
+            v2 = 0.75 * v + 0.25 * (v1 + k * model(v1))
+            v = v / 3 + (2 / 3) * (v2 + k * model(v2))
+        expected = ((model(x) - y).square().mean() / y.double().square().mean()
+                    + (v - seq).square().mean() / seq.double().square().mean())
+    assert abs(got.item() - expected.item()) < 1e-5 * expected.item()

@@ -79,6 +79,7 @@ class BarsinaiConfig:
     steps: int | None = None         # optimizer steps per model (default 3000; full 20000)
     batch_size: int = 32
     models: tuple[str, ...] = ("network", "constant", "constant-godunov")  # the last: Burgers only
+    unroll: int = 0                  # frames of time-integrated loss (KdV and KS; 0: derivative loss only)
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -171,43 +172,75 @@ def coarse_view(fields: Tensor, factor: int, shift: int, finite_volume: bool) ->
 class DerivativeTrainer(Trainer):
     """The shared trainer on (cell averages, flux-part time derivative) pairs, in physical units
     (the flux formula needs them): the loss is the MSE divided by the training targets' mean
-    square, so that predicting zeros scores 1 (barsinai2019 SI)."""
+    square, so that predicting zeros scores 1 (barsinai2019 SI).
+
+    With ``unroll = k > 0`` the samples also carry the next k frames (``save_dt`` apart) and the
+    loss adds their MSE after integrating the model there with SSP-RK3 at step ``dt``
+    (differentiably), scaled the same way: the paper's time-integrated loss (unforced equations).
+    """
+
+    def __init__(self, *args, unroll: int = 0, interval: float = 0.0, dt: float = 0.0, **kwargs):
+        self.unroll, self.interval, self.dt = unroll, interval, dt
+        super().__init__(*args, **kwargs)
 
     def _prepare_model(self, model):
-        x0, y0 = self.train_data[0]
+        x0, y0 = self.train_data[0][:2]
         self.ndim = 1
         model = model.to(self.device)
         self._check_fit(model, x0, y0)
-        xs, ys = self._stack(self.train_data)
-        if not (torch.isfinite(xs).all() and torch.isfinite(ys).all()):
+        stacked = self._stack(self.train_data)
+        if not all(torch.isfinite(t).all() for t in stacked):
             raise ValueError("the training data holds non-finite values")
-        self.target_scale = float(ys.double().square().mean().clamp_min(1e-30))
+        self.target_scale = float(stacked[1].double().square().mean().clamp_min(1e-30))
+        if self.unroll:
+            self.frame_scale = float(stacked[2].double().square().mean().clamp_min(1e-30))
         return model
 
     def _batch_loss(self, batch, training):
         x, y = batch[0].to(self.device), batch[1].to(self.device)
-        return (self.model(x) - y).square().mean() / self.target_scale, len(x)
+        loss = (self.model(x) - y).square().mean() / self.target_scale
+        if self.unroll:
+            future = batch[2].to(self.device)  # [B, k, n]
+            steps = max(1, math.ceil(self.interval / self.dt - 1e-9))
+            h, v, traj = self.interval / steps, x, []
+            for _ in range(self.unroll):
+                for _ in range(steps):
+                    v1 = v + h * self.model(v)
+                    v2 = 0.75 * v + 0.25 * (v1 + h * self.model(v1))
+                    v = v / 3 + (2 / 3) * (v2 + h * self.model(v2))
+                traj.append(v[:, 0])
+            loss = loss + (torch.stack(traj, 1) - future).square().mean() / self.frame_scale
+        return loss, len(x)
 
     def _model_meta(self):
         return {"wrapper": None, "ndim": 1}
 
+    def _run_identity(self):
+        return {**self.config.run_identity(), "unroll": self.unroll}
 
-def training_pairs(ref: Reference, frames: Tensor, rates: Tensor, factor: int) -> tuple[Tensor, Tensor]:
-    """All sub-grid alignments of every frame after t = 0, ``[N, 1, n / factor]`` each."""
-    xs, ys = [], []
+
+def training_pairs(ref: Reference, frames: Tensor, rates: Tensor, factor: int, unroll: int = 0) -> tuple[Tensor, ...]:
+    """All sub-grid alignments of every frame after t = 0, ``[N, 1, n / factor]`` each; with
+    ``unroll = k`` only frames with k successors, and those successors ``[N, k, n / factor]``."""
+    last = len(frames) - unroll
+    xs, ys, seqs = [], [], []
     for s in range(factor):
-        xs.append(ref.coarse_view(frames[1:], factor, s).flatten(0, 1))
-        ys.append(ref.coarse_view(rates[1:], factor, s).flatten(0, 1))
-    return torch.cat(xs)[:, None].float(), torch.cat(ys)[:, None].float()
+        xs.append(ref.coarse_view(frames[1:last], factor, s).flatten(0, 1))
+        ys.append(ref.coarse_view(rates[1:last], factor, s).flatten(0, 1))
+        if unroll:
+            ahead = [ref.coarse_view(frames[1 + i:last + i], factor, s).flatten(0, 1) for i in range(1, unroll + 1)]
+            seqs.append(torch.stack(ahead, 1))
+    out = (torch.cat(xs)[:, None].float(), torch.cat(ys)[:, None].float())
+    return out + ((torch.cat(seqs).float(),) if unroll else ())
 
 
-def train_model(kind: str, equation: str, h: float, pairs, cfg: dict, out: Path, input_scale: float):
-    x, y = pairs
-    n_val = max(1, len(x) // 10)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg["seed"]))
+def train_model(kind: str, equation: str, h: float, pairs, cfg: dict, out: Path, input_scale: float,
+                unroll: int = 0, max_speed: float = 3.0):
+    n_val = max(1, len(pairs[0]) // 10)
+    perm = torch.randperm(len(pairs[0]), generator=torch.Generator().manual_seed(cfg["seed"]))
     val, tr = perm[:n_val], perm[n_val:]
-    data = torch.utils.data.TensorDataset(x[tr], y[tr])
-    vdata = torch.utils.data.TensorDataset(x[val], y[val])
+    data = torch.utils.data.TensorDataset(*(t[tr] for t in pairs))
+    vdata = torch.utils.data.TensorDataset(*(t[val] for t in pairs))
     epochs = max(2, math.ceil(cfg["steps"] * cfg["batch_size"] / len(tr)))
     coefficients, _, flux = kind.partition("-")
     kwargs = dict(h=h, coefficients=coefficients, equation=equation, input_scale=input_scale,
@@ -215,11 +248,13 @@ def train_model(kind: str, equation: str, h: float, pairs, cfg: dict, out: Path,
     model = LearnedFiniteVolume(**kwargs)
     config = TrainConfig(epochs=epochs, batch_size=cfg["batch_size"], lr=1e-3 if coefficients == "network" else 1e-2,
                          betas=(0.9, 0.99), scheduler="cosine", seed=cfg["seed"], progress=False)
-    trainer = DerivativeTrainer(model, data, vdata, config, out,
+    trainer = DerivativeTrainer(model, data, vdata, config, out, unroll=unroll, interval=cfg["save_dt"],
+                                dt=coarse_dt(equation, h, max_speed),
                                 model_spec={"class": "LearnedFiniteVolume", "kwargs": kwargs})
     trainer.fit()
     model.load_state_dict(trainer.best_state or trainer.model.state_dict())
-    return model.double().eval(), {"epochs": epochs, "samples": len(tr), "best_val_loss": trainer.best_val}
+    return model.double().eval(), {"epochs": epochs, "samples": len(tr), "best_val_loss": trainer.best_val,
+                                   "unroll": unroll}
 
 
 # --- coarse integration and metrics ----------------------------------------------------------
@@ -464,15 +499,18 @@ def run(out_dir: str | Path = "results/barsinai2019", config: BarsinaiConfig | N
         scale = float(frames.std())
         trained: dict[int, dict] = {}
         training = {}
+        unroll = cfg["unroll"] if train_ref.forcing is None else 0
         for f in cfg["train_factors"][eq]:
-            pairs = training_pairs(train_ref, frames, rates, f)
+            pairs = training_pairs(train_ref, frames, rates, f, unroll)
             h = train_ref.length / (train_ref.n // f)
             trained[f] = {}
             for kind in cfg["models"]:
                 if kind.endswith("-godunov") and eq != "burgers":
                     continue  # the Godunov flux is Burgers' (v^2/2)
                 t0 = time.perf_counter()
-                model, info = train_model(kind, eq, h, pairs, cfg, out / "models" / eq / f"x{f}_{kind}", scale)
+                tag = f"x{f}_{kind}" + (f"_unroll{unroll}" if unroll else "")
+                model, info = train_model(kind, eq, h, pairs, cfg, out / "models" / eq / tag, scale, unroll,
+                                          train_ref.setup.max_speed)
                 info["seconds"] = time.perf_counter() - t0
                 trained[f][kind] = model
                 training[f"x{f}_{kind}"] = info

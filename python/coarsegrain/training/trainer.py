@@ -190,9 +190,9 @@ class Trainer:
                              f"but the targets are {tuple(y0.shape)}")
 
     @staticmethod
-    def _stack(data: Dataset) -> tuple[Tensor, Tensor]:
-        xs, ys = zip(*(data[i] for i in range(len(data))))
-        return torch.stack(xs), torch.stack(ys)
+    def _stack(data: Dataset) -> tuple[Tensor, ...]:
+        """Every field of the samples stacked: (inputs, targets, ...)."""
+        return tuple(torch.stack(t) for t in zip(*(data[k] for k in range(len(data)))))
 
     def _loss(self, pred: Tensor, target: Tensor) -> Tensor:
         d = pred - target
