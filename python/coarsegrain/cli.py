@@ -93,6 +93,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             cfg.n_test = args.n_test
         if args.t_max:
             cfg.t_max = args.t_max
+        if args.unroll:
+            cfg.unroll = args.unroll
         barsinai2019.run(out, cfg, progress=not args.no_progress)
         return 0
     raise SystemExit(f"reproduce: unknown paper {args.paper!r}; available: kiyani2022, lanzoni2024, barsinai2019")
@@ -229,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--steps", type=int, help="barsinai2019: optimizer steps per model")
     rep.add_argument("--n-test", type=int, help="barsinai2019: test realizations per equation")
     rep.add_argument("--t-max", type=float, help="barsinai2019: horizon of the valid-time runs")
+    rep.add_argument("--unroll", type=int, help="barsinai2019: frames of time-integrated loss (KdV, KS)")
     rep.add_argument("--no-progress", action="store_true")
     rep.set_defaults(func=_cmd_reproduce)
     roll = sub.add_parser("rollout", help="long rollout of a recurrent model (shipped or a checkpoint) into HDF5")

@@ -58,8 +58,6 @@ def export_pretrained(checkpoint: str | Path, dest: str | Path, record: dict[str
     ``record`` (training command, data, figures) next to it as JSON; both atomically."""
     import os
 
-    import torch
-
     from ..training.checkpoint import load_checkpoint, save_atomic
 
     ckpt = load_checkpoint(checkpoint)
