@@ -82,19 +82,10 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     if args.paper == "barsinai2019":
         from .experiments import barsinai2019
 
-        cfg = barsinai2019.BarsinaiConfig(full=args.full, seed=args.seed)
-        if args.systems:
-            cfg.equations = tuple(args.systems)
-        if args.models:
-            cfg.models = tuple(args.models)
-        if args.steps:
-            cfg.steps = args.steps
-        if args.n_test:
-            cfg.n_test = args.n_test
-        if args.t_max:
-            cfg.t_max = args.t_max
-        if args.unroll:
-            cfg.unroll = args.unroll
+        given = {"equations": tuple(args.systems or ()) or None, "models": tuple(args.models or ()) or None,
+                 "steps": args.steps, "n_test": args.n_test, "t_max": args.t_max, "unroll": args.unroll}
+        cfg = barsinai2019.BarsinaiConfig(full=args.full, seed=args.seed,
+                                          **{k: v for k, v in given.items() if v is not None})
         barsinai2019.run(out, cfg, progress=not args.no_progress)
         return 0
     raise SystemExit(f"reproduce: unknown paper {args.paper!r}; available: kiyani2022, lanzoni2024, barsinai2019")
