@@ -160,8 +160,9 @@ def test_resolution_gain_interpolates_log_log():
              "8": {"weno5": {"mae": 2e-2}, "network": {"mae": 2e-3}}}
     text = bs._resolution_gain(table)
     assert "factor 2.83" in text and "gain 2.8x" in text
-    table["8"]["network"]["mae"] = 1e-4
-    assert "below every evaluated" in bs._resolution_gain(table)
+    table["8"]["network"]["mae"] = 2.5e-4  # below 2x: the 2x-4x segment extended, 2 * 4^(-1/2) = 1
+    text = bs._resolution_gain(table)
+    assert "below every evaluated" in text and "factor 1.00" in text and "gain 8.0x" in text
 
 
 def test_unrolled_loss_adds_the_integrated_frames(tmp_path):
@@ -188,3 +189,15 @@ def test_unrolled_loss_adds_the_integrated_frames(tmp_path):
         expected = ((model(x) - y).square().mean() / y.double().square().mean()
                     + (v - seq).square().mean() / seq.double().square().mean())
     assert abs(got.item() - expected.item()) < 1e-5 * expected.item()
+
+
+def test_mae_loss_is_scaled_by_the_mean_absolute_target(tmp_path):
+    x = torch.randn(6, 1, 16)
+    y = torch.randn(6, 1, 16)
+    model = LearnedFiniteVolume(0.3, coefficients="network")
+    data = torch.utils.data.TensorDataset(x, y)
+    trainer = bs.DerivativeTrainer(model, data, None, TrainConfig(epochs=1, loss="mae", progress=False), tmp_path)
+    with torch.no_grad():
+        got, _ = trainer._batch_loss((x, y), training=False)
+        expected = (model(x) - y).abs().mean() / y.abs().mean()
+    assert abs(got.item() - expected.item()) < 1e-6

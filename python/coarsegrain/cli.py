@@ -83,7 +83,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         from .experiments import barsinai2019
 
         given = {"equations": tuple(args.systems or ()) or None, "models": tuple(args.models or ()) or None,
-                 "steps": args.steps, "n_test": args.n_test, "t_max": args.t_max, "unroll": args.unroll}
+                 "steps": args.steps, "n_test": args.n_test, "t_max": args.t_max, "unroll": args.unroll,
+                 "loss": args.loss}
         cfg = barsinai2019.BarsinaiConfig(full=args.full, seed=args.seed,
                                           **{k: v for k, v in given.items() if v is not None})
         barsinai2019.run(out, cfg, progress=not args.no_progress)
@@ -223,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--n-test", type=int, help="barsinai2019: test realizations per equation")
     rep.add_argument("--t-max", type=float, help="barsinai2019: horizon of the valid-time runs")
     rep.add_argument("--unroll", type=int, help="barsinai2019: frames of time-integrated loss (KdV, KS)")
+    rep.add_argument("--loss", choices=["mae", "mse"], help="barsinai2019: derivative loss (default mae; mse: the paper)")
     rep.add_argument("--no-progress", action="store_true")
     rep.set_defaults(func=_cmd_reproduce)
     roll = sub.add_parser("rollout", help="long rollout of a recurrent model (shipped or a checkpoint) into HDF5")

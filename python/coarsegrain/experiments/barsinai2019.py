@@ -11,6 +11,9 @@ For each equation (forced Burgers, KdV, Kuramoto-Sivashinsky):
    flux between learned left and right states ("Opt. God." of Fig 3), trained on the
    time-derivative loss scaled so that predicting zeros gives 1 (Adam, beta2 = 0.99, learning
    rate 1e-3 for the network and 1e-2 for constants, cosine decay; the paper steps 1e-3 -> 1e-4).
+   The loss is the mean absolute error by default: the paper's mean square error is dominated by
+   the few cells at shocks, and a network trained on it integrates 7x worse on Burgers at 8x
+   (MAE 8.2e-4 against 1.2e-4, t <= 15); ``loss="mse"`` restores it.
 3. Held-out realizations integrated on every coarse grid by the learned models and the
    baselines (standard polynomial finite volumes of first and third order; WENO5 for Burgers)
    with SSP-RK3; valid simulation time exactly as Fig 4's caption defines it, and the mean
@@ -80,6 +83,7 @@ class BarsinaiConfig:
     batch_size: int = 32
     models: tuple[str, ...] = ("network", "constant", "constant-godunov")  # the last: Burgers only
     unroll: int = 0                  # frames of time-integrated loss (KdV and KS; 0: derivative loss only)
+    loss: str = "mae"                # "mse" (the paper's) or "mae": see the module docstring
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -171,8 +175,8 @@ def coarse_view(fields: Tensor, factor: int, shift: int, finite_volume: bool) ->
 
 class DerivativeTrainer(Trainer):
     """The shared trainer on (cell averages, flux-part time derivative) pairs, in physical units
-    (the flux formula needs them): the loss is the MSE divided by the training targets' mean
-    square, so that predicting zeros scores 1 (barsinai2019 SI).
+    (the flux formula needs them): the loss (``TrainConfig.loss``: MSE as in barsinai2019, or
+    MAE) is divided by that of predicting zeros, so zeros score 1 (barsinai2019 SI).
 
     With ``unroll = k > 0`` the samples also carry the next k frames (``save_dt`` apart) and the
     loss adds their MSE after integrating the model there with SSP-RK3 at step ``dt``
@@ -191,14 +195,19 @@ class DerivativeTrainer(Trainer):
         stacked = self._stack(self.train_data)
         if not all(torch.isfinite(t).all() for t in stacked):
             raise ValueError("the training data holds non-finite values")
-        self.target_scale = float(stacked[1].double().square().mean().clamp_min(1e-30))
+        self.target_scale = self._scale(stacked[1])
         if self.unroll:
-            self.frame_scale = float(stacked[2].double().square().mean().clamp_min(1e-30))
+            self.frame_scale = self._scale(stacked[2])
         return model
+
+    def _scale(self, t: Tensor) -> float:
+        """The loss of predicting zeros: mean square (MSE) or mean absolute value (MAE)."""
+        t = t.double()
+        return float((t.square() if self.config.loss == "mse" else t.abs()).mean().clamp_min(1e-30))
 
     def _batch_loss(self, batch, training):
         x, y = batch[0].to(self.device), batch[1].to(self.device)
-        loss = (self.model(x) - y).square().mean() / self.target_scale
+        loss = self._loss(self.model(x), y) / self.target_scale
         if self.unroll:
             future = batch[2].to(self.device)  # [B, k, n]
             steps = max(1, math.ceil(self.interval / self.dt - 1e-9))
@@ -209,7 +218,7 @@ class DerivativeTrainer(Trainer):
                     v2 = 0.75 * v + 0.25 * (v1 + h * self.model(v1))
                     v = v / 3 + (2 / 3) * (v2 + h * self.model(v2))
                 traj.append(v[:, 0])
-            loss = loss + (torch.stack(traj, 1) - future).square().mean() / self.frame_scale
+            loss = loss + self._loss(torch.stack(traj, 1), future) / self.frame_scale
         return loss, len(x)
 
     def _model_meta(self):
@@ -247,7 +256,7 @@ def train_model(kind: str, equation: str, h: float, pairs, cfg: dict, out: Path,
                   numerical_flux=flux or "exact")
     model = LearnedFiniteVolume(**kwargs)
     config = TrainConfig(epochs=epochs, batch_size=cfg["batch_size"], lr=1e-3 if coefficients == "network" else 1e-2,
-                         betas=(0.9, 0.99), scheduler="cosine", seed=cfg["seed"], progress=False)
+                         betas=(0.9, 0.99), loss=cfg["loss"], scheduler="cosine", seed=cfg["seed"], progress=False)
     trainer = DerivativeTrainer(model, data, vdata, config, out, unroll=unroll, interval=cfg["save_dt"],
                                 dt=coarse_dt(equation, h, max_speed),
                                 model_spec={"class": "LearnedFiniteVolume", "kwargs": kwargs})
@@ -455,11 +464,16 @@ def _resolution_gain(table: dict, nn_factor: int = 8) -> str | None:
         if e0 <= target <= e1 and e1 > e0 > 0:
             equivalent = f0 * (f1 / f0) ** (math.log(target / e0) / math.log(e1 / e0))
             break
-    if equivalent is None:
+    how = "log-log interpolation"
+    if equivalent is None:  # outside the evaluated range: extend the nearest segment
+        (f0, e0), (f1, e1) = weno[:2] if target < weno[0][1] else weno[-2:]
+        if not e1 > e0 > 0:
+            return f"network at {nn_factor}x: MAE {target:.4g}, outside the evaluated WENO5 errors"
+        equivalent = f0 * (f1 / f0) ** (math.log(target / e0) / math.log(e1 / e0))
         where = "below" if target < weno[0][1] else "above"
-        return f"network at {nn_factor}x: MAE {target:.4g}, {where} every evaluated WENO5 factor"
+        how = f"{where} every evaluated WENO5 factor; log-log extrapolation"
     return (f"network at {nn_factor}x: MAE {target:.4g}; WENO5 reaches it at factor {equivalent:.2f} "
-            f"(log-log interpolation): resolution gain {nn_factor / equivalent:.1f}x")
+            f"({how}): resolution gain {nn_factor / equivalent:.1f}x")
 
 
 def render(out_dir: str | Path) -> None:
@@ -508,7 +522,7 @@ def run(out_dir: str | Path = "results/barsinai2019", config: BarsinaiConfig | N
                 if kind.endswith("-godunov") and eq != "burgers":
                     continue  # the Godunov flux is Burgers' (v^2/2)
                 t0 = time.perf_counter()
-                tag = f"x{f}_{kind}" + (f"_unroll{unroll}" if unroll else "")
+                tag = f"x{f}_{kind}_{cfg['loss']}" + (f"_unroll{unroll}" if unroll else "")
                 model, info = train_model(kind, eq, h, pairs, cfg, out / "models" / eq / tag, scale, unroll,
                                           train_ref.setup.max_speed)
                 info["seconds"] = time.perf_counter() - t0
