@@ -41,7 +41,7 @@ from torch import Tensor
 from .. import ops
 from ..models.learned_fv import LearnedFiniteVolume, baseline_width
 from ..systems.conservation1d import (ETDRK4, Burgers, KdV, KuramotoSivashinsky, SinusoidForcing, WenoBurgers,
-                                      random_sinusoids, spectral_cell_averages)
+                                      random_sinusoids, spectral_cell_averages, ssprk3_step)
 from ..training.trainer import Trainer, TrainConfig
 
 __all__ = ["BarsinaiConfig", "EquationSetup", "run", "render", "valid_time", "integrate_ssprk3", "coarse_view"]
@@ -115,7 +115,6 @@ class Reference:
 
     def __init__(self, equation: str, batch: int, seed: int, multiple: int = 1):
         self.setup = s = SETUPS[equation]
-        self.equation, self.multiple = equation, multiple
         self.length, self.n = s.length * multiple, s.fine * multiple
         if equation == "burgers":
             self.forcing = SinusoidForcing.random(batch, seed, length=self.length, domain_multiple=multiple)
@@ -140,18 +139,16 @@ class Reference:
             per_save = max(1, int(round(save_dt / self.setup.dt)))
             solver = ETDRK4(self.pde, self.n, save_dt / per_save)
         u, t = self.u0, 0.0
-        frames, rates = [u], [self.flux_rate(u, solver, 0.0)]
+        frames, rates = [u], [self.flux_rate(u, solver)]
         for i in range(saves):
             u = solver.advance(u, per_save, t)
             t = (i + 1) * save_dt
             frames.append(u)
-            rates.append(self.flux_rate(u, solver, t))
+            rates.append(self.flux_rate(u, solver))
         return torch.arange(saves + 1, dtype=torch.float64) * save_dt, torch.stack(frames), torch.stack(rates)
 
-    def flux_rate(self, u: Tensor, solver, t: float) -> Tensor:
-        if self.finite_volume:
-            return solver.rhs(u, t) - self.forcing.cell_averages(self.n, t)
-        return self.pde.flux_rhs(u)
+    def flux_rate(self, u: Tensor, solver) -> Tensor:
+        return solver.flux_rhs(u) if self.finite_volume else self.pde.flux_rhs(u)
 
     def coarse_view(self, fields: Tensor, factor: int, shift: int = 0) -> Tensor:
         return coarse_view(fields, factor, shift, self.finite_volume)
@@ -214,9 +211,7 @@ class DerivativeTrainer(Trainer):
             h, v, traj = self.interval / steps, x, []
             for _ in range(self.unroll):
                 for _ in range(steps):
-                    v1 = v + h * self.model(v)
-                    v2 = 0.75 * v + 0.25 * (v1 + h * self.model(v1))
-                    v = v / 3 + (2 / 3) * (v2 + h * self.model(v2))
+                    v = ssprk3_step(lambda w, _t: self.model(w), v, 0.0, h)
                 traj.append(v[:, 0])
             loss = loss + self._loss(torch.stack(traj, 1), future) / self.frame_scale
         return loss, len(x)
@@ -231,14 +226,14 @@ class DerivativeTrainer(Trainer):
 def training_pairs(ref: Reference, frames: Tensor, rates: Tensor, factor: int, unroll: int = 0) -> tuple[Tensor, ...]:
     """All sub-grid alignments of every frame after t = 0, ``[N, 1, n / factor]`` each; with
     ``unroll = k`` only frames with k successors, and those successors ``[N, k, n / factor]``."""
-    last = len(frames) - unroll
+    count = len(frames) - 1 - unroll  # frames after t = 0 that have `unroll` successors
     xs, ys, seqs = [], [], []
     for s in range(factor):
-        xs.append(ref.coarse_view(frames[1:last], factor, s).flatten(0, 1))
-        ys.append(ref.coarse_view(rates[1:last], factor, s).flatten(0, 1))
+        coarse = ref.coarse_view(frames[1:], factor, s)  # [T - 1, B, n / factor]
+        xs.append(coarse[:count].flatten(0, 1))
+        ys.append(ref.coarse_view(rates[1:1 + count], factor, s).flatten(0, 1))
         if unroll:
-            ahead = [ref.coarse_view(frames[1 + i:last + i], factor, s).flatten(0, 1) for i in range(1, unroll + 1)]
-            seqs.append(torch.stack(ahead, 1))
+            seqs.append(torch.stack([coarse[i:i + count].flatten(0, 1) for i in range(1, unroll + 1)], 1))
     out = (torch.cat(xs)[:, None].float(), torch.cat(ys)[:, None].float())
     return out + ((torch.cat(seqs).float(),) if unroll else ())
 
@@ -298,9 +293,7 @@ def integrate_ssprk3(rate, v0: Tensor, times: Tensor, dt: float, forcing=None, b
         h = (target - t) / steps
         with torch.no_grad():
             for _ in range(steps):
-                v1 = v + h * f(v, t)
-                v2 = 0.75 * v + 0.25 * (v1 + h * f(v1, t + h))
-                v = v / 3 + (2 / 3) * (v2 + h * f(v2, t + h / 2))
+                v = ssprk3_step(f, v, t, h)
                 t += h
                 bad = ~torch.isfinite(v).all(-1) | (v.abs().amax(-1) > bound)
                 if bad.any():
@@ -331,30 +324,20 @@ def mean_abs_error(pred: Tensor, truth: Tensor, times: Tensor, t_max: float) -> 
 
 # --- the run -------------------------------------------------------------------------------
 
-def _methods(equation: str, factor: int, trained: dict, h: float):
-    """(name, rate function) of every method at this factor."""
+def _methods(equation: str, factor: int, trained: dict, length: float, n: int):
+    """(name, rate function) of every method at this factor (``n`` cells over ``length``)."""
+    h = length / n
     out = []
     for acc in (1, 3):
         base = LearnedFiniteVolume(h, coefficients="constant", equation=equation,
                                    width=baseline_width(equation, acc)).double().eval()
         out.append((f"fv{acc}", base))
     if equation == "burgers":
-        out.append(("weno5", _WenoRate(h)))
+        weno = WenoBurgers(Burgers(length=length), n)
+        out.append(("weno5", lambda v: weno.flux_rhs(v[:, 0])[:, None]))
     for kind, model in trained.get(factor, {}).items():
         out.append((kind, model))
     return out
-
-
-class _WenoRate:
-    """The WENO5-Godunov flux part of Burgers on a coarse grid (v [B, 1, n] -> dv/dt)."""
-
-    def __init__(self, h: float, eta: float = 0.04):
-        self.h, self.eta = h, eta
-
-    def __call__(self, v: Tensor) -> Tensor:
-        u = v[:, 0]
-        face = ops.weno5_flux(u) - self.eta * (torch.roll(u, -1, -1) - u) / self.h
-        return -ops.divergence(face[:, None, :], [self.h])[:, None]
 
 
 def _evaluate(ref: Reference, frames: Tensor, times: Tensor, factors, trained, cfg, eq: str, log) -> dict:
@@ -365,7 +348,7 @@ def _evaluate(ref: Reference, frames: Tensor, times: Tensor, factors, trained, c
         truth = ref.coarse_view(frames, f)
         dt = coarse_dt(eq, h, ref.setup.max_speed)
         row = {}
-        for name, rate in _methods(eq, f, trained, h):
+        for name, rate in _methods(eq, f, trained, ref.length, n_c):
             start = time.perf_counter()
             pred = integrate_ssprk3(rate, truth[0], times, dt, ref.coarse_forcing(n_c))
             vt = valid_time(pred, truth, times)

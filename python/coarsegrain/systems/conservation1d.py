@@ -30,7 +30,7 @@ from torch import Tensor
 from .. import ops
 
 __all__ = ["ETDRK4", "Burgers", "KdV", "KuramotoSivashinsky", "SinusoidForcing", "WenoBurgers",
-           "random_sinusoids", "spectral_cell_averages"]
+           "random_sinusoids", "spectral_cell_averages", "ssprk3_step"]
 
 
 @dataclass
@@ -264,9 +264,13 @@ class WenoBurgers:
         """A dt within both the advective CFL limit (cfl h / max|v|) and the viscous limit."""
         return min(cfl * self.h / max(max_speed, 1e-12), 0.9 * self.viscous_limit())
 
-    def rhs(self, v: Tensor, t: float) -> Tensor:
+    def flux_rhs(self, v: Tensor) -> Tensor:
+        """The conservative part of dv/dt (everything but the forcing), ``[*batch, n]``."""
         face = ops.weno5_flux(v, self.flux) - self.pde.eta * (torch.roll(v, -1, -1) - v) / self.h
-        out = -ops.divergence(face[..., None, :], [self.h])
+        return -ops.divergence(face[..., None, :], [self.h])
+
+    def rhs(self, v: Tensor, t: float) -> Tensor:
+        out = self.flux_rhs(v)
         if self.pde.forcing is not None:
             out = out + self.pde.forcing.cell_averages(self.n, t).to(v)
         return out
@@ -274,13 +278,19 @@ class WenoBurgers:
     def advance(self, v: Tensor, steps: int, t0: float = 0.0) -> Tensor:
         h, t = self.dt, t0
         for _ in range(steps):
-            v1 = v + h * self.rhs(v, t)
-            v2 = 0.75 * v + 0.25 * (v1 + h * self.rhs(v1, t + h))
-            v = v / 3 + (2 / 3) * (v2 + h * self.rhs(v2, t + h / 2))
+            v = ssprk3_step(self.rhs, v, t, h)
             t += h
         if not torch.isfinite(v).all():
             raise FloatingPointError(f"WenoBurgers blew up before t = {t:g}; reduce dt (now {h:g})")
         return v
+
+
+def ssprk3_step(rate, v: Tensor, t: float, h: float) -> Tensor:
+    """One step of the strong-stability-preserving third-order Runge-Kutta scheme (Shu-Osher)
+    for dv/dt = rate(v, t); differentiable."""
+    v1 = v + h * rate(v, t)
+    v2 = 0.75 * v + 0.25 * (v1 + h * rate(v1, t + h))
+    return v / 3 + (2 / 3) * (v2 + h * rate(v2, t + h / 2))
 
 
 def spectral_cell_averages(u: Tensor, factor: int) -> Tensor:
