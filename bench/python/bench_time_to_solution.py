@@ -1,18 +1,28 @@
 """Time to solution at matched accuracy: 2D Cahn-Hilliard on 256^2 against exponax.
 
 The problem, shared by every solver: u_t = lap(u^3 - u - kappa lap u), kappa = 1, on a
-periodic square of side L = 128 with N = 256 points, from a smooth Gaussian random field
-(correlation length 4, std 0.1, mean 0) to time T = 8. The reference is coarsegrain's
-second-order semi-implicit spectral stepper in float64 with dt = 1e-3. For each solver, a
-sweep over dt finds the largest dt whose relative L2 error at T is below the tolerance,
-and the time of that run (float32, compilation and warm-up excluded) is reported.
+periodic square of side L = 128 with N = 256 points (no dealiasing, for every solver), from a
+smooth Gaussian random field (correlation length 4, std 0.1, mean 0), in two settings:
 
-Solvers: coarsegrain SemiImplicitSpectral order 1 and 2 and ExponentialSpectral (ETD1,
-ETDRK2) (torch.fft), a NumPy + scipy.fft
-implementation of the first-order scheme, and exponax's CahnHilliard (ETDRK, orders 1 and 2,
-JAX; install with pip install exponax) when it is installed.
+* ``transient``: to T = 8, the early spinodal growth (the field is still small: the explicit
+  part of every exponential scheme is harmless and fixed large steps work);
+* ``coarsening``: to T = 200, through phase separation into late coarsening, where the
+  dynamics slow down and the stiff explicit part u^3 limits unstabilized fixed steps.
 
-    python bench/python/bench_time_to_solution.py [--tol 1e-3]
+The reference is coarsegrain's ETDRK4 in float64 (dt 0.01 to t = 8, then stabilized with S = 2
+at dt 0.05; its own error, from a run at twice the steps, is recorded). For each solver a
+sweep over dt (fixed-step schemes) or rtol (the adaptive one) finds the cheapest run whose
+relative L2 error at T is below the tolerance; those runs are then timed round-robin (float32,
+warm-up, JIT compilation and weight set-up excluded; the median of the rounds is reported), so
+that the speed drifts of a shared machine hit every solver alike. The same-run limit is the
+FFT-bound time: the solver's FFT pairs times the time of one rfft2 + irfft2 pair.
+
+Solvers: coarsegrain SemiImplicitSpectral (orders 1, 2), ExponentialSpectral (ETD1, ETDRK2,
+ETDRK4, ETDRK4 stabilized), AdaptiveExponentialSpectral (ETDRK4 with step control), a NumPy +
+scipy.fft first-order semi-implicit scheme (transient only), and exponax's CahnHilliard
+(ETDRK orders 1-4, JAX; pip install exponax) when it is installed.
+
+    python bench/python/bench_time_to_solution.py [--problems transient coarsening] [--tol 1e-3]
 
 Writes bench/results/time_to_solution_cpu.json.
 """
@@ -27,34 +37,82 @@ import numpy as np
 import torch
 
 from coarsegrain import Grid
-from coarsegrain.systems import CahnHilliard, ExponentialSpectral, SemiImplicitSpectral, quartic
+from coarsegrain.systems import (
+    AdaptiveExponentialSpectral,
+    CahnHilliard,
+    ExponentialSpectral,
+    SemiImplicitSpectral,
+    quartic,
+)
 from coarsegrain.systems.initial import gaussian_random_field
 
-N, L, T, KAPPA = 256, 128.0, 8.0, 1.0
-DTS = [0.8, 0.4, 0.2, 0.1, 0.05, 0.025, 0.0125, 0.00625]
+N, L, KAPPA = 256, 128.0, 1.0
+PROBLEMS = {"transient": 8.0, "coarsening": 200.0}
+DTS = [3.2, 1.6, 0.8, 0.4, 0.2, 0.1, 0.05, 0.025, 0.0125, 0.00625]
+RTOLS = [1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5]
+STABILIZATION = 2.0  # max f'' between the wells of the quartic (its well_curvature)
 
 
 def rel_error(u, ref):
     return float(np.linalg.norm(u - ref) / np.linalg.norm(ref))
 
 
-def coarsegrain_solver(stepper_cls, order):
-    model = CahnHilliard(Grid((N, N), L / N), quartic(), kappa=KAPPA)
+def model():
+    return CahnHilliard(Grid((N, N), L / N), quartic(), kappa=KAPPA)
 
-    def run(u0, dt, n):
-        stepper = stepper_cls(model, dt, order=order)
-        return stepper.advance(torch.from_numpy(u0)[None], n)[0].numpy()
 
-    return run
+def reference(u0, t_end, dt=0.01):
+    """ETDRK4 in float64: plain to t = 8, stabilized (5x the step) after."""
+    m, u = model(), torch.from_numpy(u0)[None]
+    early = min(t_end, 8.0)
+    u = ExponentialSpectral(m, dt, order=4).advance(u, round(early / dt))
+    if t_end > early:
+        late = 5 * dt
+        u = ExponentialSpectral(m, late, order=4, stabilization=STABILIZATION).advance(u, round((t_end - early) / late))
+    return u[0].numpy()
+
+
+class Solver:
+    """A named way to reach T: ``run(u0, knob, T) -> (u, fft_pairs)``; knobs from coarse to fine."""
+
+    def __init__(self, name, run, knobs=DTS, knob_name="dt"):
+        self.name, self.run, self.knobs, self.knob_name = name, run, knobs, knob_name
+
+
+def fixed_step(name, make, pairs_per_step):
+    cache = {}
+
+    def run(u0, dt, t_end):
+        n = round(t_end / dt)
+        if dt not in cache:
+            cache[dt] = make(model(), dt)
+        return cache[dt].advance(torch.from_numpy(u0)[None], n)[0].numpy(), pairs_per_step * n + 1
+
+    return Solver(name, run)
+
+
+def adaptive():
+    cache = {}
+
+    def run(u0, rtol, t_end):
+        if rtol not in cache:
+            cache[rtol] = AdaptiveExponentialSpectral(model(), t_end, rtol=rtol, dt_initial=0.1)
+        stepper = cache[rtol]
+        stepper._next = stepper._snap(0.1)  # every timed run starts afresh
+        before = stepper.stats["nonlinear_evaluations"]
+        u = stepper.integrate(torch.from_numpy(u0)[None], t_end)[0].numpy()
+        return u, stepper.stats["nonlinear_evaluations"] - before + 1
+
+    return Solver("coarsegrain_etd4_adaptive", run, RTOLS, "rtol")
 
 
 def numpy_solver():
     import scipy.fft
 
-    grid = Grid((N, N), L / N)
-    k2 = grid.k_squared().numpy()
+    k2 = model().grid.k_squared().numpy()
 
-    def run(u0, dt, n):
+    def run(u0, dt, t_end):
+        n = round(t_end / dt)
         a = (1.0 / (1.0 + dt * KAPPA * k2**2)).astype(u0.dtype)
         b = (-dt * k2 * a).astype(u0.dtype)
         u_hat = scipy.fft.rfftn(u0, workers=-1)
@@ -62,9 +120,9 @@ def numpy_solver():
         for _ in range(n):
             u_hat = a * u_hat + b * scipy.fft.rfftn(u**3 - u, workers=-1)
             u = scipy.fft.irfftn(u_hat, s=u0.shape, workers=-1)
-        return u
+        return u, n + 1
 
-    return run
+    return Solver("numpy_scipy_spectral1", run)
 
 
 def exponax_solver(order):
@@ -74,83 +132,131 @@ def exponax_solver(order):
 
     cache = {}
 
-    def run(u0, dt, n):
-        key = (dt, n)
-        if key not in cache:
+    def run(u0, dt, t_end):
+        n = round(t_end / dt)
+        if (dt, n) not in cache:
             stepper = ex.stepper.reaction.CahnHilliard(
                 2, L, N, dt, diffusivity=1.0, gamma=KAPPA, first_order_coefficient=-1.0,
-                third_order_coefficient=1.0, order=order)
-            cache[key] = jax.jit(ex.repeat(stepper, n))
-        out = cache[key](jnp.asarray(u0)[None])
-        return np.asarray(out.block_until_ready())[0]
+                third_order_coefficient=1.0, order=order, dealiasing_fraction=1.0)
+            cache[(dt, n)] = jax.jit(ex.repeat(stepper, n))
+        out = cache[(dt, n)](jnp.asarray(u0)[None])
+        return np.asarray(out.block_until_ready())[0], max(order, 1) * n + 1
 
-    return run
+    return Solver(f"exponax_etdrk{order}", run)
 
 
-def sweep(name, run, u0, reference, tol, reps):
+def sweep(solver, u0, t_end, reference_u, tol, max_seconds):
+    """Finds the coarsest knob within tolerance (each run also warms up / JIT-compiles it)."""
     rows, best = [], None
-    for dt in DTS:
-        n = round(T / dt)
+    for knob in solver.knobs:
+        t0 = time.perf_counter()
         try:
-            u = run(u0, dt, n)  # warm-up and JIT compile
-        except Exception as e:  # a solver may refuse a dt
-            rows.append({"dt": dt, "error": None, "note": str(e)[:200]})
+            u, pairs = solver.run(u0, knob, t_end)
+        except Exception as e:  # a solver may refuse a knob (or blow up)
+            rows.append({solver.knob_name: knob, "error": None, "note": str(e)[:200]})
             continue
-        err = rel_error(u, reference) if np.all(np.isfinite(u)) else float("inf")
-        seconds = None
+        first = time.perf_counter() - t0
+        err = rel_error(u, reference_u) if np.all(np.isfinite(u)) else float("inf")
+        rows.append({solver.knob_name: knob, "error": err, "fft_pairs": pairs})
+        print(f"  {solver.name:<28} {solver.knob_name}={knob:<8g} error {err:.2e}  {pairs} FFT pairs", flush=True)
         if err <= tol:
-            times = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                run(u0, dt, n)
-                times.append(time.perf_counter() - t0)
-            seconds = float(np.median(times))
-            if best is None:
-                best = {"dt": dt, "steps": n, "error": err, "seconds": seconds}
-        rows.append({"dt": dt, "steps": n, "error": err, "seconds": seconds})
-        print(f"  {name:<26} dt={dt:<8g} error {err:.2e}" + (f"  {seconds:.3f} s" if seconds else ""), flush=True)
-        if best is not None:
-            break  # the largest dt within tolerance is found
-    return {"solver": name, "sweep": rows, "best": best}
+            best = {solver.knob_name: knob, "error": err, "fft_pairs": pairs}
+            break
+        if first > max_seconds:
+            rows.append({"note": f"stopped: one run took {first:.0f} s > --max-seconds {max_seconds}"})
+            break
+    return {"solver": solver.name, "sweep": rows, "best": best}
+
+
+def time_interleaved(solvers, results, u0, t_end, reps, fft_pair):
+    """Times every solver's best run round-robin, ``reps`` rounds, so that drifts in the
+    machine's speed (a shared VM) hit all solvers alike; also times the FFT pair each round."""
+    chosen = [(s, r) for s, r in zip(solvers, results) if r["best"]]
+    times = {s.name: [] for s, _ in chosen}
+    fft_times = []
+    for _ in range(reps):
+        fft_times.append(fft_pair())
+        for s, r in chosen:
+            knob = r["best"][s.knob_name]
+            t0 = time.perf_counter()
+            s.run(u0, knob, t_end)
+            times[s.name].append(time.perf_counter() - t0)
+    pair = float(np.median(fft_times))
+    for s, r in chosen:
+        r["best"]["seconds"] = float(np.median(times[s.name]))
+        r["best"]["seconds_min"] = float(np.min(times[s.name]))
+        r["best"]["fft_bound_fraction"] = r["best"]["fft_pairs"] * pair / r["best"]["seconds"]
+        print(f"  {s.name:<28} {r['best']['seconds'] * 1e3:8.1f} ms (median of {reps}), "
+              f"{r['best']['fft_bound_fraction']:.0%} of the FFT-bound time", flush=True)
+    return pair
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--problems", nargs="+", choices=sorted(PROBLEMS), default=list(PROBLEMS))
     p.add_argument("--tol", type=float, default=1e-3, help="relative L2 error at T")
-    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--reps", type=int, default=7, help="interleaved timing rounds")
+    p.add_argument("--max-seconds", type=float, default=60.0, help="stop a solver's sweep after a run this long")
     args = p.parse_args()
-    grid = Grid((N, N), L / N)
+    grid = model().grid
     u0_64 = gaussian_random_field(grid, 1, correlation_length=4.0, std=0.1, seed=0)[0].numpy()
-    model = CahnHilliard(grid, quartic(), kappa=KAPPA)
-    ref_dt = 1e-3
-    reference = SemiImplicitSpectral(model, ref_dt, order=2).advance(
-        torch.from_numpy(u0_64)[None], round(T / ref_dt))[0].numpy()
-    half = SemiImplicitSpectral(model, 2 * ref_dt, order=2).advance(
-        torch.from_numpy(u0_64)[None], round(T / (2 * ref_dt)))[0].numpy()
-    print(f"reference: dt {ref_dt}, its own error estimate {rel_error(half, reference) / 3:.1e}")
     u0 = u0_64.astype(np.float32)
-    solvers = {"coarsegrain_spectral1": coarsegrain_solver(SemiImplicitSpectral, 1),
-               "coarsegrain_spectral2": coarsegrain_solver(SemiImplicitSpectral, 2),
-               "coarsegrain_etd1": coarsegrain_solver(ExponentialSpectral, 1),
-               "coarsegrain_etd2": coarsegrain_solver(ExponentialSpectral, 2),
-               "numpy_scipy_spectral1": numpy_solver()}
+    x = torch.from_numpy(u0)
+
+    def fft_pair():
+        return benchutil.median_time(lambda: torch.fft.irfft2(torch.fft.rfft2(x), s=x.shape), 20)
+
+    solvers = [
+        fixed_step("coarsegrain_spectral1", lambda m, dt: SemiImplicitSpectral(m, dt, order=1), 1),
+        fixed_step("coarsegrain_spectral2", lambda m, dt: SemiImplicitSpectral(m, dt, order=2), 1),
+        fixed_step("coarsegrain_etd1", lambda m, dt: ExponentialSpectral(m, dt, order=1), 1),
+        fixed_step("coarsegrain_etd2", lambda m, dt: ExponentialSpectral(m, dt, order=2), 2),
+        fixed_step("coarsegrain_etd4", lambda m, dt: ExponentialSpectral(m, dt, order=4), 4),
+        fixed_step("coarsegrain_etd4_stabilized",
+                   lambda m, dt: ExponentialSpectral(m, dt, order=4, stabilization=STABILIZATION), 4),
+        adaptive(),
+        numpy_solver(),
+    ]
     try:
         import exponax  # noqa: F401
 
-        solvers["exponax_etdrk1"] = exponax_solver(1)
-        solvers["exponax_etdrk2"] = exponax_solver(2)
+        solvers += [exponax_solver(order) for order in (1, 2, 3, 4)]
     except ImportError:
         print("exponax not installed: pip install exponax to include it")
-    results = [sweep(name, run, u0, reference, args.tol, args.reps) for name, run in solvers.items()]
-    best = {r["solver"]: r["best"]["seconds"] for r in results if r["best"]}
-    ours = min(v for k, v in best.items() if k.startswith("coarsegrain"))
-    speedups = {k: v / ours for k, v in best.items() if not k.startswith("coarsegrain")}
-    print("time to solution: " + ", ".join(f"{k} {v:.3f} s" for k, v in best.items()))
-    print("coarsegrain's best is faster than: " + ", ".join(f"{k} x{v:.1f}" for k, v in speedups.items()))
+
+    problems = {}
+    for problem in args.problems:
+        t_end = PROBLEMS[problem]
+        ref = reference(u0_64, t_end)
+        self_error = rel_error(reference(u0_64, t_end, dt=0.02), ref)
+        print(f"{problem}: T = {t_end:g}; reference's error estimate (half the steps) {self_error:.1e}")
+        # the first-order schemes need thousands of steps for 1e-3 over the long run: left out there
+        first_order = ("numpy", "coarsegrain_spectral1", "coarsegrain_etd1", "exponax_etdrk1")
+        chosen = [s for s in solvers if problem == "transient" or not s.name.startswith(first_order)]
+        results = [sweep(s, u0, t_end, ref, args.tol, args.max_seconds) for s in chosen]
+        pair_seconds = time_interleaved(chosen, results, u0, t_end, args.reps, fft_pair)
+        best = {r["solver"]: r["best"]["seconds"] for r in results if r["best"]}
+        ours = {k: v for k, v in best.items() if k.startswith("coarsegrain")}
+        peers = {k: v for k, v in best.items() if k.startswith("exponax")}
+        summary = {}
+        if ours and peers:
+            ours_name = min(ours, key=ours.get)
+            peer_name = min(peers, key=peers.get)
+            summary = {"coarsegrain_best": ours_name, "exponax_best": peer_name,
+                       "speedup_best_vs_best": peers[peer_name] / ours[ours_name],
+                       "speedup_vs_each_exponax": {k: v / ours[ours_name] for k, v in peers.items()}}
+            print(f"{problem}: coarsegrain's best ({ours_name}, {ours[ours_name]:.4f} s) is "
+                  f"x{summary['speedup_best_vs_best']:.2f} faster than exponax's best ({peer_name}, "
+                  f"{peers[peer_name]:.4f} s)")
+        problems[problem] = {"T": t_end, "reference_self_error": self_error, "fft_pair_seconds": pair_seconds,
+                             "solvers": results,
+                             "best_seconds": best, **summary}
+
     path = benchutil.write_results("time_to_solution", "cpu", {
-        "problem": {"N": N, "L": L, "T": T, "kappa": KAPPA, "tol": args.tol, "dtype": "float32",
-                    "reference": {"stepper": "semi_implicit_spectral order 2 float64", "dt": ref_dt}},
-        "solvers": results, "best_seconds": best, "speedup_vs": speedups})
+        "problem": {"N": N, "L": L, "kappa": KAPPA, "tol": args.tol, "dtype": "float32",
+                    "initial": "gaussian_random_field(correlation_length=4, std=0.1, seed=0)",
+                    "reference": "ExponentialSpectral order 4 float64, dt 0.01 to t = 8, stabilized S = 2 at dt 0.05 after"},
+        "problems": problems})
     print(f"wrote {path}")
 
 

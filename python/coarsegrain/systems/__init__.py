@@ -9,7 +9,13 @@ from .phase_field import (
     PhaseFieldModel,
     model_from_parameters,
 )
-from .steppers import ExplicitEuler, ExponentialSpectral, SemiImplicitSpectral, make_stepper
+from .steppers import (
+    AdaptiveExponentialSpectral,
+    ExplicitEuler,
+    ExponentialSpectral,
+    SemiImplicitSpectral,
+    make_stepper,
+)
 
 __all__ = [
     "AllenCahn",
@@ -17,6 +23,7 @@ __all__ = [
     "CahnHilliard",
     "ExplicitEuler",
     "ExponentialSpectral",
+    "AdaptiveExponentialSpectral",
     "PhaseFieldCrystal",
     "PhaseFieldModel",
     "PolynomialEnergy",

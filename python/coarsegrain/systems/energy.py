@@ -67,6 +67,20 @@ class PolynomialEnergy:
         u = torch.linspace(lo, hi, samples, dtype=torch.float64)
         return float(self.d2f(u).max())
 
+    def minimizers(self) -> tuple[float, ...]:
+        """The real local minima of f, ascending (the wells of a double-well energy)."""
+        import numpy as np
+
+        roots = np.roots(list(reversed(self.derivative_coeffs))) if len(self.derivative_coeffs) > 1 else []
+        real = sorted(float(r.real) for r in roots if abs(r.imag) < 1e-9 * max(1.0, abs(r)))
+        return tuple(r for r in real if _horner(self.second_derivative_coeffs, torch.tensor(r)) > 0)
+
+    def well_curvature(self) -> float:
+        """max f''(U) between the outermost minima of f (0 without two minima): the
+        stabilization that keeps exponential steppers stable at long steps near equilibrium."""
+        wells = self.minimizers()
+        return max(0.0, self.max_curvature(wells[0], wells[-1])) if len(wells) >= 2 else 0.0
+
     def to_dict(self) -> dict:
         return {"name": self.name, "coeffs": list(self.coeffs)}
 
