@@ -5,8 +5,8 @@ A. Cost per voxel against grid size: one CRNN step (float32, batch 1) on n^3 mod
    bandwidth yardstick (a step must at least read and write its hidden state once).
 B. Cost per tau = 0.5 at matched accuracy on a (2n)^3 simulation grid: the CRNN (one step on
    n^3) against the explicit FD stepper that made the data (400 steps of dt = 1.25e-3, and the
-   largest dt that stays within the CRNN's error) and the semi-implicit spectral stepper (SBDF2)
-   at the largest dt within the CRNN's error. Error: RMSE after ``--horizon`` tau against the
+   largest dt that stays within the CRNN's error), the semi-implicit spectral stepper (SBDF2),
+   ETDRK4 (float32) at the largest dt within the CRNN's error, and the adaptive ETDRK4. Error: RMSE after ``--horizon`` tau against the
    dt = 1.25e-3 FD run, on the model grid (the FD runs are downscaled like the training data).
 
     python bench/python/bench_crnn.py [--model ch3d-crnn|checkpoint.pt] [--device cpu|cuda] [--quick]
@@ -25,7 +25,13 @@ from coarsegrain import Grid
 from coarsegrain.data import downscale
 from coarsegrain.metrics import rmse
 from coarsegrain.rollout import rollout_recurrent
-from coarsegrain.systems import CahnHilliard, SemiImplicitSpectral, lanzoni
+from coarsegrain.systems import (
+    AdaptiveExponentialSpectral,
+    CahnHilliard,
+    ExponentialSpectral,
+    SemiImplicitSpectral,
+    lanzoni,
+)
 from coarsegrain.systems import initial as initial_fields
 from coarsegrain.systems.steppers import ExplicitEuler
 
@@ -113,6 +119,11 @@ def matched_accuracy(model, n, horizon, device, reps):
             try_stepper("explicit_fd", stepper, dt, dtype)
     for dt in (0.01, 0.02, 0.05, 0.1, 0.25, 0.5):
         try_stepper("semi_implicit_sbdf2", SemiImplicitSpectral(physics, dt, order=2), dt, torch.float64)
+    for dt in (0.05, 0.1, 0.25, 0.5):
+        try_stepper("etdrk4", ExponentialSpectral(physics, dt, order=4), dt, torch.float32)
+    for rtol in (1e-2, 1e-3, 1e-4):
+        try_stepper(f"adaptive_etdrk4_rtol{rtol:g}", AdaptiveExponentialSpectral(physics, TAU, rtol=rtol),
+                    TAU, torch.float32)
     good = [c for c in out["candidates"] if c.get("within_crnn_error")]
     if good:
         best = min(good, key=lambda c: c["s_per_tau"])
