@@ -147,6 +147,31 @@ def test_unstable_preset_override_is_refused():
     spec = small_spec("lanzoni-ch3d")
     with pytest.raises(ValueError, match=r"beyond the stability limit"):
         make_stepper(spec.model, spec.method, 0.01)
+    with pytest.raises(ValueError, match=r"beyond the stability limit"):
+        small_spec("lanzoni-ch3d", dt=0.01, save_every=10)
+    with pytest.raises(ValueError, match=r"unknown stepper 'rk45'"):
+        small_spec("kiyani-pfc", method="rk45")
+    with pytest.raises(ValueError, match=r"rtol applies to method 'etd4-adaptive' only"):
+        small_spec("kiyani-pfc", rtol=1e-3)
+
+
+def test_preset_with_another_stepper_lands_on_the_same_frames(tmp_path):
+    """The CLI's --method/--rtol/--dt: adaptive ETDRK4 lands on the preset's frames (0.1 apart)
+    and matches fixed-step ETDRK4 at a tenth of the preset's dt (--dt 1e-3 --save-every 100;
+    at the preset's dt 1e-2 ETDRK4 itself is off by 4e-5 on the rough initial noise), and the
+    metadata says which stepper made them."""
+    fixed = small_spec(method="etd4", dt=1e-3, save_every=100, dtype="float64")
+    path = tmp_path / "adaptive.h5"
+    assert cli.main(["simulate", "kiyani-cahn-hilliard", "--n-traj", "3", "--grid", "16", "--t-end", "0.4",
+                     "--save-every", "10", "--method", "etd4-adaptive", "--rtol", "1e-7", "--dtype", "float64",
+                     "--out", str(path), "--no-progress"]) == 0
+    adaptive = load(path)
+    reference = load(simulate(fixed, tmp_path / "fixed.h5", progress=False))
+    assert adaptive["fields"].shape == reference["fields"].shape
+    np.testing.assert_allclose(adaptive["time"], reference["time"])
+    np.testing.assert_allclose(adaptive["fields"], reference["fields"], rtol=0, atol=1e-7)
+    stepper = adaptive["info"].parameters["stepper"]
+    assert stepper["stepper"] == "adaptive_exponential_spectral" and stepper["rtol"] == 1e-7
 
 
 def test_simulate_and_plot_commands(tmp_path, capsys):

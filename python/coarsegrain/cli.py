@@ -40,7 +40,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             print(f"{name:<22} {spec.description}")
         return 0 if args.list else 2
     spec = get_preset(args.preset, n_traj=args.n_traj, grid=args.grid, t_end=args.t_end,
-                      save_every=args.save_every, dtype=args.dtype, device=args.device, seed=args.seed)
+                      save_every=args.save_every, dtype=args.dtype, device=args.device, seed=args.seed,
+                      method=args.method, dt=args.dt, rtol=args.rtol)
     out = args.out or f"{args.preset}.h5"
     print(f"{spec.name}: {spec.n_traj} trajectories x {spec.n_frames} frames on {spec.grid.shape}, "
           f"{spec.method} dt = {spec.dt:g}, {spec.n_steps} steps to t = {spec.t_end:g} -> {out}")
@@ -161,6 +162,8 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .systems.steppers import STEPPERS
+
     parser = argparse.ArgumentParser(
         prog="coarsegrain",
         description="Learn coarse-grained PDE dynamics from fine-scale simulation data.",
@@ -195,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--dtype", choices=["float32", "float64"], help="stored precision")
     sim.add_argument("--device", help="cpu or cuda")
     sim.add_argument("--seed", type=int, help="seed of trajectory 0 (trajectory i uses seed + i)")
+    sim.add_argument("--method", choices=list(STEPPERS),
+                     help="stepper instead of the preset's: explicit, spectral(2) (semi-implicit), etd1/2/4 "
+                          "(exponential), etd4-adaptive (ETDRK4 with step-size control)")
+    sim.add_argument("--dt", type=float, help="time step (frames stay --save-every steps apart, so they move with it)")
+    sim.add_argument("--rtol", type=float, help="tolerance of --method etd4-adaptive (default 1e-4)")
     sim.add_argument("--overwrite", action="store_true", help="replace an existing file")
     sim.add_argument("--no-progress", action="store_true", help="no progress bar")
     sim.set_defaults(func=_cmd_simulate)

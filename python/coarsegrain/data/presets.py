@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..grid import Grid
-from ..systems import AllenCahn, CahnHilliard, PhaseFieldCrystal, lanzoni, quartic
+from ..systems import AllenCahn, CahnHilliard, PhaseFieldCrystal, lanzoni, make_stepper, quartic
 from .generate import SimulationSpec
 
 __all__ = ["PRESETS", "get_preset"]
@@ -71,8 +71,15 @@ PRESETS: dict[str, Callable[[], SimulationSpec]] = {
 
 def get_preset(name: str, *, n_traj: int | None = None, grid: list[int] | None = None,
                t_end: float | None = None, save_every: int | None = None, dtype: str | None = None,
-               device: str | None = None, seed: int | None = None) -> SimulationSpec:
-    """A preset with overrides (``grid`` replaces the shape and keeps the spacing)."""
+               device: str | None = None, seed: int | None = None, method: str | None = None,
+               dt: float | None = None, rtol: float | None = None) -> SimulationSpec:
+    """A preset with overrides (``grid`` replaces the shape and keeps the spacing).
+
+    ``method`` picks another stepper (see :func:`coarsegrain.systems.make_stepper`); ``dt``
+    another step, so the frames, ``save_every`` steps apart, move with it; ``rtol`` is the
+    tolerance of ``method="etd4-adaptive"``, whose ``dt`` is then only the unit of the
+    frame interval.
+    """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     spec = PRESETS[name]()
@@ -87,7 +94,15 @@ def get_preset(name: str, *, n_traj: int | None = None, grid: list[int] | None =
 
         changes["model"] = dataclasses.replace(spec.model, grid=Grid(grid, old.spacing))
     for key, value in (("n_traj", n_traj), ("t_end", t_end), ("save_every", save_every),
-                       ("dtype", dtype), ("device", device), ("seed", seed)):
+                       ("dtype", dtype), ("device", device), ("seed", seed), ("method", method), ("dt", dt)):
         if value is not None:
             changes[key] = value
-    return spec.replace(**changes) if changes else spec
+    if method is not None and method != spec.method:
+        changes["stepper_options"] = {}  # the preset's options belong to its own stepper
+    if rtol is not None:
+        if (method or spec.method) != "etd4-adaptive":
+            raise ValueError(f"{name}: rtol applies to method 'etd4-adaptive' only, not {method or spec.method!r}")
+        changes["stepper_options"] = {"rtol": float(rtol)}
+    spec = spec.replace(**changes) if changes else spec
+    make_stepper(spec.model, spec.method, spec.dt, **spec.stepper_options)  # an unknown method or bad dt fails here
+    return spec
