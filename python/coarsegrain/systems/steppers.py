@@ -390,9 +390,10 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
     ``dt`` is the unit of ``advance(u, steps)``, which integrates over ``steps * dt`` exactly
     (the output times of data generation); the internal steps are chosen freely and carried
     over from one call to the next. Step sizes are snapped to a ladder ``dt * 2^(j/4)`` so that
-    the weights of a handful of sizes are computed once and reused. Phase-field coarsening
-    slows down as ``t^(-1/3)``: late in a run the steps grow by orders of magnitude, where a
-    fixed step must stay at the size of the fastest transient.
+    the weights of a handful of sizes are computed once and reused. The steps follow the
+    dynamics: from 0.01 through the noise decay to 45 by t = 400 on a nearly separated 32^2
+    quartic system (S = 2); on 256^2 (h = 0.5), where interfaces keep moving, they stay near
+    1-3 up to t = 1000, still 1.7x fewer FFTs than the fixed ETDRK4 step that stays stable.
 
     ``stabilization`` (see :class:`ExponentialSpectral`) defaults to ``"auto"``: half the largest
     f'' between the energy's outermost minima (1 for the quartic, 18/eps for lanzoni's), which
