@@ -378,3 +378,17 @@ def test_lanzoni_reproduction_pipeline_end_to_end(tmp_path):
     assert (tmp_path / "results.json").exists() and (tmp_path / "run" / "best.pt").exists()
     again = lanzoni2024.run(tmp_path, cfg, progress=False)  # resumes: no new data, no new epochs
     assert again["training"]["history"] == r["training"]["history"]
+
+
+def test_lanzoni_fine_tuning_starts_from_the_given_weights():
+    from coarsegrain.experiments import lanzoni2024
+    from coarsegrain.pretrained import load_pretrained
+
+    model, spec = lanzoni2024.make_crnn(10)
+    lanzoni2024._load_initial_weights(model, spec, "ch3d-crnn")
+    shipped = load_pretrained("ch3d-crnn").state_dict()
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, shipped[name], rtol=0, atol=0)
+    smaller, spec = lanzoni2024.make_crnn(6)
+    with pytest.raises(ValueError, match="does not match"):
+        lanzoni2024._load_initial_weights(smaller, spec, "ch3d-crnn")

@@ -74,6 +74,7 @@ class LanzoniConfig:
     long_save: int | None = None       # frames between its saved states (default 2; full 200)
     mass_steps: int = 10_000           # float32 mass-drift check length
     mass_grid: int = 16                # ... on this (model) grid
+    init_from: str | None = None       # start from these weights (a shipped model name or a checkpoint)
 
     def resolved(self) -> dict[str, Any]:
         default = {"n_traj": 24, "seq_len": 6, "stride": 3, "epochs": 4, "batch_size": 4, "lr": 1e-3,
@@ -94,6 +95,21 @@ def make_crnn(hidden: int = 10, ndim: int = 3) -> tuple[ConservativeCRNN, dict[s
     kwargs = {"ndim": ndim, "channels": 1, "hidden": hidden, "layers": 2, "kernel": 3, "head_width": 2 * hidden,
               "head": "flux"}
     return ConservativeCRNN(**kwargs), {"class": "ConservativeCRNN", "kwargs": kwargs}
+
+
+def _load_initial_weights(model: ConservativeCRNN, spec: dict[str, Any], source: str) -> None:
+    """Copies the weights of a shipped model or a checkpoint of the same architecture (fine-tuning,
+    e.g. on longer sequences than the source was trained on)."""
+    from ..pretrained import PRETRAINED, load_pretrained
+    from ..training import load_model
+
+    other = load_pretrained(source) if source in PRETRAINED else load_model(source)
+    mine = {k: v.shape for k, v in model.state_dict().items()}
+    theirs = {k: v.shape for k, v in other.state_dict().items()}
+    if mine != theirs:
+        raise ValueError(f"init_from {source!r}: its architecture does not match {spec['kwargs']} "
+                         f"(parameters {sorted(set(mine) ^ set(theirs)) or 'of other shapes'})")
+    model.load_state_dict(other.state_dict())
 
 
 def coarse_model(shape, factor: int) -> CahnHilliard:
@@ -211,7 +227,9 @@ def run(out_dir: str | Path = "results/lanzoni2024", cfg: LanzoniConfig | None =
     train = SequenceDataset(data, c["seq_len"], "train", **common)
     val = SequenceDataset(data, c["seq_len"], "val", **common)
     model, spec = make_crnn(c["hidden"])
-    results["model"] = {"spec": spec, "parameters": count_parameters(model)}
+    if cfg.init_from:
+        _load_initial_weights(model, spec, cfg.init_from)
+    results["model"] = {"spec": spec, "parameters": count_parameters(model), "init_from": cfg.init_from}
     config = TrainConfig(epochs=c["epochs"], batch_size=c["batch_size"], lr=c["lr"], loss="mse",
                          select_last=c["select_last"], seed=cfg.seed, device=cfg.device, progress=progress)
     curriculum = Curriculum(ramp_epochs=c["ramp_epochs"], noise_std=c["noise_std"])
