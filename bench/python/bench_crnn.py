@@ -39,11 +39,9 @@ EPS, DT, FRAME_STEPS, TAU = 3.0, 1.25e-3, 400, 0.5
 
 
 def load(model_name: str, device: str):
-    from coarsegrain.pretrained import PRETRAINED, load_pretrained
-    from coarsegrain.training import load_model
+    from coarsegrain.pretrained import load_pretrained_or_checkpoint
 
-    model = load_pretrained(model_name) if model_name in PRETRAINED else load_model(model_name)
-    return model.to(device).float().eval()
+    return load_pretrained_or_checkpoint(model_name).to(device).float().eval()
 
 
 def cost_per_voxel(model, grids, reps, device):

@@ -100,7 +100,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .pretrained import PRETRAINED, load_pretrained
+    from .pretrained import PRETRAINED, load_pretrained_or_checkpoint
 
     if args.list or args.model is None:
         for name, entry in PRETRAINED.items():
@@ -109,12 +109,8 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     if args.model not in PRETRAINED and not Path(args.model).exists():
         raise SystemExit(f"rollout: {args.model!r} is neither a shipped model ({', '.join(PRETRAINED)}) "
                          "nor a checkpoint file")
-    if args.model in PRETRAINED:
-        model, entry = load_pretrained(args.model, map_location=args.device), PRETRAINED[args.model]
-    else:
-        from .training import load_model
-
-        model, entry = load_model(args.model, map_location=args.device), {}
+    model = load_pretrained_or_checkpoint(args.model, map_location=args.device)
+    entry = PRETRAINED.get(args.model, {})
     if not hasattr(model, "step"):
         raise SystemExit(f"rollout: {args.model} is not a recurrent model")
     from .grid import Grid

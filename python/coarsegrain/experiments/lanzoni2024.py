@@ -100,10 +100,9 @@ def make_crnn(hidden: int = 10, ndim: int = 3) -> tuple[ConservativeCRNN, dict[s
 def _load_initial_weights(model: ConservativeCRNN, spec: dict[str, Any], source: str) -> None:
     """Copies the weights of a shipped model or a checkpoint of the same architecture (fine-tuning,
     e.g. on longer sequences than the source was trained on)."""
-    from ..pretrained import PRETRAINED, load_pretrained
-    from ..training import load_model
+    from ..pretrained import load_pretrained_or_checkpoint
 
-    other = load_pretrained(source) if source in PRETRAINED else load_model(source)
+    other = load_pretrained_or_checkpoint(source)
     mine = {k: v.shape for k, v in model.state_dict().items()}
     theirs = {k: v.shape for k, v in other.state_dict().items()}
     if mine != theirs:

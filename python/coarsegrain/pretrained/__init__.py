@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["PRETRAINED", "export_pretrained", "load_pretrained", "pretrained_info"]
+__all__ = ["PRETRAINED", "export_pretrained", "load_pretrained", "load_pretrained_or_checkpoint", "pretrained_info"]
 
 PRETRAINED: dict[str, dict[str, Any]] = {
     "ch3d-crnn": {
@@ -51,6 +51,15 @@ def load_pretrained(name: str, map_location="cpu") -> nn.Module:
     from ..training import load_model
 
     return load_model(_file(name, ".pt"), map_location=map_location)
+
+
+def load_pretrained_or_checkpoint(source: str | Path, map_location="cpu") -> nn.Module:
+    """A shipped model by name, or the model of a training checkpoint file."""
+    if str(source) in PRETRAINED:
+        return load_pretrained(str(source), map_location=map_location)
+    from ..training import load_model
+
+    return load_model(source, map_location=map_location)
 
 
 def export_pretrained(checkpoint: str | Path, dest: str | Path, record: dict[str, Any]) -> Path:

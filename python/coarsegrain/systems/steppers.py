@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import functools
 import math
 import warnings
 
@@ -203,11 +204,11 @@ def _phi_functions(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     zs = torch.where(small, torch.ones_like(z), z)
     em1 = torch.expm1(zs)
     closed = [em1 / zs, (em1 - zs) / zs**2, (em1 - zs - zs**2 / 2) / zs**3]
-    series = []
-    for k in (1, 2, 3):
-        # phi_k(z) = sum_j z^j / (j + k)!
-        terms = [z**j / math.factorial(j + k) for j in range(8)]
-        series.append(sum(terms[1:], terms[0]))
+    powers = [torch.ones_like(z)]
+    for _ in range(7):
+        powers.append(powers[-1] * z)
+    # phi_k(z) = sum_j z^j / (j + k)!
+    series = [sum(p / math.factorial(j + k) for j, p in enumerate(powers)) for k in (1, 2, 3)]
     return tuple(torch.where(small, s, c) for s, c in zip(series, closed))
 
 
@@ -252,6 +253,12 @@ class ExponentialSpectral(_FourierStepper):
 
     def _build_weights(self, k2: Tensor, dt: float):
         return _etd_weights(*self._linear_and_nonlinear_symbols(k2), dt, self.order)
+
+    @functools.cached_property
+    def growth_rate(self) -> float:
+        """The largest eigenvalue of L (> 0 where the linear part has unstable modes)."""
+        k2 = self.model.grid.k_squared(dtype=torch.float64)
+        return float(self._linear_and_nonlinear_symbols(k2)[0].max())
 
     def parameters(self) -> dict:
         return {**super().parameters(), "stabilization": self.stabilization}
@@ -315,8 +322,7 @@ class _EtdStep:
         self.combine = torch.ops.coarsegrain.spectral_combine.default
         self._mirror: Tensor | None = None
         self._unprojected_growth = 0.0
-        k2 = stepper.model.grid.k_squared(dtype=torch.float64)
-        self.growth_rate = float(stepper._linear_and_nonlinear_symbols(k2)[0].max())
+        self.growth_rate = stepper.growth_rate
 
     def start(self, u: Tensor) -> tuple[Tensor, Tensor]:
         u = u.contiguous()
@@ -424,6 +430,7 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
         self.dt_max = math.inf if dt_max is None else _check_dt(dt_max)
         self._next = self._snap(self.dt if dt_initial is None else _check_dt(dt_initial))
         self.stats = {"accepted": 0, "rejected": 0, "nonlinear_evaluations": 0}
+        self._parseval: dict = {}  # half-spectrum weights of the error norm, per (device, dtype)
 
     def _build_weights(self, k2: Tensor, dt: float):
         return _etd_weights(*self._linear_and_nonlinear_symbols(k2), dt, 4, embedded=True)
@@ -440,11 +447,14 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
         The RMS of the error comes from its half spectrum by Parseval (columns other than the
         zero and Nyquist ones of the last axis stand for two)."""
         grid = self.model.grid
-        n = grid.shape[-1]
-        weight = torch.full((error_hat.shape[-1],), 2.0, dtype=u.dtype, device=u.device)
-        weight[0] = 1.0
-        if n % 2 == 0:
-            weight[-1] = 1.0
+        key = (u.device, u.dtype)
+        if key not in self._parseval:
+            weight = torch.full((error_hat.shape[-1],), 2.0, dtype=u.dtype, device=u.device)
+            weight[0] = 1.0
+            if grid.shape[-1] % 2 == 0:
+                weight[-1] = 1.0
+            self._parseval[key] = weight
+        weight = self._parseval[key]
         dims = tuple(range(-grid.ndim, 0))
         power = (torch.view_as_real(error_hat).square().sum(-1) * weight).sum(dims)
         error_rms = power.sqrt() / math.prod(grid.shape)
