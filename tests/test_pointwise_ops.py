@@ -66,3 +66,66 @@ def test_opcheck_pointwise(device):
     t = torch.randn(2, 4, 3, dtype=torch.complex128, device=device)
     w = torch.randn(4, 3, dtype=torch.float64, device=device)
     torch.library.opcheck(torch.ops.coarsegrain.spectral_combine.default, ([t, t], [w, w]))
+
+
+def _random_half_spectrum(shape, ndim, dtype, seed):
+    """A random half spectrum for a real field of ``shape`` over its last ``ndim`` axes; not
+    Hermitian in its k = 0 and Nyquist columns, which irfftn must ignore."""
+    g = torch.Generator().manual_seed(seed)
+    half = (*shape[:-1], shape[-1] // 2 + 1)
+    return torch.randn(*half, generator=g, dtype=COMPLEX[dtype])
+
+
+@pytest.mark.parametrize("shape, ndim", [((2,), 1), ((16,), 1), ((3, 10), 1), ((6, 10), 2), ((5, 7, 12), 3),
+                                         ((2, 4, 6, 8), 3), ((3, 4, 6, 8), 4)], ids=str)
+def test_real_fft_pack_matches_numpy_irfftn(shape, ndim, dtype, device):
+    u_hat = _random_half_spectrum(shape, ndim, dtype, seed=len(shape) + ndim)
+    dims = tuple(range(-ndim, 0))
+    z = ops.real_fft_pack(u_hat.to(device), ndim)
+    assert z.shape == (*shape[:-1], shape[-1] // 2)
+    got = torch.view_as_real(torch.fft.ifftn(z, dim=dims)).reshape(shape).cpu().numpy()
+    expected = np.fft.irfftn(u_hat.numpy().astype(np.complex128), s=shape[-ndim:], axes=dims)
+    tol = 1e-6 if dtype == torch.float32 else 1e-14
+    np.testing.assert_allclose(got, expected, rtol=0, atol=tol * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (4, 16, 12, 10), (9, 10)], ids=str)
+def test_irfftn_equals_torch_and_inverts_rfftn(shape, dtype):
+    ndim = min(len(shape), 3)
+    dims = tuple(range(-ndim, 0))
+    u_hat = _random_half_spectrum(shape, ndim, dtype, seed=1)
+    tol = 1e-6 if dtype == torch.float32 else 1e-14
+    expected = torch.fft.irfftn(u_hat, s=shape[-ndim:], dim=dims)
+    got = ops.irfftn(u_hat, shape[-ndim:])
+    assert got.dtype == dtype and got.shape == shape and got.is_contiguous()
+    torch.testing.assert_close(got, expected, rtol=0, atol=tol * expected.abs().max().item())
+    u = torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(ops.irfftn(torch.fft.rfftn(u, dim=dims), shape[-ndim:]), u, rtol=0, atol=tol * 10)
+
+
+def test_irfftn_falls_back_where_packing_does_not_apply():
+    # odd last axis, and a tensor that needs gradients: torch.fft.irfftn, differentiable
+    u_hat = _random_half_spectrum((6, 9), 2, torch.float64, seed=3)
+    torch.testing.assert_close(ops.irfftn(u_hat, (6, 9)), torch.fft.irfftn(u_hat, s=(6, 9)))
+    u_hat = _random_half_spectrum((6, 8), 2, torch.float64, seed=4).requires_grad_()
+    ops.irfftn(u_hat, (6, 8)).square().sum().backward()
+    assert u_hat.grad is not None and torch.isfinite(u_hat.grad).all()
+
+
+def test_real_fft_pack_rejects_bad_input():
+    good = torch.zeros(4, 5, dtype=torch.complex64)
+    with pytest.raises(TypeError, match=r"real_fft_pack: u_hat must be a complex64 or complex128 tensor, got Float"):
+        ops.real_fft_pack(good.real, 2)
+    with pytest.raises(ValueError, match=r"ndim must be 1 to 4, got 0"):
+        ops.real_fft_pack(good, 0)
+    with pytest.raises(ValueError, match=r"ndim = 3 transform axes, but u_hat has shape \[4, 5\]"):
+        ops.real_fft_pack(good, 3)
+    with pytest.raises(ValueError, match=r"m \+ 1 >= 2 half-spectrum columns"):
+        ops.real_fft_pack(torch.zeros(4, 1, dtype=torch.complex64), 2)
+    with pytest.raises(RuntimeError, match=r"no autograd"):
+        ops.real_fft_pack(good.clone().requires_grad_(), 2)
+
+
+def test_opcheck_real_fft_pack(device):
+    u_hat = torch.randn(2, 4, 5, dtype=torch.complex128, device=device)
+    torch.library.opcheck(torch.ops.coarsegrain.real_fft_pack.default, (u_hat, 2))

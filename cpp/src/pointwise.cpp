@@ -1,7 +1,9 @@
 // The public pointwise API: validates, then runs the best compiled copy (cpu_isa.h).
 #include "coarsegrain/pointwise.h"
 
+#include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include "cpu_isa.h"
 #include "pointwise_kernels.h"
@@ -25,10 +27,39 @@ void spectral_combine(const T* const* terms, const T* const* weights, int nterms
   COARSEGRAIN_ISA_CALL(spectral_combine, terms, weights, nterms, out, batch, size);
 }
 
+template <typename T>
+std::vector<T> real_fft_twiddles(int64_t m) {
+  std::vector<T> w(2 * static_cast<size_t>(m + 1));
+  const double pi = std::acos(-1.0);
+  for (int64_t k = 0; k <= m; ++k) {
+    const double angle = pi * static_cast<double>(k) / static_cast<double>(m);
+    w[2 * k] = T(std::cos(angle));
+    w[2 * k + 1] = T(-std::sin(angle));
+  }
+  return w;
+}
+
+namespace {
+void check_real_fft(const char* op, int nlead, int64_t m) {
+  if (nlead < 0 || nlead > kMaxRealFftLeadAxes)
+    throw std::invalid_argument(std::string(op) + ": 0 to 3 leading transform axes");
+  if (m < 1) throw std::invalid_argument(std::string(op) + ": m must be >= 1");
+}
+}  // namespace
+
+template <typename T>
+void real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, int nlead, int64_t m) {
+  check_real_fft("real_fft_pack", nlead, m);
+  const std::vector<T> w = real_fft_twiddles<T>(m);
+  COARSEGRAIN_ISA_CALL(real_fft_pack, u_hat, out, batch, lead, nlead, m, w.data());
+}
+
 #define COARSEGRAIN_INSTANTIATE(T)                                                        \
   template void polynomial<T>(const T*, T*, int64_t, const Polynomial&);                  \
   template void spectral_combine<T>(const T* const*, const T* const*, int, T*, int64_t,   \
-                                    int64_t);
+                                    int64_t);                                            \
+  template std::vector<T> real_fft_twiddles<T>(int64_t);                                  \
+  template void real_fft_pack<T>(const T*, T*, int64_t, const int64_t*, int, int64_t);
 COARSEGRAIN_INSTANTIATE(float)
 COARSEGRAIN_INSTANTIATE(double)
 #undef COARSEGRAIN_INSTANTIATE

@@ -53,6 +53,36 @@ void combine_impl(const T* const* terms, const T* const* weights, T* out, int64_
   }
 }
 
+
+// The row k -> -k of the leading transform axes (index i -> (n - i) mod n on each axis), for a
+// row index r over those axes (last axis fastest).
+inline int64_t mirror_row(int64_t r, const int64_t* lead, int nlead) {
+  int64_t mirrored = 0, stride = 1;
+  for (int j = nlead - 1; j >= 0; --j) {
+    const int64_t i = r % lead[j];
+    r /= lead[j];
+    mirrored += (i == 0 ? 0 : lead[j] - i) * stride;
+    stride *= lead[j];
+  }
+  return mirrored;
+}
+
+// Calls body(in_row_offset, mirror_in_row_offset, out_row_offset) for every row of the batch
+// (offsets in T, rows of in_len and out_len complex values).
+template <typename Body>
+void for_each_mirrored_row(int64_t batch, const int64_t* lead, int nlead, int64_t in_len,
+                           int64_t out_len, Body body) {
+  int64_t rows = 1;
+  for (int j = 0; j < nlead; ++j) rows *= lead[j];
+  const int64_t total = batch * rows;
+  const bool parallel = total > 1 && total * out_len >= kParallelThreshold;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t br = 0; br < total; ++br) {
+    const int64_t b = br / rows, r = br % rows;
+    const int64_t mr = b * rows + mirror_row(r, lead, nlead);
+    body(2 * br * in_len, 2 * mr * in_len, 2 * br * out_len);
+  }
+}
 }  // namespace
 
 template <typename T>
@@ -78,6 +108,38 @@ void spectral_combine(const T* const* terms, const T* const* weights, int nterms
     case 7: combine_impl<T, 7>(terms, weights, out, batch, size); break;
     default: combine_impl<T, 8>(terms, weights, out, batch, size); break;
   }
+}
+
+// One output column of real_fft_pack from a = U[k] and c = conj U[-k, m - k] (see below).
+template <typename T>
+inline void pack_column(T are, T aim, T cre, T cim, T wre, T wim, T* __restrict z) {
+  const T ere = T(0.5) * (are + cre), eim = T(0.5) * (aim + cim);
+  const T dre = T(0.5) * (are - cre), dim = T(0.5) * (aim - cim);
+  const T ore = dre * wre + dim * wim, oim = dim * wre - dre * wim;  // (a - c) conj(w) / 2
+  z[0] = ere - oim;
+  z[1] = eim + ore;
+}
+
+template <typename T>
+void real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, int nlead, int64_t m,
+                   const T* twiddle) {
+  // With E, O the transforms of the even and odd samples (Z = E + iO packs them), U[k] = E[k] +
+  // w^k O[k] and U[k + m] = E[k] - w^k O[k] = conj U[-k, m - k] (Hermitian symmetry), so
+  // E = (U[k] + U[k + m]) / 2, O = (U[k] - U[k + m]) conj(w^k) / 2. The k = 0 and Nyquist
+  // columns are first projected onto Hermitian symmetry, as irfftn does implicitly.
+  const int64_t len = m + 1;
+  for_each_mirrored_row(batch, lead, nlead, len, m, [&](int64_t in, int64_t mirror, int64_t o) {
+    const T* __restrict ur = u_hat + in;
+    const T* __restrict um = u_hat + mirror;
+    T* __restrict z = out + o;
+    const T* __restrict w = twiddle;
+    pack_column(T(0.5) * (ur[0] + um[0]), T(0.5) * (ur[1] - um[1]), T(0.5) * (ur[2 * m] + um[2 * m]),
+                T(0.5) * (ur[2 * m + 1] - um[2 * m + 1]), w[0], w[1], z);
+#pragma omp simd
+    for (int64_t k = 1; k < m; ++k)
+      pack_column(ur[2 * k], ur[2 * k + 1], um[2 * (m - k)], -um[2 * (m - k) + 1], w[2 * k],
+                  w[2 * k + 1], z + 2 * k);
+  });
 }
 
 COARSEGRAIN_INSTANTIATE_POINTWISE_KERNELS(float)

@@ -112,6 +112,29 @@ CombineCall prepare_combine(at::TensorList terms, at::TensorList weights) {
   return call;
 }
 
+RealFftCall prepare_real_fft(const at::Tensor& u_hat, int64_t ndim) {
+  const char* op = "real_fft_pack";
+  TORCH_CHECK_TYPE(u_hat.scalar_type() == at::kComplexFloat || u_hat.scalar_type() == at::kComplexDouble,
+                   op, ": u_hat must be a complex64 or complex128 tensor, got ", u_hat.scalar_type());
+  TORCH_CHECK_VALUE(ndim >= 1 && ndim <= kMaxRealFftLeadAxes + 1, op, ": ndim must be 1 to ",
+                    kMaxRealFftLeadAxes + 1, ", got ", ndim);
+  TORCH_CHECK_VALUE(u_hat.dim() >= ndim, op, ": ndim = ", ndim,
+                    " transform axes, but u_hat has shape ", u_hat.sizes());
+  TORCH_CHECK_VALUE(u_hat.size(-1) >= 2, op,
+                    ": the last axis of u_hat must hold m + 1 >= 2 half-spectrum columns, got shape ",
+                    u_hat.sizes());
+  RealFftCall call;
+  call.m = u_hat.size(-1) - 1;
+  call.nlead = static_cast<int>(ndim - 1);
+  for (int j = 0; j < call.nlead; ++j) call.lead[j] = u_hat.size(u_hat.dim() - ndim + j);
+  for (int64_t j = 0; j < u_hat.dim() - ndim; ++j) call.batch *= u_hat.size(j);
+  call.input = u_hat.contiguous();
+  std::vector<int64_t> shape(u_hat.sizes().begin(), u_hat.sizes().end());
+  shape.back() = call.m;
+  call.output = at::empty(shape, call.input.options());
+  return call;
+}
+
 namespace {
 
 void check_float(const char* op, const char* arg, const at::Tensor& t) {

@@ -12,6 +12,7 @@
 #include "coarsegrain/finite_volume.h"
 #include "coarsegrain/grid.h"
 #include "coarsegrain/phase_field.h"
+#include "coarsegrain/pointwise.h"
 
 namespace coarsegrain::torch_ops {
 
@@ -77,6 +78,16 @@ void combine_pointers(const CombineCall& call, const T** terms, const T** weight
     weights[i] = call.weights[i].const_data_ptr<T>();
   }
 }
+
+// real_fft_pack(u_hat, ndim): the contiguous complex input, the output, and the
+// batch, leading transform axes and half length m of the call.
+struct RealFftCall {
+  at::Tensor input, output;
+  int64_t batch = 1, m = 0;
+  int64_t lead[kMaxRealFftLeadAxes] = {};
+  int nlead = 0;
+};
+RealFftCall prepare_real_fft(const at::Tensor& u_hat, int64_t ndim);
 
 // Finite-volume ops on rows of 1D periodic cells (the last axis): checked, contiguous input(s)
 // and the output, with the row count and length.

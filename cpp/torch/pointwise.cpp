@@ -31,9 +31,21 @@ at::Tensor spectral_combine_cpu(at::TensorList terms, at::TensorList weights) {
   return call.output;
 }
 
+at::Tensor real_fft_pack_cpu(const at::Tensor& u_hat, int64_t ndim) {
+  RealFftCall call = prepare_real_fft(u_hat, ndim);
+  if (call.output.numel() == 0) return call.output;
+  AT_DISPATCH_FLOATING_TYPES(c10::toRealValueType(u_hat.scalar_type()), "real_fft_pack", [&] {
+    real_fft_pack(reinterpret_cast<const scalar_t*>(call.input.const_data_ptr<c10::complex<scalar_t>>()),
+                  reinterpret_cast<scalar_t*>(call.output.mutable_data_ptr<c10::complex<scalar_t>>()),
+                  call.batch, call.lead, call.nlead, call.m);
+  });
+  return call.output;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(coarsegrain, CPU, m) {
+  m.impl("real_fft_pack", &real_fft_pack_cpu);
   m.impl("polynomial", &polynomial_cpu);
   m.impl("spectral_combine", &spectral_combine_cpu);
 }

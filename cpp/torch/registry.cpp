@@ -27,6 +27,8 @@ TORCH_LIBRARY(coarsegrain, m) {
   // Fused pointwise work of the spectral steppers (coarsegrain/pointwise.h).
   m.def("polynomial(Tensor u, float[] coeffs) -> Tensor", tags);
   m.def("spectral_combine(Tensor[] terms, Tensor[] weights) -> Tensor", tags);
+  // The input of a half-length complex inverse FFT that computes irfftn over the last ndim axes.
+  m.def("real_fft_pack(Tensor u_hat, int ndim) -> Tensor", tags);
   // Finite volumes on 1D periodic rows (coarsegrain/finite_volume.h): WENO5 face fluxes of
   // Burgers' v^2/2, the WENO5 face states, block-mean restriction of the last ndim axes, and the
   // pseudo-linear filter of per-face stencil coefficients with its adjoint.

@@ -55,7 +55,89 @@ __global__ void combine_kernel(CombineArgs<T> a, T* __restrict__ out, int64_t ba
   }
 }
 
+struct RealFftShape {
+  int64_t lead[kMaxRealFftLeadAxes];
+  int nlead;
+  int64_t rows, m;
+};
+
+// The row k -> -k of the leading transform axes of row r (see the CPU kernels).
+__device__ int64_t mirror_row(int64_t r, const RealFftShape& s) {
+  int64_t mirrored = 0, stride = 1;
+  for (int j = s.nlead - 1; j >= 0; --j) {
+    const int64_t i = r % s.lead[j];
+    r /= s.lead[j];
+    mirrored += (i == 0 ? 0 : s.lead[j] - i) * stride;
+    stride *= s.lead[j];
+  }
+  return mirrored;
+}
+
+// w^k = exp(-i pi k / m), in double for any T.
+__device__ void twiddle(int64_t k, int64_t m, double& re, double& im) {
+  double s, c;
+  sincospi(static_cast<double>(k) / static_cast<double>(m), &s, &c);
+  re = c;
+  im = -s;
+}
+
+template <typename T>
+__global__ void real_fft_pack_kernel(const T* __restrict__ u, T* __restrict__ out, int64_t batch,
+                                     RealFftShape s) {
+  const int64_t len = s.m + 1, total = batch * s.rows * s.m;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t k = i % s.m, br = i / s.m, b = br / s.rows;
+    const int64_t mr = b * s.rows + mirror_row(br % s.rows, s);
+    const T* ur = u + 2 * br * len;
+    const T* um = u + 2 * mr * len;
+    T are, aim, cre, cim;
+    if (k == 0) {  // Hermitian projection of the k = 0 and Nyquist columns
+      are = T(0.5) * (ur[0] + um[0]);
+      aim = T(0.5) * (ur[1] - um[1]);
+      cre = T(0.5) * (ur[2 * s.m] + um[2 * s.m]);
+      cim = T(0.5) * (ur[2 * s.m + 1] - um[2 * s.m + 1]);
+    } else {
+      are = ur[2 * k];
+      aim = ur[2 * k + 1];
+      cre = um[2 * (s.m - k)];
+      cim = -um[2 * (s.m - k) + 1];
+    }
+    const T ere = T(0.5) * (are + cre), eim = T(0.5) * (aim + cim);
+    const T dre = T(0.5) * (are - cre), dim = T(0.5) * (aim - cim);
+    double wr, wi;
+    twiddle(k, s.m, wr, wi);
+    const T wre = T(wr), wim = T(-wi);
+    const T ore = dre * wre - dim * wim, oim = dre * wim + dim * wre;
+    out[2 * i] = ere - oim;
+    out[2 * i + 1] = eim + ore;
+  }
+}
+
+RealFftShape real_fft_shape(const int64_t* lead, int nlead, int64_t m) {
+  RealFftShape s{};
+  s.nlead = nlead;
+  s.rows = 1;
+  s.m = m;
+  for (int j = 0; j < nlead; ++j) {
+    s.lead[j] = lead[j];
+    s.rows *= lead[j];
+  }
+  return s;
+}
+
 }  // namespace
+
+template <typename T>
+cudaError_t real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, int nlead,
+                          int64_t m, cudaStream_t stream) {
+  if (nlead < 0 || nlead > kMaxRealFftLeadAxes || m < 1) return cudaErrorInvalidValue;
+  const RealFftShape s = real_fft_shape(lead, nlead, m);
+  const int64_t total = batch * s.rows * m;
+  if (total == 0) return cudaSuccess;
+  real_fft_pack_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(u_hat, out, batch, s);
+  return cudaGetLastError();
+}
 
 template <typename T>
 cudaError_t polynomial(const T* u, T* out, int64_t n, const Polynomial& p, cudaStream_t stream) {
@@ -85,7 +167,9 @@ cudaError_t spectral_combine(const T* const* terms, const T* const* weights, int
 #define COARSEGRAIN_INSTANTIATE(T)                                                            \
   template cudaError_t polynomial<T>(const T*, T*, int64_t, const Polynomial&, cudaStream_t); \
   template cudaError_t spectral_combine<T>(const T* const*, const T* const*, int, T*, int64_t, \
-                                           int64_t, cudaStream_t);
+                                           int64_t, cudaStream_t);                            \
+  template cudaError_t real_fft_pack<T>(const T*, T*, int64_t, const int64_t*, int, int64_t,     \
+                                        cudaStream_t);
 COARSEGRAIN_INSTANTIATE(float)
 COARSEGRAIN_INSTANTIATE(double)
 #undef COARSEGRAIN_INSTANTIATE

@@ -38,9 +38,22 @@ at::Tensor spectral_combine_cuda(at::TensorList terms, at::TensorList weights) {
   return call.output;
 }
 
+at::Tensor real_fft_pack_cuda(const at::Tensor& u_hat, int64_t ndim) {
+  const c10::cuda::CUDAGuard guard(u_hat.device());
+  RealFftCall call = prepare_real_fft(u_hat, ndim);
+  AT_DISPATCH_FLOATING_TYPES(c10::toRealValueType(u_hat.scalar_type()), "real_fft_pack", [&] {
+    C10_CUDA_CHECK(coarsegrain::cuda::real_fft_pack(
+        reinterpret_cast<const scalar_t*>(call.input.const_data_ptr<c10::complex<scalar_t>>()),
+        reinterpret_cast<scalar_t*>(call.output.mutable_data_ptr<c10::complex<scalar_t>>()), call.batch,
+        call.lead, call.nlead, call.m, c10::cuda::getCurrentCUDAStream().stream()));
+  });
+  return call.output;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(coarsegrain, CUDA, m) {
+  m.impl("real_fft_pack", &real_fft_pack_cuda);
   m.impl("polynomial", &polynomial_cuda);
   m.impl("spectral_combine", &spectral_combine_cuda);
 }

@@ -14,4 +14,9 @@ template <typename T>
 cudaError_t spectral_combine(const T* const* terms, const T* const* weights, int nterms, T* out,
                              int64_t batch, int64_t size, cudaStream_t stream);
 
+// lead: up to kMaxRealFftLeadAxes axis lengths, passed by value to the kernel.
+template <typename T>
+cudaError_t real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, int nlead,
+                          int64_t m, cudaStream_t stream);
+
 }  // namespace coarsegrain::cuda
