@@ -78,7 +78,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
         cfg = lanzoni2024.LanzoniConfig(full=args.full, device=args.device, seed=args.seed, n_traj=args.n_traj,
                                         epochs=args.epochs, long_grid=args.long_grid, long_tau=args.long_tau,
-                                        seq_len=args.seq_len, lr=args.lr, ramp_epochs=args.ramp_epochs,
+                                        seq_len=args.seq_len, stride=args.stride, lr=args.lr,
+                                        ramp_epochs=args.ramp_epochs,
                                         init_from=args.init_from)
         lanzoni2024.run(out, cfg, progress=not args.no_progress)
         return 0
@@ -225,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--n-traj", type=int, help="lanzoni2024: simulated trajectories")
     rep.add_argument("--epochs", type=int, help="lanzoni2024: training epochs")
     rep.add_argument("--seq-len", type=int, help="lanzoni2024: frames per training sequence (default 6)")
+    rep.add_argument("--stride", type=int, help="lanzoni2024: frames between training-sequence starts (default 3)")
     rep.add_argument("--lr", type=float, help="lanzoni2024: learning rate (default 1e-3)")
     rep.add_argument("--ramp-epochs", type=int, help="lanzoni2024: epochs of the teacher-forcing ramp (default 2)")
     rep.add_argument("--init-from", help="lanzoni2024: start from a shipped model (ch3d-crnn) or a checkpoint")
