@@ -9,6 +9,9 @@
 #   bench   the GPU benchmarks of the compiled ops (phase-field steps, Laplacian, WENO5 fluxes) and
 #           the time to solution at matched accuracy (cuFFT steppers against exponax on JAX)
 #   crnn    the CRNN rollout benchmark on the GPU
+#   kiyani  coarsegrain reproduce kiyani2022 --full (the paper's grids and data) with
+#           KIYANI_EPOCHS epochs per model (default 300; the paper's 2,000 / 20,000 do not fit a
+#           session), at most KIYANI_TIMEOUT seconds (default 900); results in $OUT/kiyani2022
 #
 # Results: bench/results/*_cuda.json, and when $OUT is set (the device tool) a tarball of them,
 # the logs and the wheel in $OUT.
@@ -57,6 +60,11 @@ if [[ " $stages " == *" test "* ]]; then
 fi
 if [[ " $stages " == *" crnn "* ]]; then
   (cd bench/python && timeout 300 python3 bench_crnn.py --device cuda) 2>&1 | tee "$OUT/crnn.log"
+fi
+if [[ " $stages " == *" kiyani "* ]]; then
+  timeout ${KIYANI_TIMEOUT:-900} python3 -m coarsegrain.cli reproduce kiyani2022 --full --device cuda \
+    --epochs ${KIYANI_EPOCHS:-300} --out "$OUT/kiyani2022" --no-progress 2>&1 | tee "$OUT/kiyani.log"
+  rm -rf "$OUT/kiyani2022/data" "$OUT/kiyani2022/runs"/*/*/checkpoint.pt
 fi
 tar czf "$OUT/results.tgz" bench/results/*_cuda.json 2>/dev/null
 exit $status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -39,3 +40,11 @@ def test_kiyani_models_are_the_papers():
     mlp, spec = make_model("mlp", "pfc", grid)
     assert mlp.dictionary.names[-1] == "u_xxxxxx" and spec["kwargs"]["max_order"] == 6
     assert isinstance(make_model("cnnlstm", "allen_cahn", grid)[0].lstm, torch.nn.LSTM)
+
+
+def test_kiyani_epochs_override_applies_to_every_model():
+    cfg = KiyaniConfig(full=True, epochs_override=300)
+    assert cfg.epochs == {"mlp": 300, "cnnlstm": 300, "unet": 300} and cfg.grids["allen_cahn"] == 256
+    assert KiyaniConfig(full=True).epochs["unet"] == 20_000
+    with pytest.raises(ValueError, match="epochs must be >= 1, got 0"):
+        KiyaniConfig(epochs_override=0).check()

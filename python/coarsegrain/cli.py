@@ -66,7 +66,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         from .experiments import kiyani2022
 
         cfg = kiyani2022.KiyaniConfig(full=args.full, device=args.device, seed=args.seed,
-                                      rollout_method=args.rollout_method)
+                                      rollout_method=args.rollout_method, epochs_override=args.epochs)
         if args.systems:
             cfg.systems = args.systems
         if args.models:
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--rollout-method", default="LSODA",
                      help="LSODA (the paper's Adams/BDF switching), BDF, RK45, rk4 or euler")
     rep.add_argument("--n-traj", type=int, help="lanzoni2024: simulated trajectories")
-    rep.add_argument("--epochs", type=int, help="lanzoni2024: training epochs")
+    rep.add_argument("--epochs", type=int, help="lanzoni2024: training epochs; kiyani2022: epochs of every model")
     rep.add_argument("--seq-len", type=int, help="lanzoni2024: frames per training sequence (default 6)")
     rep.add_argument("--stride", type=int, help="lanzoni2024: frames between training-sequence starts (default 3)")
     rep.add_argument("--lr", type=float, help="lanzoni2024: learning rate (default 1e-3)")

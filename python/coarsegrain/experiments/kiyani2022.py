@@ -49,6 +49,7 @@ class KiyaniConfig:
     seed: int = 0
     rollout_method: str = "LSODA"
     n_traj: int = 5
+    epochs_override: int | None = None  # one epoch count for every model (e.g. --full within a GPU budget)
 
     @property
     def grids(self) -> dict[str, int]:
@@ -57,6 +58,8 @@ class KiyaniConfig:
 
     @property
     def epochs(self) -> dict[str, int]:
+        if self.epochs_override is not None:
+            return dict.fromkeys(MODELS, self.epochs_override)
         # The paper: 2,000 epochs for the MLP and CNN-LSTM (§3.3), 20,000 for the CNN (§4.2).
         return {"mlp": 2000, "cnnlstm": 2000, "unet": 20000} if self.full else \
                {"mlp": 40, "cnnlstm": 12, "unet": 40}
@@ -77,6 +80,8 @@ class KiyaniConfig:
         bad = [m for m in self.models if m not in MODELS]
         if bad:
             raise ValueError(f"unknown models {bad}; choose from {list(MODELS)}")
+        if self.epochs_override is not None and self.epochs_override < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs_override}")
 
 
 def make_model(name: str, system: str, grid: Grid):
