@@ -27,7 +27,8 @@ def test_build_info_is_consistent_with_this_process():
     # Every op (and each stencil op's _into twin) is registered with the dispatcher.
     assert set(info["ops"]) == (STENCIL_OPS | {f"{op}_into" for op in STENCIL_OPS}
                                 | {"cahn_hilliard_explicit", "allen_cahn_explicit", "polynomial",
-                                   "spectral_combine", "weno5_flux", "weno5_reconstruct", "restrict_average",
+                                   "spectral_combine", "real_fft_pack", "weno5_flux", "weno5_reconstruct",
+                                   "restrict_average",
                                    "stencil_filter", "stencil_filter_backward"})
     assert info["cpu_kernels_active"] in info["cpu_kernels_compiled"]
     # CUDA operators need compiled kernels, a CUDA torch and at least one architecture.
