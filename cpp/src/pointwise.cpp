@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "cpu_isa.h"
 #include "pointwise_kernels.h"
@@ -27,6 +28,8 @@ void spectral_combine(const T* const* terms, const T* const* weights, int nterms
   COARSEGRAIN_ISA_CALL(spectral_combine, terms, weights, nterms, out, batch, size);
 }
 
+namespace {
+// w^k = exp(-i pi k / m) for k = 0..m, interleaved (re, im): the twiddles of real_fft_pack.
 template <typename T>
 std::vector<T> real_fft_twiddles(int64_t m) {
   std::vector<T> w(2 * static_cast<size_t>(m + 1));
@@ -39,7 +42,6 @@ std::vector<T> real_fft_twiddles(int64_t m) {
   return w;
 }
 
-namespace {
 void check_real_fft(const char* op, int nlead, int64_t m) {
   if (nlead < 0 || nlead > kMaxRealFftLeadAxes)
     throw std::invalid_argument(std::string(op) + ": 0 to 3 leading transform axes");
@@ -58,7 +60,6 @@ void real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, i
   template void polynomial<T>(const T*, T*, int64_t, const Polynomial&);                  \
   template void spectral_combine<T>(const T* const*, const T* const*, int, T*, int64_t,   \
                                     int64_t);                                            \
-  template std::vector<T> real_fft_twiddles<T>(int64_t);                                  \
   template void real_fft_pack<T>(const T*, T*, int64_t, const int64_t*, int, int64_t);
 COARSEGRAIN_INSTANTIATE(float)
 COARSEGRAIN_INSTANTIATE(double)

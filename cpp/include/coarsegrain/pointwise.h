@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "coarsegrain/phase_field.h"  // Polynomial
 
@@ -33,9 +32,5 @@ constexpr int kMaxRealFftLeadAxes = 3;
 
 template <typename T>
 void real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, int nlead, int64_t m);
-
-// w^k = exp(-i pi k / m) for k = 0..m, interleaved (re, im): the twiddles of real_fft_pack.
-template <typename T>
-std::vector<T> real_fft_twiddles(int64_t m);
 
 }  // namespace coarsegrain

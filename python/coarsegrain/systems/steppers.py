@@ -120,16 +120,8 @@ class _FourierStepper(abc.ABC):
             self._cache.move_to_end(key)
         else:
             k2 = self.model.grid.k_squared(device=u.device, dtype=torch.float64)
-            # One cast copy per distinct weight array: a weight used twice in a combination is
-            # then read from cache the second time.
-            casts: dict[int, Tensor] = {}
-
-            def cast(w: Tensor) -> Tensor:
-                if id(w) not in casts:
-                    casts[id(w)] = w.to(u.dtype).expand(k2.shape).contiguous()
-                return casts[id(w)]
-
-            self._cache[key] = tuple([cast(w) for w in ws] for ws in self._build_weights(k2, dt))
+            cast = lambda ws: [w.to(u.dtype).expand(k2.shape).contiguous() for w in ws]  # noqa: E731
+            self._cache[key] = tuple(cast(ws) for ws in self._build_weights(k2, dt))
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return self._cache[key]
@@ -303,12 +295,12 @@ def _etd_weights(lin: Tensor, nk: Tensor, dt: float, order: int, embedded: bool 
     half = torch.exp(z / 2)
     q = nk * (dt / 2) * h1
     f1 = nk * dt * (phi1 - 3 * phi2 + 4 * phi3)
-    f2 = 2 * nk * dt * (phi2 - 2 * phi3)  # the weight of both N(a) and N(b)
+    f2 = nk * dt * (phi2 - 2 * phi3)
     f3 = nk * dt * (4 * phi3 - phi2)
-    weights = [[half, q], [half, 2 * q, -q], [torch.exp(z), f1, f2, f2, f3]]
+    weights = [[half, q], [half, 2 * q, -q], [torch.exp(z), f1, 2 * f2, 2 * f2, f3]]
     if embedded:
         g1, g2 = nk * dt * (phi1 - phi2), nk * dt * phi2
-        weights.append([f1 - g1, f2, f2, f3 - g2])
+        weights.append([f1 - g1, 2 * f2, 2 * f2, f3 - g2])
     return tuple(weights)
 
 
