@@ -265,6 +265,25 @@ def test_adaptive_stepper_lands_on_output_times_and_resumes_with_its_step():
     assert stepper.stats["nonlinear_evaluations"] == 4 * (stepper.stats["accepted"] + stepper.stats["rejected"]) + 2
 
 
+@pytest.mark.parametrize("shape", [(12, 10), (9, 7), (6, 4, 8)])
+def test_adaptive_error_ratio_is_the_real_space_rms_ratio(shape):
+    """The controller's norm from the half spectrum (Parseval) equals the RMS of the error
+    field in real space, per batch member, and the worst member decides."""
+    model = CahnHilliard(Grid(shape), quartic())
+    stepper = AdaptiveExponentialSpectral(model, 0.1, rtol=1e-3, atol=1e-6)
+    gen = torch.Generator().manual_seed(3)
+    error = torch.randn(3, *shape, generator=gen, dtype=torch.float64) * torch.tensor([1.0, 5.0, 0.5]).reshape(3, *[1] * len(shape))
+    u = torch.randn(3, *shape, generator=gen, dtype=torch.float64)
+    dims = tuple(range(1, len(shape) + 1))
+    error_hat = torch.fft.rfftn(error, dim=dims)
+    expected = ((error.square().mean(dims).sqrt()) / (1e-6 + 1e-3 * u.square().mean(dims).sqrt())).max().item()
+    assert stepper._error_ratio(error_hat, u) == pytest.approx(expected, rel=1e-12)
+    assert stepper._error_ratio(error_hat[:1].to(torch.complex64), u[:1].float()) == pytest.approx(
+        ((error[0].square().mean().sqrt()) / (1e-6 + 1e-3 * u[0].square().mean().sqrt())).item(), rel=1e-5)
+    error_hat[1, 0] = float("nan")
+    assert stepper._error_ratio(error_hat, u) == math.inf
+
+
 def test_adaptive_stepper_refuses_bad_tolerances_and_reports_a_collapsing_step():
     model = CahnHilliard(Grid((8, 8)), quartic())
     with pytest.raises(ValueError, match="rtol"):

@@ -389,6 +389,14 @@ class _EtdStep:
         x_hat[..., self._slices] = flat.reshape(slices.shape)
 
 
+def _sum_squares(x: Tensor, ndim: int) -> Tensor:
+    """Sum of |x|^2 over the last ``ndim`` axes (one value per leading index), as a batched
+    dot product."""
+    batch = x.shape[: x.dim() - ndim]
+    flat = (torch.view_as_real(x) if x.is_complex() else x).reshape(math.prod(batch), 1, -1)
+    return torch.bmm(flat, flat.transpose(1, 2)).reshape(batch)
+
+
 class AdaptiveExponentialSpectral(ExponentialSpectral):
     """ETDRK4 with step-size control: an embedded ETDRK2 solution from the same four stages
     estimates the local error at no extra FFT, and the step grows or shrinks to keep it at
@@ -431,7 +439,6 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
         self.dt_max = math.inf if dt_max is None else _check_dt(dt_max)
         self._next = self._snap(self.dt if dt_initial is None else _check_dt(dt_initial))
         self.stats = {"accepted": 0, "rejected": 0, "nonlinear_evaluations": 0}
-        self._parseval: dict = {}  # half-spectrum weights of the error norm, per (device, dtype)
 
     def _build_weights(self, k2: Tensor, dt: float):
         return _etd_weights(*self._linear_and_nonlinear_symbols(k2), dt, 4, embedded=True)
@@ -445,23 +452,22 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
     def _error_ratio(self, error_hat: Tensor, u: Tensor) -> float:
         """max over the batch of RMS(error) / (atol + rtol RMS(U+)); accept the step when <= 1.
 
-        The RMS of the error comes from its half spectrum by Parseval (columns other than the
-        zero and Nyquist ones of the last axis stand for two)."""
+        The RMS of the error comes from its half spectrum by Parseval: every column counts
+        twice but the last axis's zero and (even sizes) Nyquist columns, which count once.
+        The sums of squares are BLAS dot products (a tenth of the time of torch's reductions on
+        CPU, where this ran at a quarter of a whole step)."""
         grid = self.model.grid
-        key = (u.device, u.dtype)
-        if key not in self._parseval:
-            weight = torch.full((error_hat.shape[-1],), 2.0, dtype=u.dtype, device=u.device)
-            weight[0] = 1.0
-            if grid.shape[-1] % 2 == 0:
-                weight[-1] = 1.0
-            self._parseval[key] = weight
-        weight = self._parseval[key]
-        dims = tuple(range(-grid.ndim, 0))
-        power = (torch.view_as_real(error_hat).square().sum(-1) * weight).sum(dims)
-        error_rms = power.sqrt() / math.prod(grid.shape)
-        scale = self.atol + self.rtol * u.square().mean(dims).sqrt()
-        ratio = (error_rms / scale).max()
-        return float(ratio) if bool(torch.isfinite(ratio)) else math.inf
+        size = math.prod(grid.shape)
+        edges = [0, grid.shape[-1] // 2] if grid.shape[-1] % 2 == 0 else [0]
+        sums = torch.stack([_sum_squares(error_hat, grid.ndim), _sum_squares(error_hat[..., edges], grid.ndim),
+                            _sum_squares(u, grid.ndim)]).reshape(3, -1).tolist()
+        if not all(math.isfinite(x) for row in sums for x in row):
+            return math.inf
+        ratio = 0.0
+        for full, edge, field in zip(*sums):  # one host transfer; the rest is a handful of floats
+            error_rms = math.sqrt(max(2 * full - edge, 0.0)) / size
+            ratio = max(ratio, error_rms / (self.atol + self.rtol * math.sqrt(field / size)))
+        return ratio
 
     def integrate(self, u: Tensor, duration: float) -> Tensor:
         """The state ``duration`` after ``u``, reached exactly."""
