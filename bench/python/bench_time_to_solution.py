@@ -56,6 +56,11 @@ RTOLS = [1e-2, 5e-3, 3e-3, 2e-3, 1e-3, 5e-4, 3e-4, 2e-4, 1.5e-4, 1e-4, 5e-5, 3e-
 STABILIZATION = 2.0  # max f'' between the wells of the quartic (its well_curvature)
 
 
+def whole_steps(t_end, dt):
+    """The number of equal steps near ``dt`` that land exactly on ``t_end``."""
+    return max(1, round(t_end / dt))
+
+
 def rel_error(u, ref):
     return float(np.linalg.norm(u - ref) / np.linalg.norm(ref))
 
@@ -99,7 +104,7 @@ def fixed_step(name, make, pairs_per_step):
     cache = {}
 
     def run(u0, dt, t_end):
-        n = max(1, round(t_end / dt))
+        n = whole_steps(t_end, dt)
         if (n, t_end) not in cache:
             cache[(n, t_end)] = make(model(), t_end / n)
         return to_numpy(cache[(n, t_end)].advance(on_device(u0), n)), pairs_per_step * n + 1
@@ -128,7 +133,7 @@ def numpy_solver():
     k2 = model().grid.k_squared().numpy()
 
     def run(u0, dt, t_end):
-        n = max(1, round(t_end / dt))
+        n = whole_steps(t_end, dt)
         dt = t_end / n
         a = (1.0 / (1.0 + dt * KAPPA * k2**2)).astype(u0.dtype)
         b = (-dt * k2 * a).astype(u0.dtype)
@@ -150,7 +155,7 @@ def exponax_solver(order):
     cache = {}
 
     def run(u0, dt, t_end):
-        n = max(1, round(t_end / dt))
+        n = whole_steps(t_end, dt)
         if (n, t_end) not in cache:
             stepper = ex.stepper.reaction.CahnHilliard(
                 2, L, N, t_end / n, diffusivity=1.0, gamma=KAPPA, first_order_coefficient=-1.0,
@@ -167,7 +172,7 @@ def sweep(solver, u0, t_end, reference_u, tol, max_seconds):
     rows, best, tried = [], None, set()
     for knob in solver.knobs:
         if solver.knob_name == "dt":  # the step actually taken: T over a whole number of steps
-            knob = t_end / max(1, round(t_end / knob))
+            knob = t_end / whole_steps(t_end, knob)
             if knob in tried:
                 continue
             tried.add(knob)
