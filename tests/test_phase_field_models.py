@@ -22,8 +22,8 @@ from coarsegrain.systems import (
     make_stepper,
     quartic,
 )
-from coarsegrain.systems.steppers import _phi_functions
-from coarsegrain.systems.initial import uniform
+from coarsegrain.systems.steppers import STEPPERS, _phi_functions
+from coarsegrain.systems.initial import gaussian_random_field, uniform
 
 L = 8 * math.pi  # box side for the smooth-solution tests: wavenumbers k = 2 pi m / L
 
@@ -69,6 +69,11 @@ def test_bad_model_parameters_are_refused():
         ExplicitEuler(PhaseFieldCrystal(g), 1e-3)
     with pytest.raises(ValueError, match=r"ExplicitEuler: dt = 0.1 is beyond the stability limit 0.03125"):
         ExplicitEuler(CahnHilliard(g), 0.1)
+    with pytest.raises(ValueError, match=r"ExponentialSpectral: variant must be one of \('cox-matthews', "
+                       r"'hochbruck-ostermann'\), got 'rk4'"):
+        ExponentialSpectral(CahnHilliard(g), 0.1, order=4, variant="rk4")
+    with pytest.raises(ValueError, match=r"ExponentialSpectral: stabilization must be a finite number >= 0, got -1"):
+        ExponentialSpectral(CahnHilliard(g), 0.1, order=4, stabilization=-1.0)
 
 
 # --- conservation and dissipation --------------------------------------------------------------
@@ -101,7 +106,7 @@ def test_conserved_models_keep_mass_to_roundoff(make):
 
 
 @pytest.mark.parametrize("model_cls", [AllenCahn, CahnHilliard])
-@pytest.mark.parametrize("method", ["explicit", "spectral", "spectral2", "etd1", "etd2", "etd4", "etd4-adaptive"])
+@pytest.mark.parametrize("method", STEPPERS)
 def test_free_energy_does_not_increase(model_cls, method):
     model = model_cls(Grid((32, 32)), quartic())
     dt = 0.01 if model.conserved else 0.05
@@ -179,13 +184,14 @@ def test_second_order_history_survives_chunked_advances():
     torch.testing.assert_close(u, one, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("order, dts", [(1, (0.2, 0.1)), (2, (0.2, 0.1)), (4, (0.2, 0.1))])
-def test_exponential_spectral_order_in_time(order, dts):
+@pytest.mark.parametrize("order, dts, variant", [(1, (0.2, 0.1), "cox-matthews"), (2, (0.2, 0.1), "cox-matthews"),
+                                                (4, (0.2, 0.1), "cox-matthews"), (4, (0.1, 0.05), "hochbruck-ostermann")])
+def test_exponential_spectral_order_in_time(order, dts, variant):
     model = AllenCahn(Grid((32, 32), L / 32), quartic())
     u0 = smooth_field(32)
     reference = ExponentialSpectral(model, 1e-2, order=4).advance(u0, 200)
-    errors = [_error(ExponentialSpectral(model, dt, order=order).advance(u0, round(2.0 / dt)), reference)
-              for dt in dts]
+    errors = [_error(ExponentialSpectral(model, dt, order=order, variant=variant).advance(u0, round(2.0 / dt)),
+                     reference) for dt in dts]
     assert math.log2(errors[0] / errors[1]) == pytest.approx(order, abs=0.25), errors
 
 
@@ -231,6 +237,63 @@ def test_etdrk4_matches_an_independent_contour_integral_implementation():
     np.testing.assert_allclose(ours, np.fft.irfft2(v, s=(24, 24)), rtol=0, atol=1e-12)
 
 
+def test_hochbruck_ostermann_matches_an_independent_numpy_implementation():
+    """The five-stage ETDRK4 of Hochbruck & Ostermann (2005) written stage by stage from the
+    paper's tableau, its phi functions by contour means (Kassam & Trefethen), with S = 0.7."""
+    np = pytest.importorskip("numpy")
+    model = CahnHilliard(Grid((24, 24), 0.7), quartic(), mobility=0.8, kappa=1.3)
+    u0 = uniform(model.grid, 1, low=-0.6, high=0.6, seed=4)
+    dt, steps, s = 0.4, 5, 0.7
+    stepper = ExponentialSpectral(model, dt, order=4, stabilization=s, variant="hochbruck-ostermann")
+    ours = stepper.advance(u0, steps)[0].numpy()
+
+    k2 = np.broadcast_to(model.grid.k_squared(dtype=torch.float64).numpy(), (24, 13))
+    lin = -0.8 * k2 * (1.3 * k2 - 1.0 + s)
+    roots = np.exp(1j * np.pi * (np.arange(64) + 0.5) / 32)
+
+    def phis(z):
+        zc = z[..., None] + roots
+        e = np.exp(zc)
+        return [(v.mean(-1).real) for v in ((e - 1) / zc, (e - 1 - zc) / zc**2, (e - 1 - zc - zc**2 / 2) / zc**3)]
+
+    z = lin * dt
+    p1, p2, p3 = phis(z)
+    q1, q2, q3 = phis(z / 2)   # phi_i(c_j z) for the stages at c = 1/2
+    a52 = q2 / 2 - p3 + p2 / 4 - q3 / 2
+    a54 = q2 / 4 - a52
+
+    def nonlinear(v_hat):
+        v = np.fft.irfft2(v_hat, s=(24, 24))
+        return -0.8 * k2 * np.fft.rfft2(v**3 - s * v) * dt
+
+    v = np.fft.rfft2(u0[0].numpy())
+    for _ in range(steps):
+        n1 = nonlinear(v)
+        n2 = nonlinear(np.exp(z / 2) * v + q1 / 2 * n1)
+        n3 = nonlinear(np.exp(z / 2) * v + (q1 / 2 - q2) * n1 + q2 * n2)
+        n4 = nonlinear(np.exp(z) * v + (p1 - 2 * p2) * n1 + p2 * (n2 + n3))
+        n5 = nonlinear(np.exp(z / 2) * v + (q1 / 2 - 2 * a52 - a54) * n1 + a52 * (n2 + n3) + a54 * n4)
+        v = np.exp(z) * v + (p1 - 3 * p2 + 4 * p3) * n1 + (4 * p3 - p2) * n4 + (4 * p2 - 8 * p3) * n5
+    np.testing.assert_allclose(ours, np.fft.irfft2(v, s=(24, 24)), rtol=0, atol=1e-12)
+
+
+def test_hochbruck_ostermann_keeps_its_order_on_stiff_coarsening_where_cox_matthews_drops_to_two():
+    """Late Cahn-Hilliard coarsening (S = 1) is stiff: Cox-Matthews ETDRK4 converges at
+    order ~2 there (Hochbruck & Ostermann 2005), the stiffly accurate variant near 3."""
+    model = CahnHilliard(Grid((32, 32), 0.5), quartic())
+    u = ExponentialSpectral(model, 0.1, order=4).advance(
+        gaussian_random_field(model.grid, 1, correlation_length=4.0, std=0.1, seed=0), 100)
+    reference = ExponentialSpectral(model, 0.01, order=4, stabilization=1.0,
+                                    variant="hochbruck-ostermann").advance(u, 2000)
+    errors = {}
+    for variant in ExponentialSpectral.variants:
+        errors[variant] = [_error(ExponentialSpectral(model, dt, order=4, stabilization=1.0, variant=variant)
+                                  .advance(u, round(20 / dt)), reference) for dt in (1.0, 0.5)]
+    cm, ho = errors["cox-matthews"], errors["hochbruck-ostermann"]
+    assert math.log2(cm[0] / cm[1]) < 2.3 and math.log2(ho[0] / ho[1]) > 2.4, errors
+    assert ho[1] < cm[1] / 5, errors
+
+
 def test_adaptive_etdrk4_meets_its_tolerance_and_takes_long_steps_when_the_dynamics_slow():
     model = CahnHilliard(Grid((32, 32), 0.75), quartic())
     u0 = uniform(model.grid, 1, low=-0.3, high=0.3, seed=5)
@@ -262,7 +325,8 @@ def test_adaptive_stepper_lands_on_output_times_and_resumes_with_its_step():
     whole = AdaptiveExponentialSpectral(model, 0.5, rtol=1e-8).advance(u0, 4)
     reference = ExponentialSpectral(model, 0.005, order=4).advance(u0, 400)
     assert _error(chunked, reference) < 1e-6 and _error(whole, reference) < 1e-6
-    assert stepper.stats["nonlinear_evaluations"] == 4 * (stepper.stats["accepted"] + stepper.stats["rejected"]) + 2
+    assert stepper.evaluations_per_step == 5  # Hochbruck-Ostermann: four stages and the new state
+    assert stepper.stats["nonlinear_evaluations"] == 5 * (stepper.stats["accepted"] + stepper.stats["rejected"]) + 2
 
 
 @pytest.mark.parametrize("shape", [(12, 10), (9, 7), (6, 4, 8)])
@@ -329,7 +393,7 @@ def test_long_exponential_runs_do_not_grow_hidden_anti_hermitian_modes():
     torch.testing.assert_close(whole, chunked, rtol=0, atol=1e-3)
 
 
-@pytest.mark.parametrize("method", ["etd4", "etd4-adaptive"])
+@pytest.mark.parametrize("method", ["etd4", "etd4-ho", "etd4-adaptive"])
 def test_exponential_steppers_agree_across_devices_and_precisions(device, dtype, method):
     """CUDA (cuFFT, CUDA pointwise ops) against the CPU in float64; float32 against float64."""
     model = CahnHilliard(Grid((32, 32), L / 32), quartic())

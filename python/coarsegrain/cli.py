@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, help="seed of trajectory 0 (trajectory i uses seed + i)")
     sim.add_argument("--method", choices=list(STEPPERS),
                      help="stepper instead of the preset's: explicit, spectral(2) (semi-implicit), etd1/2/4 "
-                          "(exponential), etd4-adaptive (ETDRK4 with step-size control)")
+                          "(exponential; etd4-ho: the stiffly accurate ETDRK4), etd4-adaptive (ETDRK4 with step-size control)")
     sim.add_argument("--dt", type=float, help="time step (frames stay --save-every steps apart, so they move with it)")
     sim.add_argument("--rtol", type=float, help="tolerance of --method etd4-adaptive (default 1e-4)")
     sim.add_argument("--overwrite", action="store_true", help="replace an existing file")

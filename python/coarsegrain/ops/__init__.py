@@ -2,7 +2,7 @@
 
 from .finite_volume import restrict_average, stencil_filter, weno5_flux, weno5_reconstruct
 from .phase_field import allen_cahn_explicit, cahn_hilliard_explicit, explicit_stability_limit
-from .pointwise import irfftn, polynomial, real_fft_pack, spectral_combine
+from .pointwise import irfftn, irfftn_for, polynomial, real_fft_pack, spectral_combine
 from .stencil import (
     divergence,
     divergence_adjoint,
@@ -28,6 +28,7 @@ __all__ = [
     "irfftn",
     "polynomial",
     "real_fft_pack",
+    "irfftn_for",
     "restrict_average",
     "spectral_combine",
     "stencil_filter",
