@@ -8,10 +8,11 @@
   started by one first-order step. FFTs go through torch.fft (MKL or pocketfft, cuFFT),
   the inverse on CPU through ``ops.irfftn`` (a half-length complex FFT, faster there).
 * :class:`ExponentialSpectral` -- exponential time differencing: ETD1 (SymPhas's scheme),
-  ETDRK2 and ETDRK4, which integrate the linear part exactly; far more accurate per step on
-  stiff problems, for two (ETDRK2) or four (ETDRK4) FFT pairs per step.
-* :class:`AdaptiveExponentialSpectral` -- ETDRK4 with an embedded error estimate and step-size
-  control, for long coarsening runs whose dynamics slow down.
+  ETDRK2 and ETDRK4 (Cox-Matthews, or the stiffly accurate Hochbruck-Ostermann), which
+  integrate the linear part exactly; far more accurate per step on stiff problems, for two
+  (ETDRK2), four or five (ETDRK4) FFT pairs per step.
+* :class:`AdaptiveExponentialSpectral` -- stiffly accurate ETDRK4 with an embedded error
+  estimate and step-size control, for long coarsening runs whose dynamics slow down.
 
 All advance any number of steps per call and say which discretization their state lives in
 (``discretization``), so diagnostics and right-hand sides can be evaluated consistently.
@@ -311,31 +312,30 @@ class ExponentialSpectral(_FourierStepper):
 
 # Exponential Runge-Kutta schemes as the terms each combination takes: 0 is U (weight e^{c L dt}),
 # j >= 1 the nonlinear part N_j of stage j (stage 1 is U itself). Per scheme: the stages 2, 3,
-# ..., the new state, and the embedded error estimate (new state minus a lower-order solution
-# from the same stages; no U term).
+# ..., and the new state.
 _ERK_SOURCES = {
-    "etd1": ((), (0, 1), None),
-    "etdrk2": (((0, 1),), (0, 1, 2), None),
-    "cox-matthews": (((0, 1), (0, 2), (0, 1, 3)), (0, 1, 2, 3, 4), (1, 2, 3, 4)),
-    "hochbruck-ostermann": (((0, 1), (0, 1, 2), (0, 1, 2, 3), (0, 1, 2, 3, 4)), (0, 1, 4, 5), (1, 2, 3, 4, 5)),
+    "etd1": ((), (0, 1)),
+    "etdrk2": (((0, 1),), (0, 1, 2)),
+    "cox-matthews": (((0, 1), (0, 2), (0, 1, 3)), (0, 1, 2, 3, 4)),
+    "hochbruck-ostermann": (((0, 1), (0, 1, 2), (0, 1, 2, 3), (0, 1, 2, 3, 4)), (0, 1, 4, 5)),
 }
+# The stage (counting U as stage 1) that approximates U+ to lower order: the new state minus it
+# estimates the local error. Hochbruck-Ostermann's stage 4 (c = 1) is of stiff order 2.
+_EMBEDDED_STAGE = {"hochbruck-ostermann": 4}
 
 
-def _etd_weights(lin: Tensor, nk: Tensor, dt: float, scheme: str, embedded: bool = False):
+def _etd_weights(lin: Tensor, nk: Tensor, dt: float, scheme: str):
     """The real weight lists of one exponential Runge-Kutta step of size ``dt`` (float64, from
     the symbols of L and of the factor ``nk`` that turns the nonlinear spectrum into N-hat), in
-    the order and over the terms of ``_ERK_SOURCES[scheme]``: the stages, the new state and,
-    with ``embedded``, the error estimate.
+    the order and over the terms of ``_ERK_SOURCES[scheme]``: the stages, then the new state.
 
     Cox-Matthews: a = e^{z/2} U + Q N1, b = e^{z/2} U + Q N_a, c = e^{z/2} a + Q (2 N_b - N1)
-    (written over U: e^z U + (e^{z/2} - 1) Q N1 + 2 Q N_b); its error estimate is U+ minus the
-    ETDRK2 solution ``e^z U + dt phi1 N1 + dt phi2 (N_c - N1)``.
+    (written over U: e^z U + (e^{z/2} - 1) Q N1 + 2 Q N_b).
     Hochbruck-Ostermann (2005, Eq 5.8; c = 0, 1/2, 1/2, 1, 1/2), with phi_ij = phi_i(c_j z):
     a21 = phi_12 / 2; a31 = phi_13 / 2 - phi_23, a32 = phi_23; a41 = phi_1 - 2 phi_2,
     a42 = a43 = phi_2; a52 = a53 = phi_25 / 2 - phi_34 + phi_24 / 4 - phi_35 / 2,
     a54 = phi_25 / 4 - a52, a51 = phi_15 / 2 - 2 a52 - a54; b1 = phi_1 - 3 phi_2 + 4 phi_3,
-    b4 = 4 phi_3 - phi_2, b5 = 4 phi_2 - 8 phi_3. Its fourth stage (c = 1, stiff order 2) is
-    the embedded solution.
+    b4 = 4 phi_3 - phi_2, b5 = 4 phi_2 - 8 phi_3.
     """
     z = lin * dt
     phi1, phi2, phi3 = _phi_functions(z)
@@ -350,24 +350,18 @@ def _etd_weights(lin: Tensor, nk: Tensor, dt: float, scheme: str, embedded: bool
     if scheme == "cox-matthews":
         q = h * p1 / 2
         f1, f2, f3 = h * (phi1 - 3 * phi2 + 4 * phi3), h * (phi2 - 2 * phi3), h * (4 * phi3 - phi2)
-        weights = [[half, q], [half, q], [full, (half - 1) * q, 2 * q], [full, f1, 2 * f2, 2 * f2, f3]]
-        if embedded:
-            weights.append([f1 - h * (phi1 - phi2), 2 * f2, 2 * f2, f3 - h * phi2])
-        return tuple(weights)
+        return [half, q], [half, q], [full, (half - 1) * q, 2 * q], [full, f1, 2 * f2, 2 * f2, f3]
     if scheme != "hochbruck-ostermann":
         raise ValueError(f"unknown exponential Runge-Kutta scheme {scheme!r}")
     a52 = p2 / 2 - phi3 + phi2 / 4 - p3 / 2
     a54 = p2 / 4 - a52
     a41, a42 = phi1 - 2 * phi2, phi2
     b1, b4, b5 = phi1 - 3 * phi2 + 4 * phi3, 4 * phi3 - phi2, 4 * phi2 - 8 * phi3
-    weights = [[half, h * p1 / 2],
-               [half, h * (p1 / 2 - p2), h * p2],
-               [full, h * a41, h * a42, h * a42],
-               [half, h * (p1 / 2 - 2 * a52 - a54), h * a52, h * a52, h * a54],
-               [full, h * b1, h * b4, h * b5]]
-    if embedded:
-        weights.append([h * (b1 - a41), -h * a42, -h * a42, h * b4, h * b5])
-    return tuple(weights)
+    return ([half, h * p1 / 2],
+            [half, h * (p1 / 2 - p2), h * p2],
+            [full, h * a41, h * a42, h * a42],
+            [half, h * (p1 / 2 - 2 * a52 - a54), h * a52, h * a52, h * a54],
+            [full, h * b1, h * b4, h * b5])
 
 
 class _EtdStep:
@@ -375,15 +369,16 @@ class _EtdStep:
     stepper.
 
     State: the spectrum of U and of its nonlinear part g(U) = f'(U) - c1 U. A call returns
-    U+ (real space), its spectra and, when the weights carry an embedded pair, the spectrum
-    of the local error estimate.
+    U+ (real space), its spectra and, with ``estimate_error``, the local error estimate U+
+    minus the scheme's embedded stage (real space; else None).
     """
 
     def __init__(self, stepper: ExponentialSpectral):
         grid = stepper.model.grid
         self.dims = tuple(range(-grid.ndim, 0))
         self.shape = grid.shape
-        self.stage_sources, self.final_sources, self.error_sources = _ERK_SOURCES[stepper.scheme]
+        self.stage_sources, self.final_sources = _ERK_SOURCES[stepper.scheme]
+        self.embedded_stage = _EMBEDDED_STAGE.get(stepper.scheme)
         self.g = stepper._nonlinear
         # The op handles directly: this runs once per stage, Python overhead counts.
         self.poly = torch.ops.coarsegrain.polynomial.default
@@ -400,16 +395,15 @@ class _EtdStep:
     def nonlinear_hat(self, u: Tensor) -> Tensor:
         return torch.fft.rfftn(self.poly(u, self.g), dim=self.dims)
 
-    def __call__(self, u_hat, n_hat, weights, dt: float):
+    def __call__(self, u_hat, n_hat, weights, dt: float, estimate_error: bool = False):
         combine, irfftn = self.combine, self.irfftn
-        terms = [u_hat, n_hat]
-        for sources, w in zip(self.stage_sources, weights):
+        terms, embedded = [u_hat, n_hat], None
+        for number, (sources, w) in enumerate(zip(self.stage_sources, weights), start=2):
             stage = irfftn(combine([terms[j] for j in sources], w))
+            if number == self.embedded_stage:
+                embedded = stage
             terms.append(self.nonlinear_hat(stage))
-        new_hat = combine([terms[j] for j in self.final_sources], weights[len(self.stage_sources)])
-        error_hat = None
-        if len(weights) > len(self.stage_sources) + 1:
-            error_hat = combine([terms[j] for j in self.error_sources], weights[-1])
+        new_hat = combine([terms[j] for j in self.final_sources], weights[-1])
         # Project often enough that hidden round-off grows at most 10x in between (never where
         # no mode grows, e.g. with stabilization): the projection costs about 1/10 of a step.
         self._unprojected_growth += self.growth_rate * dt
@@ -417,7 +411,10 @@ class _EtdStep:
             self.make_hermitian_(new_hat)
             self._unprojected_growth = 0.0
         u = irfftn(new_hat)
-        return u, new_hat, self.nonlinear_hat(u), error_hat
+        # In real space, where both fields already are: one subtraction instead of a combination
+        # of five spectra (and the norm needs no Parseval bookkeeping).
+        error = u - embedded if estimate_error else None
+        return u, new_hat, self.nonlinear_hat(u), error
 
     def make_hermitian_(self, x_hat: Tensor) -> None:
         """Restores X(-k) = conj X(k) in the half spectrum's self-conjugate slices (last-axis
@@ -445,23 +442,23 @@ class _EtdStep:
 
 
 def _sum_squares(x: Tensor, ndim: int) -> Tensor:
-    """Sum of |x|^2 over the last ``ndim`` axes (one value per leading index), as a batched
-    dot product."""
+    """Sum of x^2 over the last ``ndim`` axes of a real ``x`` (one value per leading index), as
+    a batched dot product."""
     batch = x.shape[: x.dim() - ndim]
-    flat = (torch.view_as_real(x) if x.is_complex() else x).reshape(math.prod(batch), 1, -1)
+    flat = x.reshape(math.prod(batch), 1, -1)
     return torch.bmm(flat, flat.transpose(1, 2)).reshape(batch)
 
 
 class AdaptiveExponentialSpectral(ExponentialSpectral):
-    """ETDRK4 with step-size control: an embedded second-order solution from the same stages
-    (for the default Hochbruck-Ostermann ``variant``, its fourth stage; for Cox-Matthews,
-    ETDRK2) estimates the local error at no extra FFT, and the step grows or shrinks to keep it
-    at ``rtol`` (relative to the field's RMS) plus ``atol``. rtol bounds the local error; the
-    global error may be larger. On 2D quartic Cahn-Hilliard coarsening (256^2, t = 200, float32)
-    the stiffly accurate default ends 1.0e-3 / 5.6e-4 from the reference at rtol 1e-3 / 5e-4, in
-    630 / 810 FFT pairs, where Cox-Matthews needed rtol 1.5e-4 and 980 pairs for 9.5e-4; on
-    lanzoni's energy in 3D (32^3, t = 20) and on the phase-field crystal (64^2, t = 50) the two
-    variants cost about the same for the same error, and the global error there is 1-15x rtol.
+    """The stiffly accurate ETDRK4 of Hochbruck & Ostermann with step-size control: its fourth
+    stage, a second-order solution at the end of the step, gives the local error estimate at no
+    extra FFT, and the step grows or shrinks to keep it at ``rtol`` (relative to the field's
+    RMS) plus ``atol``. rtol bounds the local error; the global error may be larger. On 2D
+    quartic Cahn-Hilliard coarsening (256^2, t = 200, float32) it ends 1.0e-3 / 5.6e-4 from the
+    reference at rtol 1e-3 / 5e-4, in 630 / 810 FFT pairs, where Cox-Matthews ETDRK4 with an
+    embedded ETDRK2 needed rtol 1.5e-4 and 980 pairs for 9.5e-4; on lanzoni's energy in 3D
+    (32^3, t = 20) and on the phase-field crystal (64^2, t = 50) the two cost about the same for
+    the same error, and the global error there is 1-15x rtol.
 
     ``dt`` is the unit of ``advance(u, steps)``, which integrates over ``steps * dt`` exactly
     (the output times of data generation); the internal steps are chosen freely and carried
@@ -487,10 +484,10 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
 
     def __init__(self, model: PhaseFieldModel, dt: float, rtol: float = 1e-4, atol: float = 1e-8,
                  dt_initial: float | None = None, dt_max: float | None = None,
-                 stabilization: float | str = "auto", variant: str = "hochbruck-ostermann"):
+                 stabilization: float | str = "auto"):
         if stabilization == "auto":
             stabilization = model.energy.well_curvature() / 2
-        super().__init__(model, dt, order=4, stabilization=stabilization, variant=variant)
+        super().__init__(model, dt, order=4, stabilization=stabilization, variant="hochbruck-ostermann")
         for name, value in (("rtol", rtol), ("atol", atol)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{type(self).__name__}: {name} must be a finite number >= 0, got {value}")
@@ -501,34 +498,24 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
         self._next = self._snap(self.dt if dt_initial is None else _check_dt(dt_initial))
         self.stats = {"accepted": 0, "rejected": 0, "nonlinear_evaluations": 0}
 
-    def _build_weights(self, k2: Tensor, dt: float):
-        return _etd_weights(*self._linear_and_nonlinear_symbols(k2), dt, self.scheme, embedded=True)
-
     def _snap(self, h: float) -> float:
         """The largest ladder size dt * 2^(j/4) not above h (and not above dt_max)."""
         h = min(h, self.dt_max)
         j = math.floor(4 * math.log2(h / self.dt) + 1e-9)
         return self.dt * 2.0 ** (j / 4)
 
-    def _error_ratio(self, error_hat: Tensor, u: Tensor) -> float:
+    def _error_ratio(self, error: Tensor, u: Tensor) -> float:
         """max over the batch of RMS(error) / (atol + rtol RMS(U+)); accept the step when <= 1.
 
-        The RMS of the error comes from its half spectrum by Parseval: every column counts
-        twice but the last axis's zero and (even sizes) Nyquist columns, which count once.
         The sums of squares are BLAS dot products (a tenth of the time of torch's reductions on
-        CPU, where this ran at a quarter of a whole step)."""
-        grid = self.model.grid
-        size = math.prod(grid.shape)
-        edges = [0, grid.shape[-1] // 2] if grid.shape[-1] % 2 == 0 else [0]
-        sums = torch.stack([_sum_squares(error_hat, grid.ndim), _sum_squares(error_hat[..., edges], grid.ndim),
-                            _sum_squares(u, grid.ndim)]).reshape(3, -1).tolist()
+        CPU, where they ran at a quarter of a whole step), brought to the host in one transfer."""
+        ndim = self.model.grid.ndim
+        size = math.prod(self.model.grid.shape)
+        sums = torch.stack([_sum_squares(error, ndim), _sum_squares(u, ndim)]).reshape(2, -1).tolist()
         if not all(math.isfinite(x) for row in sums for x in row):
             return math.inf
-        ratio = 0.0
-        for full, edge, field in zip(*sums):  # one host transfer; the rest is a handful of floats
-            error_rms = math.sqrt(max(2 * full - edge, 0.0)) / size
-            ratio = max(ratio, error_rms / (self.atol + self.rtol * math.sqrt(field / size)))
-        return ratio
+        return max(math.sqrt(err / size) / (self.atol + self.rtol * math.sqrt(field / size))
+                   for err, field in zip(*sums))
 
     def integrate(self, u: Tensor, duration: float) -> Tensor:
         """The state ``duration`` after ``u``, reached exactly."""
@@ -545,9 +532,10 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
                 remaining = duration - t
                 # Land on the end without a sliver of a last step.
                 h_try = remaining if h >= remaining else (remaining / 2 if h > remaining / 2 else h)
-                new, new_hat, new_n_hat, error_hat = step(u_hat, n_hat, self._weights(u, h_try), h_try)
+                new, new_hat, new_n_hat, error = step(u_hat, n_hat, self._weights(u, h_try), h_try,
+                                                      estimate_error=True)
                 self.stats["nonlinear_evaluations"] += self.evaluations_per_step
-                ratio = self._error_ratio(error_hat, new)
+                ratio = self._error_ratio(error, new)
                 factor = self._safety * ratio ** (-1 / 3) if ratio > 0 else self._grow_max
                 if ratio <= 1.0:
                     t += h_try
