@@ -367,6 +367,19 @@ def test_adaptive_error_estimate_is_the_new_state_minus_the_fourth_stage():
     assert error.abs().max() > 1e-6  # a real difference, not zero by construction
 
 
+@pytest.mark.parametrize("make, hint", [
+    (lambda m: ExponentialSpectral(m, 4.0, order=4), "stabilization"),
+    (lambda m: SemiImplicitSpectral(m, 4.0, order=2), "ExponentialSpectral"),
+])
+def test_fourier_steppers_report_a_blow_up_with_its_step(make, hint):
+    """Unstable fixed steps (the explicit cubic term at dt = 4 on separated phases) end in a
+    clear error naming dt and what to do, not in a silently NaN field."""
+    model = CahnHilliard(Grid((32, 32), 0.5), quartic())
+    u = torch.sign(uniform(model.grid, 1, low=-1.0, high=1.0, seed=2)) * 1.2
+    with pytest.raises(FloatingPointError, match=rf"non-finite within these 200 steps of dt = 4: .*{hint}"):
+        make(model).advance(u, 200)
+
+
 def test_adaptive_stepper_refuses_bad_tolerances_and_reports_a_collapsing_step():
     model = CahnHilliard(Grid((8, 8)), quartic())
     with pytest.raises(ValueError, match="rtol"):

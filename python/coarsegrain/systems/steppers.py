@@ -152,6 +152,17 @@ class _FourierStepper(abc.ABC):
         if steps < 1:
             raise ValueError(f"{type(self).__name__}: steps must be >= 1, got {steps}")
 
+    def _check_result(self, u: Tensor, steps: int) -> Tensor:
+        """``u``, or a FloatingPointError if it is no longer finite (one reduction per call)."""
+        if not torch.isfinite(u).all():
+            hint = ("its stabilization (e.g. half the curvature of the wells) or AdaptiveExponentialSpectral"
+                    if isinstance(self, ExponentialSpectral) else "ExponentialSpectral")
+            raise FloatingPointError(
+                f"{type(self).__name__}: the field became non-finite within these {steps} steps of "
+                f"dt = {self.dt:g}: the explicit part is unstable at this step; take a smaller dt, "
+                f"or {hint}")
+        return u
+
     def parameters(self) -> dict:
         return {"stepper": self.stepper_name, "dt": self.dt, "order": self.order}
 
@@ -208,7 +219,7 @@ class SemiImplicitSpectral(_FourierStepper):
                 u = irfftn(u_hat)
                 n_hat = rfftn(poly(u, dfdu), dim=dims)
             self._history = (u, n_hat, *prev)
-        return u
+        return self._check_result(u, steps)
 
 
 def _phi_functions(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -307,7 +318,7 @@ class ExponentialSpectral(_FourierStepper):
             u_hat, n_hat = step.start(u)
             for _ in range(steps):
                 u, u_hat, n_hat, _ = step(u_hat, n_hat, weights, self.dt)
-        return u
+        return self._check_result(u, steps)
 
 
 # Exponential Runge-Kutta schemes as the terms each combination takes: 0 is U (weight e^{c L dt}),
