@@ -388,6 +388,7 @@ class _EtdStep:
         grid = stepper.model.grid
         self.dims = tuple(range(-grid.ndim, 0))
         self.shape = grid.shape
+        self.scheme = stepper.scheme
         self.stage_sources, self.final_sources = _ERK_SOURCES[stepper.scheme]
         self.embedded_stage = _EMBEDDED_STAGE.get(stepper.scheme)
         self.g = stepper._nonlinear
@@ -407,6 +408,8 @@ class _EtdStep:
         return torch.fft.rfftn(self.poly(u, self.g), dim=self.dims)
 
     def __call__(self, u_hat, n_hat, weights, dt: float, estimate_error: bool = False):
+        if estimate_error and self.embedded_stage is None:
+            raise ValueError(f"{self.scheme}: no embedded stage to estimate the error with")
         combine, irfftn = self.combine, self.irfftn
         terms, embedded = [u_hat, n_hat], None
         for number, (sources, w) in enumerate(zip(self.stage_sources, weights), start=2):
