@@ -107,7 +107,7 @@ class _FourierStepper(abc.ABC):
     discretization = "spectral"
     orders: tuple[int, ...] = (1, 2)
     evaluations_per_step = 1  # nonlinear evaluations (FFT pairs) per step
-    _cache_size = 16
+    _cache_size, _cache_bytes = 16, 2**29
 
     def __init__(self, model: PhaseFieldModel, dt: float, order: int):
         if order not in self.orders:
@@ -128,9 +128,14 @@ class _FourierStepper(abc.ABC):
             k2, where = self._distinct_k_squared(u.device)
             lists = self._build_weights(k2, dt)
             spread = torch.stack([w.expand(k2.shape) for ws in lists for w in ws]).to(u.dtype)
-            rows = iter(spread.index_select(1, where.flatten()).view(-1, *where.shape))
+            spread = spread.index_select(1, where.flatten())
+            rows = iter(spread.view(-1, *where.shape))
             self._cache[key] = tuple([next(rows) for _ in ws] for ws in lists)
-            if len(self._cache) > self._cache_size:
+            # Bounded in count and in bytes (3D adaptive runs: ~100 MB per step size at 128^3);
+            # rebuilding an evicted size costs a few FFT pairs' time.
+            entry_bytes = spread.numel() * spread.element_size()
+            while len(self._cache) > 1 and (len(self._cache) > self._cache_size
+                                            or len(self._cache) * entry_bytes > self._cache_bytes):
                 self._cache.popitem(last=False)
         return self._cache[key]
 
