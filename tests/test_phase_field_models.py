@@ -380,6 +380,25 @@ def test_fourier_steppers_report_a_blow_up_with_its_step(make, hint):
         make(model).advance(u, 200)
 
 
+def test_weight_cache_is_bounded_in_count_and_in_bytes_and_matches_a_direct_build():
+    model = CahnHilliard(Grid((16, 12), 0.7), quartic())
+    stepper = ExponentialSpectral(model, 0.1, order=4, variant="hochbruck-ostermann")
+    u = torch.zeros(1, 16, 12)
+    for i in range(20):
+        stepper._weights(u, 0.1 * (i + 1))
+    assert len(stepper._cache) == stepper._cache_size == 16
+    entry = sum(w.numel() * w.element_size() for ws in stepper._weights(u, 2.0) for w in ws)
+    stepper._cache_bytes = 3 * entry + 1
+    got = stepper._weights(u, 5.0)
+    assert len(stepper._cache) == 3 and list(stepper._cache)[-1][2] == 5.0
+    # spread from the distinct |k|^2 values: the same numbers as computing on every mode
+    k2 = model.grid.k_squared(dtype=torch.float64).expand(16, 7)
+    direct = stepper._build_weights(k2, 5.0)
+    for ws, ds in zip(got, direct):
+        for w, d in zip(ws, ds):
+            assert torch.equal(w, d.expand(16, 7).float())
+
+
 def test_adaptive_stepper_refuses_bad_tolerances_and_reports_a_collapsing_step():
     model = CahnHilliard(Grid((8, 8)), quartic())
     with pytest.raises(ValueError, match="rtol"):
