@@ -66,10 +66,10 @@ def irfftn(u_hat: Tensor, shape: Sequence[int]) -> Tensor:
     shape = tuple(int(n) for n in shape)
     ndim = len(shape)
     dims = tuple(range(-ndim, 0))
-    if (u_hat.device.type != "cpu" or shape[-1] % 2 or u_hat.shape[-1] != shape[-1] // 2 + 1
-            or u_hat.shape[-ndim:-1] != shape[:-1] or (torch.is_grad_enabled() and u_hat.requires_grad)):
+    if (u_hat.shape[-1] != shape[-1] // 2 + 1 or u_hat.shape[-ndim:-1] != shape[:-1]
+            or (torch.is_grad_enabled() and u_hat.requires_grad)):
         return torch.fft.irfftn(u_hat, s=shape, dim=dims)
-    return _packed_irfftn(u_hat, ndim, dims, shape[-1])
+    return irfftn_for(shape, u_hat.device)(u_hat)
 
 
 def _packed_irfftn(u_hat: Tensor, ndim: int, dims: tuple[int, ...], last: int) -> Tensor:

@@ -107,6 +107,7 @@ class _FourierStepper(abc.ABC):
     discretization = "spectral"
     orders: tuple[int, ...] = (1, 2)
     evaluations_per_step = 1  # nonlinear evaluations (FFT pairs) per step
+    _blow_up_remedy = "ExponentialSpectral"  # what to try instead, named when a run blows up
     _cache_size, _cache_bytes = 16, 2**29
 
     def __init__(self, model: PhaseFieldModel, dt: float, order: int):
@@ -160,12 +161,10 @@ class _FourierStepper(abc.ABC):
     def _check_result(self, u: Tensor, steps: int) -> Tensor:
         """``u``, or a FloatingPointError if it is no longer finite (one reduction per call)."""
         if not torch.isfinite(u).all():
-            hint = ("its stabilization (e.g. half the curvature of the wells) or AdaptiveExponentialSpectral"
-                    if isinstance(self, ExponentialSpectral) else "ExponentialSpectral")
             raise FloatingPointError(
                 f"{type(self).__name__}: the field became non-finite within these {steps} steps of "
                 f"dt = {self.dt:g}: the explicit part is unstable at this step; take a smaller dt, "
-                f"or {hint}")
+                f"or {self._blow_up_remedy}")
         return u
 
     def parameters(self) -> dict:
@@ -275,6 +274,7 @@ class ExponentialSpectral(_FourierStepper):
     stepper_name = "exponential_spectral"
     orders = (1, 2, 4)
     variants = ("cox-matthews", "hochbruck-ostermann")
+    _blow_up_remedy = "its stabilization (e.g. half the curvature of the wells) or AdaptiveExponentialSpectral"
 
     def __init__(self, model: PhaseFieldModel, dt: float, order: int = 2, stabilization: float = 0.0,
                  variant: str = "cox-matthews"):
