@@ -164,7 +164,7 @@ def run_end_to_end(out: str | Path = "coarsegrain-demo", *, grid: int = 32, epoc
     from .experiments.kiyani2022 import learned_pde_rollout, plot_rollout, KiyaniConfig, evaluate
     from .grid import Grid as _Grid
     from .models import DictionaryMLP
-    from .training import TrainConfig, Trainer
+    from .training import TrainConfig, Trainer, seed_everything
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,6 +179,7 @@ def run_end_to_end(out: str | Path = "coarsegrain-demo", *, grid: int = 32, epoc
     g = _Grid((grid, grid), 1.0)
     # lap(u^3 - u - lap u) needs the mixed U_xxyy of the biharmonic besides the pure derivatives.
     mixed = [(1, 1), (2, 2)]
+    seed_everything(seed)  # before the weights are drawn: same seed, same numbers on CPU
     model = DictionaryMLP(g, max_order=4, hidden=(64, 64, 32), mixed=mixed)
     spec_dict = {"class": "DictionaryMLP", "kwargs": {"grid": g.to_dict(), "max_order": 4,
                                                       "hidden": [64, 64, 32], "mixed": mixed}}

@@ -42,6 +42,7 @@ from .. import ops
 from ..models.learned_fv import LearnedFiniteVolume, baseline_width
 from ..systems.conservation1d import (ETDRK4, Burgers, KdV, KuramotoSivashinsky, SinusoidForcing, WenoBurgers,
                                       random_sinusoids, spectral_cell_averages, ssprk3_step)
+from ..training.seeding import seed_everything
 from ..training.trainer import Trainer, TrainConfig
 
 __all__ = ["BarsinaiConfig", "EquationSetup", "run", "render", "valid_time", "integrate_ssprk3", "coarse_view"]
@@ -249,6 +250,7 @@ def train_model(kind: str, equation: str, h: float, pairs, cfg: dict, out: Path,
     coefficients, _, flux = kind.partition("-")
     kwargs = dict(h=h, coefficients=coefficients, equation=equation, input_scale=input_scale,
                   numerical_flux=flux or "exact")
+    seed_everything(cfg["seed"])  # per model: its weights do not depend on the models trained before it
     model = LearnedFiniteVolume(**kwargs)
     config = TrainConfig(epochs=epochs, batch_size=cfg["batch_size"], lr=1e-3 if coefficients == "network" else 1e-2,
                          betas=(0.9, 0.99), loss=cfg["loss"], scheduler="cosine", seed=cfg["seed"], progress=False)
@@ -484,7 +486,7 @@ def run(out_dir: str | Path = "results/barsinai2019", config: BarsinaiConfig | N
     cfg = config.resolved()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg["seed"])
+    seed_everything(cfg["seed"])
     results = {"command": " ".join(["coarsegrain", "reproduce", "barsinai2019", *sys.argv[3:]])
                if sys.argv[1:3] == ["reproduce", "barsinai2019"] else "barsinai2019.run()",
                "config": cfg, "equations": {}}

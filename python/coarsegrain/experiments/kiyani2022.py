@@ -33,7 +33,7 @@ from ..metrics import mae, r2, rmse
 from ..models import CNNLSTM, DerivativeDictionary, DictionaryMLP, UNetCNN
 from ..rollout import BlowUpError, rollout, solve_ivp_rollout
 from ..systems.phase_field import model_from_parameters
-from ..training import TrainConfig, Trainer
+from ..training import TrainConfig, Trainer, seed_everything
 
 __all__ = ["KiyaniConfig", "run", "SYSTEMS", "MODELS"]
 
@@ -239,7 +239,7 @@ def run(out_dir: str | Path = "results/kiyani2022", cfg: KiyaniConfig | None = N
     cfg.check()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
+    seed_everything(cfg.seed)
     results: dict[str, Any] = {"command": " ".join(["coarsegrain"] + sys.argv[1:]) if sys.argv else "",
                                "config": {**asdict(cfg), "grids": cfg.grids, "epochs": cfg.epochs,
                                           "batch_sizes": cfg.batch_sizes},
@@ -262,6 +262,9 @@ def run(out_dir: str | Path = "results/kiyani2022", cfg: KiyaniConfig | None = N
             # (or should) fit; the learning starts from the first saved frame after it.
             splits = {s: FieldRHSDataset(data_path, s, fractions=fractions, seed=cfg.seed, start_frame=1)
                       for s in ("train", "val", "test")}
+            # Seeded per model, so its initial weights do not depend on which systems and
+            # models ran before it (a --models subset or a resumed run gives the same weights).
+            seed_everything(cfg.seed)
             model, spec = make_model(name, system, grid)
             config = TrainConfig(epochs=cfg.epochs[name], batch_size=cfg.batch_sizes[name], lr=1e-3, loss="mae" if name == "unet" else "mse",
                                  seed=cfg.seed, device=cfg.device, progress=progress)

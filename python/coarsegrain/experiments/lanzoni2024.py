@@ -41,7 +41,7 @@ from ..systems import CahnHilliard, lanzoni
 from ..systems import initial as initial_fields
 from ..systems.steppers import make_stepper
 from ..timing import time_call
-from ..training import Curriculum, SequenceTrainer, TrainConfig
+from ..training import Curriculum, SequenceTrainer, TrainConfig, seed_everything
 
 __all__ = ["LanzoniConfig", "coarse_model", "make_crnn", "run"]
 
@@ -207,7 +207,7 @@ def run(out_dir: str | Path = "results/lanzoni2024", cfg: LanzoniConfig | None =
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    torch.manual_seed(cfg.seed)
+    seed_everything(cfg.seed)
     results: dict[str, Any] = {"command": " ".join(["coarsegrain"] + sys.argv[1:]) if sys.argv else "",
                                "config": c}
     f, g = c["factor"], c["fine_grid"]
@@ -225,6 +225,7 @@ def run(out_dir: str | Path = "results/lanzoni2024", cfg: LanzoniConfig | None =
               "downscale_method": c["downscale_method"]}
     train = SequenceDataset(data, c["seq_len"], "train", **common)
     val = SequenceDataset(data, c["seq_len"], "val", **common)
+    seed_everything(cfg.seed)  # the weights are drawn here, after the data steps
     model, spec = make_crnn(c["hidden"])
     if cfg.init_from:
         _load_initial_weights(model, spec, cfg.init_from)

@@ -23,7 +23,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from .checkpoint import CheckpointError, load_checkpoint, save_atomic
+from .checkpoint import CheckpointError, build_model, load_checkpoint, save_atomic
+from .seeding import seed_everything
 
 __all__ = ["TrainConfig", "Trainer", "NormalizedModel"]
 
@@ -120,10 +121,23 @@ class Trainer:
     ``out_dir`` receives ``checkpoint.pt`` (latest, for resuming), ``best.pt`` (best on
     validation, loadable with :func:`load_model`) and ``log.csv``. ``model_spec`` (see
     :func:`build_model`) is stored so the checkpoint can rebuild the model.
+
+    Seeding: ``config.seed`` decides the batch order and any randomness of training, but the
+    initial weights are drawn when the model is built. Pass ``model`` as a spec (``{"class":
+    "UNetCNN", "kwargs": {...}}``) and the trainer builds it right after seeding with
+    ``config.seed``, so the same seed gives the same run; or call
+    :func:`~coarsegrain.training.seed_everything` before building the module yourself. A module
+    passed in is used as it is (it may hold weights to fine-tune).
     """
 
-    def __init__(self, model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConfig,
+    def __init__(self, model: nn.Module | dict, train: Dataset, val: Dataset | None, config: TrainConfig,
                  out_dir: str | Path, *, model_spec: dict | None = None):
+        if isinstance(model, dict):
+            if model_spec is not None and model_spec != model:
+                raise ValueError("model is a spec; model_spec must be left out or equal to it")
+            model_spec = model
+            seed_everything(config.seed)
+            model = build_model(model_spec)
         self.config = config
         self.out_dir = Path(out_dir)
         self.device = torch.device(config.device)
