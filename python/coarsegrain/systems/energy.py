@@ -92,6 +92,13 @@ def quartic(a2: float = 1.0, a4: float = 1.0) -> PolynomialEnergy:
 
 def lanzoni(epsilon: float = 3.0) -> PolynomialEnergy:
     """f = (18/eps) phi^2 (1 - phi)^2 (lanzoni2024 Eq 1, used with kappa = eps)."""
+    # eps is the interface width: 0 divides by zero, a negative one turns the double well into
+    # an energy unbounded below.
+    import numbers
+
+    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not (
+            math.isfinite(epsilon) and epsilon > 0):
+        raise ValueError(f"lanzoni: epsilon (the interface width) must be a positive finite number, got {epsilon!r}")
     s = 18.0 / epsilon
     return PolynomialEnergy((0.0, 0.0, s, -2 * s, s), name=f"lanzoni(epsilon={epsilon})")
 
