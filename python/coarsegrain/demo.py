@@ -161,7 +161,7 @@ def run_end_to_end(out: str | Path = "coarsegrain-demo", *, grid: int = 32, epoc
     import time as _time
 
     from .data import FieldRHSDataset, get_preset, simulate
-    from .experiments.kiyani2022 import learned_pde_rollout, plot_rollout, KiyaniConfig, evaluate
+    from .experiments.kiyani2022 import KiyaniConfig, evaluate, learned_pde_rollout, model_label, plot_rollout
     from .grid import Grid as _Grid
     from .models import DictionaryMLP
     from .training import TrainConfig, Trainer, seed_everything
@@ -199,7 +199,7 @@ def run_end_to_end(out: str | Path = "coarsegrain-demo", *, grid: int = 32, epoc
     else:
         print("   relative L2 error " + ", ".join(f"{e:.3f} at t = {t:g}" for e, t in zip(roll["relative_l2"], roll["t"])))
         try:
-            plot_rollout("cahn_hilliard", roll, out / "rollout.png")
+            plot_rollout("cahn_hilliard", roll, out / "rollout.png", model_label(trainer.model))
             figure = out / "rollout.png"
         except ImportError:
             print("   (no figure: pip install 'coarsegrain[plot]' for matplotlib)")

@@ -206,28 +206,50 @@ def learned_pde_rollout(model, data_path: Path, cfg: KiyaniConfig) -> dict[str, 
     return out
 
 
-def plot_rollout(system: str, result: dict[str, Any], path: Path) -> None:
+MODEL_LABELS = {"DictionaryMLP": "dictionary MLP", "CNNLSTM": "CNN-LSTM", "UNetCNN": "U-Net CNN"}
+
+
+def model_label(model) -> str:
+    """A readable name of a (possibly normalization-wrapped) model, for titles."""
+    inner = getattr(model, "model", model)  # NormalizedModel keeps the network in .model
+    name = type(inner).__name__
+    return MODEL_LABELS.get(name, name)
+
+
+def plot_rollout(system: str, result: dict[str, Any], path: Path, model_name: str = "U-Net CNN") -> None:
+    """Fig 10's panels: the simulated and the learned field at each time (one colour scale per
+    row, from the simulation), and the two along the centerline. ``model_name`` is the learned
+    model's, for the title (see :func:`model_label`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n = len(result["t"])
-    fig, axes = plt.subplots(n, 3, figsize=(11, 3.3 * n), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(n, 3, figsize=(12, 3.5 * n), squeeze=False, constrained_layout=True)
     for r, t in enumerate(result["t"]):
         truth, learned = result["truth"][r], result["learned"][r]
         vmin, vmax = float(truth.min()), float(truth.max())
         for c, (img, title) in enumerate(((truth, "original PDE"), (learned, "learned PDE"))):
-            axes[r, c].imshow(img, origin="lower", cmap="RdBu_r", vmin=vmin, vmax=vmax)
-            axes[r, c].set_title(f"{title}, t = {t:g}")
-            axes[r, c].set_xticks([])
-            axes[r, c].set_yticks([])
+            ax = axes[r, c]
+            im = ax.imshow(img, origin="lower", cmap="RdBu_r", vmin=vmin, vmax=vmax)
+            ax.set_title(f"{title}, t = {t:g}")
+            ax.set_xlabel("x (grid points)")
+            ax.set_ylabel("y (grid points)")
+        # One bar for the row: both images share the simulation's colour scale.
+        fig.colorbar(im, ax=axes[r, :2].tolist(), label="U", shrink=0.9)
         mid = truth.shape[0] // 2
-        axes[r, 2].plot(truth[mid], "-", label="original")
-        axes[r, 2].plot(learned[mid], "--", label="learned")
-        axes[r, 2].set_title(f"centerline y = n_y/2, rel. L2 error {result['relative_l2'][r]:.3f}")
-        axes[r, 2].legend(fontsize=8)
-    fig.suptitle(f"kiyani2022 Fig 10 ({system}): U-Net CNN learned PDE")
+        ax = axes[r, 2]
+        ax.plot(truth[mid], "-", label="original")
+        ax.plot(learned[mid], "--", label="learned")
+        ax.set_title(f"centerline y = {mid}, rel. L2 error {result['relative_l2'][r]:.3f}")
+        ax.set_xlabel("x (grid points)")
+        ax.set_ylabel("U")
+        ax.legend(fontsize=8)
+    fig.get_layout_engine().set(wspace=0.06)  # keeps the colour bar's label clear of the next panel
+    label = {"allen_cahn": "Allen-Cahn", "cahn_hilliard": "Cahn-Hilliard", "pfc": "phase-field crystal"}
+    fig.suptitle(f"{label.get(system, system)}: learned PDE of the {model_name} against the simulator "
+                 "(kiyani2022 Fig 10)")
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -281,7 +303,7 @@ def run(out_dir: str | Path = "results/kiyani2022", cfg: KiyaniConfig | None = N
                 roll = learned_pde_rollout(trainer.model.cpu(), data_path, cfg)
                 if not roll["blew_up"]:
                     try:
-                        plot_rollout(system, roll, out_dir / f"fig10_{system}.png")
+                        plot_rollout(system, roll, out_dir / f"fig10_{system}.png", model_label(trainer.model))
                     except ImportError:
                         print("(no Fig 10 panels: pip install 'coarsegrain[plot]' for matplotlib)")
                     print(f"{system:>13}     unet: learned PDE from t = 2, relative L2 error "
