@@ -81,6 +81,22 @@ class PolynomialEnergy:
         wells = self.minimizers()
         return max(0.0, self.max_curvature(wells[0], wells[-1])) if len(wells) >= 2 else 0.0
 
+    def well_midpoint(self) -> float:
+        """Midway between the outermost minima of f (0 without two minima): the state a
+        double well is symmetric about, whatever origin it is written in."""
+        wells = self.minimizers()
+        return 0.5 * (wells[0] + wells[-1]) if len(wells) >= 2 else 0.0
+
+    def shifted(self, reference: float) -> "PolynomialEnergy":
+        """f(reference + V) as a polynomial in V: the same energy written about ``reference``.
+        Its derivative coefficients are the Taylor coefficients of f' about ``reference``
+        (f'(r), f''(r), f'''(r) / 2, ...)."""
+        r = float(reference)
+        # (r + V)^j = sum_i C(j, i) r^(j - i) V^i
+        out = [sum(c * math.comb(j, i) * r ** (j - i) for j, c in enumerate(self.coeffs) if j >= i)
+               for i in range(len(self.coeffs))]
+        return PolynomialEnergy(tuple(out), name=f"{self.name} about {r:g}")
+
     def to_dict(self) -> dict:
         return {"name": self.name, "coeffs": list(self.coeffs)}
 
