@@ -31,7 +31,8 @@ import numpy as np
 FORMAT = "coarsegrain-dataset"
 FORMAT_VERSION = 1
 
-__all__ = ["DatasetWriter", "DatasetInfo", "read_info", "load", "partial_path", "DatasetError"]
+__all__ = ["DatasetWriter", "DatasetInfo", "DatasetReader", "read_info", "load", "open_dataset", "partial_path",
+           "DatasetError", "dataset_nbytes", "format_nbytes"]
 
 
 class DatasetError(ValueError):
@@ -122,8 +123,28 @@ def read_info(path: str | os.PathLike) -> DatasetInfo:
         return _info_from(f, path)
 
 
+def dataset_nbytes(n_traj: int, n_time: int, grid_shape, *, n_fields: int = 1, dtype="float32",
+                   with_rhs: bool = True) -> int:
+    """Bytes of a dataset's /fields (and /rhs) arrays: about its size on disk and what
+    :func:`load` holds in memory. A writer can say it before a large run starts."""
+    frame = int(n_fields) * int(np.prod([int(n) for n in grid_shape])) * np.dtype(dtype).itemsize
+    return int(n_traj) * int(n_time) * frame * (2 if with_rhs else 1)
+
+
+def format_nbytes(n: int) -> str:
+    """``1.07 GB``-style text (decimal units, as disk sizes are quoted)."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
+
+
 def load(path: str | os.PathLike, *, trajectories=None) -> dict[str, Any]:
-    """The whole dataset (or chosen trajectories) as NumPy arrays plus its metadata."""
+    """The whole dataset (or chosen trajectories) as NumPy arrays plus its metadata.
+
+    This holds every chosen frame (and rhs) in memory at once; for large files read frame by
+    frame with :func:`open_dataset` instead.
+    """
     path = Path(path)
     with _open(path) as f:
         info = _info_from(f, path)
@@ -140,6 +161,55 @@ def load(path: str | os.PathLike, *, trajectories=None) -> dict[str, Any]:
         if info.has_rhs:
             out["rhs"] = f["rhs"][sel]
         return out
+
+
+class DatasetReader:
+    """A complete dataset opened for reading a few frames at a time (memory bounded by what is
+    asked for, whatever the file size). Use as a context manager, or call :meth:`close`.
+
+    ``info``, ``time`` and ``seeds`` are read on open; :meth:`frames` reads frames on demand.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.file = _open(self.path)
+        try:
+            self.info = _info_from(self.file, self.path)
+            if not self.info.complete:
+                raise DatasetError(f"{self.path} is incomplete: some trajectories were never written")
+            self.time = self.file["time"][...]
+            self.seeds = self.file["seeds"][...]
+        except BaseException:
+            self.file.close()
+            raise
+
+    def frames(self, trajectory: int, frames=slice(None), *, name: str = "fields", field=slice(None)) -> np.ndarray:
+        """``/<name>[trajectory, frames, field]`` in the file's dtype (``frames`` an int, a slice
+        or increasing indices)."""
+        if name not in ("fields", "rhs"):
+            raise ValueError(f"name must be 'fields' or 'rhs', got {name!r}")
+        if name == "rhs" and not self.info.has_rhs:
+            raise DatasetError(f"{self.path} has no /rhs")
+        if not 0 <= trajectory < self.info.n_traj:
+            raise IndexError(f"trajectory must be in [0, {self.info.n_traj}), got {trajectory}")
+        if not isinstance(frames, (int, np.integer, slice)):
+            frames = [int(k) for k in frames]  # h5py wants a list for point selections
+        return self.file[name][trajectory, frames, field]
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def open_dataset(path: str | os.PathLike) -> DatasetReader:
+    """A :class:`DatasetReader` over a complete dataset (validated like :func:`load`)."""
+    return DatasetReader(path)
 
 
 class DatasetWriter:
