@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,49 +66,146 @@ def split_indices(n_traj: int, n_time: int, fractions=(0.6, 0.2, 0.2), by: str =
     raise ValueError(f"by must be 'sample' or 'trajectory', got {by!r}")
 
 
-def _load(path, need_rhs: bool) -> tuple[DatasetInfo, np.ndarray, np.ndarray | None]:
+IN_MEMORY_BYTES = 1 << 30
+"""A split whose tensors (in the requested dtype, after downscaling) take at most this many
+bytes is read into memory once (fast epochs); a larger one is read frame by frame from the
+file on every item, so memory stays at a few frames whatever the file size. Override per
+dataset with ``in_memory=True/False``."""
+
+
+class _LazyH5:
+    """An h5py file opened on first use in each process: DataLoader workers (fork or spawn)
+    each get their own handle, since an HDF5 handle must not cross a fork."""
+
+    def __init__(self, path: Path):
+        self.path, self._file, self._pid = path, None, None
+
+    def get(self):
+        if self._file is None or self._pid != os.getpid():
+            self._file, self._pid = _open(self.path), os.getpid()
+        return self._file
+
+    def __getstate__(self):
+        return {"path": self.path, "_file": None, "_pid": None}
+
+    def close(self) -> None:
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+
+
+def _open_checked(path, need_rhs: bool) -> DatasetInfo:
     path = Path(path)
     with _open(path) as f:
         info = _info_from(f, path)
-        if not info.complete:
-            raise DatasetError(f"{path} is incomplete: some trajectories were never written")
-        if need_rhs and not info.has_rhs:
-            raise DatasetError(f"{path} has no /rhs: this dataset holds no time derivatives to learn")
-        fields = f["fields"][...]
-        rhs = f["rhs"][...] if need_rhs else None
-    for name, arr in (("fields", fields), ("rhs", rhs)):
-        if arr is not None and not np.all(np.isfinite(arr)):
-            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-            raise DatasetError(f"{path}: /{name} holds non-finite values (first at index {bad}); "
-                               "regenerate the data with a smaller time step")
-    return info, fields, rhs
+    if not info.complete:
+        raise DatasetError(f"{path} is incomplete: some trajectories were never written")
+    if need_rhs and not info.has_rhs:
+        raise DatasetError(f"{path} has no /rhs: this dataset holds no time derivatives to learn")
+    return info
+
+
+def _check_finite(arr, path: Path, name: str, fixed: tuple[int, ...], first: int = 0) -> None:
+    """``arr`` is ``/<name>[*fixed, first:...]``: the file index of a bad value is reported."""
+    finite = torch.isfinite(arr).all() if isinstance(arr, Tensor) else np.all(np.isfinite(arr))
+    if not bool(finite):
+        where = [int(i) for i in np.argwhere(~np.isfinite(np.asarray(arr)))[0]]
+        bad = tuple(fixed) + (where[0] + first, *where[1:]) if where else tuple(fixed)
+        raise DatasetError(f"{path}: /{name} holds non-finite values (first at index {bad}); "
+                           "regenerate the data with a smaller time step")
+
+
+def _decide_in_memory(in_memory: bool | None, nbytes: int) -> bool:
+    return nbytes <= IN_MEMORY_BYTES if in_memory is None else bool(in_memory)
 
 
 class FieldRHSDataset(Dataset):
     """(field, rhs) frame pairs of one split; tensors ``[n_fields, *grid]`` in ``dtype``.
 
-    ``index`` holds (trajectory, frame - start_frame) pairs of the split.
+    ``index`` holds (trajectory, frame - start_frame) pairs of the split. A split of at most
+    :data:`IN_MEMORY_BYTES` (fields and rhs in ``dtype``) is read into memory, and ``fields`` /
+    ``rhs`` are then its stacked tensors; a larger one streams each item from the file
+    (``in_memory`` forces either) and its stacked tensors exist only through
+    :meth:`materialize`. Non-finite data are refused on load, or on reading the item when
+    streaming.
     """
 
     def __init__(self, path, split: str = "train", *, fractions=(0.6, 0.2, 0.2), by: str = "sample",
-                 seed: int = 0, start_frame: int = 0, dtype=torch.float32):
+                 seed: int = 0, start_frame: int = 0, dtype=torch.float32, in_memory: bool | None = None):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        self.info, fields, rhs = _load(path, need_rhs=True)
+        self.path = Path(path)
+        self.info = _open_checked(self.path, need_rhs=True)
         if not 0 <= start_frame < self.info.n_time:
             raise ValueError(f"start_frame must be in 0..{self.info.n_time - 1}, got {start_frame}")
         # Frames before start_frame (e.g. white-noise initial fields) are left out of every split.
-        fields, rhs = fields[:, start_frame:], rhs[:, start_frame:]
-        self.index = split_indices(self.info.n_traj, fields.shape[1], fractions, by, seed)[split]
-        t, k = self.index[:, 0], self.index[:, 1]
-        self.fields = torch.as_tensor(fields[t, k], dtype=dtype)
-        self.rhs = torch.as_tensor(rhs[t, k], dtype=dtype)
+        self.start_frame, self.dtype = start_frame, dtype
+        self.index = split_indices(self.info.n_traj, self.info.n_time - start_frame, fractions, by, seed)[split]
+        frame_bytes = self.info.n_fields * math.prod(self.info.grid_shape) * torch.empty((), dtype=dtype).element_size()
+        self.in_memory = _decide_in_memory(in_memory, 2 * len(self.index) * frame_bytes)
+        self._h5 = _LazyH5(self.path)
+        self._fields = self._rhs = None
+        if self.in_memory:
+            self._fields, self._rhs = self._read_split()
+
+    def _read_split(self) -> tuple[Tensor, Tensor]:
+        """The split's frames, one trajectory read at a time (peak: the result plus one trajectory)."""
+        n, shape = len(self.index), (self.info.n_fields, *self.info.grid_shape)
+        out = {name: torch.empty((n, *shape), dtype=self.dtype) for name in ("fields", "rhs")}
+        with _open(self.path) as f:
+            for t in np.unique(self.index[:, 0]):
+                rows = np.flatnonzero(self.index[:, 0] == t)
+                for name in out:
+                    block = f[name][t, self.start_frame:]
+                    _check_finite(block, self.path, name, (int(t),), self.start_frame)
+                    out[name][rows] = torch.as_tensor(block[self.index[rows, 1]], dtype=self.dtype)
+        return out["fields"], out["rhs"]
+
+    @property
+    def fields(self) -> Tensor:
+        """All inputs of the split ``[n, n_fields, *grid]`` (in-memory datasets only)."""
+        return self._whole("fields")
+
+    @property
+    def rhs(self) -> Tensor:
+        """All targets of the split ``[n, n_fields, *grid]`` (in-memory datasets only)."""
+        return self._whole("rhs")
+
+    def _whole(self, name: str) -> Tensor:
+        if not self.in_memory:
+            raise RuntimeError(f"FieldRHSDataset.{name}: this split streams from {self.path} (larger than "
+                               f"IN_MEMORY_BYTES = {IN_MEMORY_BYTES} bytes); iterate over it, use get_batch(), "
+                               "or materialize() to load it all on purpose")
+        return self._fields if name == "fields" else self._rhs
+
+    def materialize(self) -> tuple[Tensor, Tensor]:
+        """(fields, rhs) of the whole split as tensors, read now if the dataset streams."""
+        return (self._fields, self._rhs) if self.in_memory else self._read_split()
+
+    def get_batch(self, start: int, stop: int) -> tuple[Tensor, Tensor]:
+        """Items ``start:stop`` stacked: ``([m, n_fields, *grid], [m, n_fields, *grid])``."""
+        if self.in_memory:
+            return self._fields[start:stop], self._rhs[start:stop]
+        items = [self[i] for i in range(*slice(start, stop).indices(len(self)))]
+        if not items:
+            empty = torch.empty((0, self.info.n_fields, *self.info.grid_shape), dtype=self.dtype)
+            return empty, empty.clone()
+        return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
 
     def __len__(self) -> int:
         return len(self.index)
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        return self.fields[i], self.rhs[i]
+        if self.in_memory:
+            return self._fields[i], self._rhs[i]
+        t, k = (int(v) for v in self.index[i])
+        f = self._h5.get()
+        out = []
+        for name in ("fields", "rhs"):
+            x = torch.as_tensor(f[name][t, self.start_frame + k], dtype=self.dtype)
+            _check_finite(x, self.path, name, (t, self.start_frame + k))
+            out.append(x)
+        return out[0], out[1]
 
 
 class LocalStencilDataset(Dataset):
@@ -114,29 +213,35 @@ class LocalStencilDataset(Dataset):
     grid point and U_t there, from the frames of one split (split by frame or trajectory, so
     no frame contributes points to two splits). ``points_per_frame`` subsamples points
     (seeded); ``None`` takes them all. Items: ``(stencil [2 ndim + 1], rhs [1])``.
+
+    The samples are held in memory (the chosen points only); frames are read one at a time.
     """
 
     def __init__(self, path, split: str = "train", *, points_per_frame: int | None = None,
                  fractions=(0.6, 0.2, 0.2), by: str = "sample", seed: int = 0, start_frame: int = 0,
-                 dtype=torch.float32):
+                 dtype=torch.float32, in_memory: bool | None = None):
         frames = FieldRHSDataset(path, split, fractions=fractions, by=by, seed=seed,
-                                 start_frame=start_frame, dtype=dtype)
+                                 start_frame=start_frame, dtype=dtype, in_memory=in_memory)
         if frames.info.n_fields != 1:
             raise ValueError(f"LocalStencilDataset: one field per frame expected, got {frames.info.n_fields}")
         ndim = len(frames.info.grid_shape)
-        stencils = stencil_neighbours(frames.fields, ndim).reshape(len(frames), -1, 2 * ndim + 1)
-        targets = frames.rhs.reshape(len(frames), -1, 1)
-        if points_per_frame is not None:
-            n = stencils.shape[1]
-            if not 1 <= points_per_frame <= n:
-                raise ValueError(f"points_per_frame must be in 1..{n}, got {points_per_frame}")
-            g = torch.Generator().manual_seed(seed)
-            pick = torch.stack([torch.randperm(n, generator=g)[:points_per_frame] for _ in range(len(frames))])
-            stencils = torch.gather(stencils, 1, pick[..., None].expand(-1, -1, stencils.shape[2]))
-            targets = torch.gather(targets, 1, pick[..., None])
+        n = math.prod(frames.info.grid_shape)
+        if points_per_frame is not None and not 1 <= points_per_frame <= n:
+            raise ValueError(f"points_per_frame must be in 1..{n}, got {points_per_frame}")
+        g = torch.Generator().manual_seed(seed)
+        stencils, targets = [], []
+        for i in range(len(frames)):  # per frame: the stencils of one frame at a time, not of the split
+            field, rhs = frames[i]
+            s = stencil_neighbours(field[None], ndim).reshape(n, 2 * ndim + 1)
+            r = rhs.reshape(n, 1)
+            if points_per_frame is not None:
+                pick = torch.randperm(n, generator=g)[:points_per_frame]
+                s, r = s[pick], r[pick]
+            stencils.append(s)
+            targets.append(r)
         self.info = frames.info
-        self.stencils = stencils.reshape(-1, 2 * ndim + 1)
-        self.rhs = targets.reshape(-1, 1)
+        self.stencils = torch.cat(stencils) if stencils else torch.empty((0, 2 * ndim + 1), dtype=dtype)
+        self.rhs = torch.cat(targets) if targets else torch.empty((0, 1), dtype=dtype)
 
     def __len__(self) -> int:
         return len(self.rhs)
@@ -150,35 +255,59 @@ class SequenceDataset(Dataset):
 
     ``downscale = f`` restricts every frame to a grid ``f`` times coarser on load
     (``downscale_method`` ``"nearest"`` or ``"average"``, see :func:`coarsegrain.data.downscale`).
-    Items are ``[length, n_fields, *grid]``.
+    Items are ``[length, n_fields, *grid]``. The split's trajectories (downscaled, in ``dtype``)
+    are held in memory up to :data:`IN_MEMORY_BYTES`; beyond that (or with ``in_memory=False``)
+    each item reads its window from the file.
     """
 
     def __init__(self, path, length: int, split: str = "train", *, stride: int = 1,
                  fractions=(0.7, 0.3, 0.0), seed: int = 0, dtype=torch.float32, downscale: int = 1,
-                 downscale_method: str = "nearest"):
+                 downscale_method: str = "nearest", in_memory: bool | None = None):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        self.info, fields, _ = _load(path, need_rhs=False)
+        self.path = Path(path)
+        self.info = _open_checked(self.path, need_rhs=False)
         if not 2 <= length <= self.info.n_time:
             raise ValueError(f"length must be in 2..{self.info.n_time} (frames per trajectory), got {length}")
         if stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
         fractions = _check_fractions(fractions)
+        ndim = len(self.info.grid_shape)
+        # Checks the factor and method now (on a zero-size tensor), not on the first item.
+        downscale_fields(torch.empty((0, *self.info.grid_shape)), downscale, ndim, downscale_method)
         order = np.random.default_rng(seed).permutation(self.info.n_traj)
         self.trajectories = np.sort(order[_cut(self.info.n_traj, fractions)[SPLITS.index(split)]])
         starts = np.arange(0, self.info.n_time - length + 1, stride)
         self.windows = [(int(t), int(s)) for t in self.trajectories for s in starts]
-        self.length = length
-        self.fields = downscale_fields(torch.as_tensor(fields[self.trajectories], dtype=dtype), downscale,
-                                 len(self.info.grid_shape), downscale_method)
+        self.length, self.dtype = length, dtype
+        self._downscale = (downscale, ndim, downscale_method)
         self._row = {int(t): r for r, t in enumerate(self.trajectories)}
+        coarse = math.prod(n // downscale for n in self.info.grid_shape)
+        nbytes = (len(self.trajectories) * self.info.n_time * self.info.n_fields * coarse
+                  * torch.empty((), dtype=dtype).element_size())
+        self.in_memory = _decide_in_memory(in_memory, nbytes)
+        self._h5 = _LazyH5(self.path)
+        self.fields = None  # [n_split_traj, n_time, n_fields, *coarse grid] when in memory
+        if self.in_memory:
+            # Filled one trajectory at a time: the peak is the result plus one fine trajectory.
+            self.fields = torch.empty((len(self.trajectories), self.info.n_time, self.info.n_fields,
+                                       *(n // downscale for n in self.info.grid_shape)), dtype=dtype)
+            with _open(self.path) as f:
+                for r, t in enumerate(self.trajectories):
+                    self.fields[r] = self._restrict(f["fields"][int(t)], int(t), 0)
+
+    def _restrict(self, block: np.ndarray, trajectory: int, first: int) -> Tensor:
+        _check_finite(block, self.path, "fields", (trajectory,), first)
+        return downscale_fields(torch.as_tensor(block, dtype=self.dtype), *self._downscale)
 
     def __len__(self) -> int:
         return len(self.windows)
 
     def __getitem__(self, i: int) -> Tensor:
         t, s = self.windows[i]
-        return self.fields[self._row[t], s:s + self.length]
+        if self.in_memory:
+            return self.fields[self._row[t], s:s + self.length]
+        return self._restrict(self._h5.get()["fields"][t, s:s + self.length], t, s)
 
 
 @dataclass
