@@ -7,12 +7,15 @@
   handful of F evaluations per Jacobian instead of one per unknown.
 
 Both stop on blow-up -- a non-finite value or ``|u|`` beyond ``bound`` -- with a
-:class:`BlowUpError` that says when and where, and carries the trajectory so far.
+:class:`BlowUpError` that says when and where, and carries the trajectory so far. Both show a
+progress bar (``progress=True``, the default) once they have run :data:`PROGRESS_DELAY_S`
+seconds, so quick calls print nothing; ``progress=False`` prints nothing at all.
 """
 
 from __future__ import annotations
 
 import itertools
+import time as _time
 from typing import Callable, Sequence
 
 import numpy as np
@@ -22,6 +25,54 @@ from torch import Tensor
 __all__ = ["BlowUpError", "rollout", "solve_ivp_rollout", "receptive_field"]
 
 RHS = Callable[[Tensor], Tensor]
+
+PROGRESS_DELAY_S = 2.0
+"""Seconds a rollout runs before its progress bar appears (also used by the recurrent rollouts)."""
+
+
+def progress_bar(enabled: bool, **kwargs):
+    """A tqdm bar on stderr that shows up after :data:`PROGRESS_DELAY_S` and redraws at most
+    twice a second (cheap in logs); disabled, it prints nothing."""
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=not enabled, delay=PROGRESS_DELAY_S, mininterval=0.5, **kwargs)
+
+
+class _TimeProgress:
+    """Progress of an adaptive integrator in model time t, fed from the rhs evaluations.
+
+    solve_ivp calls F at trial times (and many times at one t for a Jacobian), so the bar shows
+    the largest t seen and the number of F evaluations; it is touched at most every 0.25 s,
+    so an evaluation costs one clock read.
+    """
+
+    def __init__(self, t0: float, t1: float, enabled: bool, desc: str):
+        self.t0, self.t1, self.shown, self.evals = t0, t1, t0, 0
+        self.latest, self.next_draw = t0, 0.0
+        # The bar counts model time from t0: "1.8/4" of the span t0 -> t1 in the description.
+        self.bar = progress_bar(enabled, total=t1 - t0, desc=f"{desc}, t {t0:g} -> {t1:g}",
+                                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.4g}/{total:.4g}{postfix} "
+                                           "[{elapsed}<{remaining}]")
+        self.enabled = enabled and not self.bar.disable
+
+    def __call__(self, t: float) -> None:
+        self.evals += 1
+        self.latest = max(self.latest, min(t, self.t1))
+        if self.enabled and _time.monotonic() >= self.next_draw:
+            self.next_draw = _time.monotonic() + 0.25
+            self._draw()
+
+    def _draw(self) -> None:
+        self.bar.set_postfix_str(f"{self.evals} F evaluations", refresh=False)
+        self.bar.update(self.latest - self.shown)
+        self.shown = self.latest
+
+    def close(self, done: bool) -> None:
+        if self.enabled:
+            if done:
+                self.latest = self.t1
+            self._draw()
+        self.bar.close()
 
 
 class BlowUpError(FloatingPointError):
@@ -45,7 +96,7 @@ def _check_state(u: Tensor, t: float, bound: float | None, saved: list[Tensor]) 
 
 
 def rollout(rhs: RHS, u0: Tensor, dt: float, steps: int, *, method: str = "rk4", save_every: int = 1,
-            bound: float | None = None) -> Tensor:
+            bound: float | None = None, progress: bool = True) -> Tensor:
     """States at ``t = k * save_every * dt`` for k = 0.., as ``[n_saved, *u0.shape]``."""
     if method not in ("euler", "rk4"):
         raise ValueError(f"rollout: method must be 'euler' or 'rk4', got {method!r}")
@@ -54,7 +105,7 @@ def rollout(rhs: RHS, u0: Tensor, dt: float, steps: int, *, method: str = "rk4",
     saved = [u0.detach().clone()]
     u = u0.detach()
     _check_state(u, 0.0, bound, [])
-    with torch.no_grad():
+    with torch.no_grad(), progress_bar(progress, total=steps, desc="rollout", unit="step") as bar:
         for step in range(1, steps + 1):
             if method == "euler":
                 u = u + dt * rhs(u)
@@ -67,6 +118,7 @@ def rollout(rhs: RHS, u0: Tensor, dt: float, steps: int, *, method: str = "rk4",
             _check_state(u, step * dt, bound, saved)
             if step % save_every == 0:
                 saved.append(u.clone())
+            bar.update(1)
     return torch.stack(saved)
 
 
@@ -111,13 +163,16 @@ def _sparsity(grid: Sequence[int], offsets: Sequence[Sequence[int]], batch: int)
 
 def solve_ivp_rollout(rhs: RHS, u0: Tensor, t_eval: Sequence[float], *, method: str = "BDF",
                       ndim: int | None = None, rtol: float = 1e-4, atol: float = 1e-6,
-                      bound: float | None = None, jac_sparsity="auto", **options) -> Tensor:
+                      bound: float | None = None, jac_sparsity="auto", progress: bool = True,
+                      **options) -> Tensor:
     """States at ``t_eval`` (from ``t = t_eval[0]``) by ``scipy.integrate.solve_ivp``.
 
     ``rhs`` maps a torch tensor shaped like ``u0`` to its time derivative (e.g. a trained model).
     With an implicit ``method`` (BDF, Radau, LSODA), ``jac_sparsity="auto"`` derives the Jacobian
     pattern from F's receptive field (needs ``ndim``, the number of grid axes); pass ``None`` for
     a dense Jacobian or your own scipy sparse matrix. Returns ``[len(t_eval), *u0.shape]``.
+    ``progress`` shows the model time reached and the number of F evaluations (after
+    :data:`PROGRESS_DELAY_S` seconds).
     """
     from scipy.integrate import solve_ivp
 
@@ -126,8 +181,10 @@ def solve_ivp_rollout(rhs: RHS, u0: Tensor, t_eval: Sequence[float], *, method: 
         raise ValueError("solve_ivp_rollout: t_eval must be at least two increasing times")
     shape, dtype, device = u0.shape, u0.dtype, u0.device
     saved: list[Tensor] = []
+    tracker = _TimeProgress(float(t_eval[0]), float(t_eval[-1]), progress, f"solve_ivp {method}")
 
     def f(t, y):
+        tracker(float(t))
         u = torch.from_numpy(y).to(dtype=dtype, device=device).reshape(shape)
         _check_state(u, float(t), bound, saved)
         with torch.no_grad():
@@ -145,10 +202,11 @@ def solve_ivp_rollout(rhs: RHS, u0: Tensor, t_eval: Sequence[float], *, method: 
         if method != "LSODA":
             kwargs["jac_sparsity"] = jac_sparsity
     y0 = u0.detach().double().cpu().numpy().reshape(-1)
+    sol = None
     try:
         sol = solve_ivp(f, (t_eval[0], t_eval[-1]), y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol, **kwargs)
-    except BlowUpError:
-        raise
+    finally:
+        tracker.close(done=sol is not None and sol.success)
     if not sol.success:
         raise BlowUpError(f"solve_ivp ({method}) failed at t = {sol.t[-1] if len(sol.t) else t_eval[0]:g}: "
                           f"{sol.message}", float(sol.t[-1]) if len(sol.t) else float(t_eval[0]), (), None)

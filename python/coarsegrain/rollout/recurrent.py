@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .learned import BlowUpError
+from .learned import BlowUpError, progress_bar
 
 __all__ = ["RecurrentRollout", "rollout_recurrent", "rollout_to_file"]
 
@@ -71,12 +71,13 @@ def _check_model(model: nn.Module, frame: Tensor) -> None:
 def rollout_recurrent(model: nn.Module, phi0: Tensor, steps: int, *, save_every: int = 1,
                       state: Sequence[Tensor] | None = None, bounds: tuple[float, float] | None = None,
                       start_step: int = 0, callback: Callable[[int, Tensor], None] | None = None,
-                      progress: bool = False) -> RecurrentRollout:
+                      progress: bool = True) -> RecurrentRollout:
     """Iterates ``model.step`` ``steps`` times from ``phi0 [B, C, *grid]``.
 
     Frames at multiples of ``save_every`` (counted from ``start_step``) are kept on the CPU.
     ``state`` continues an earlier rollout's hidden state. ``callback(step, frame)`` runs after
-    every step (monitoring, or an injected interruption in tests).
+    every step (monitoring, or an injected interruption in tests). ``progress`` shows a bar
+    once the rollout has run ``PROGRESS_DELAY_S`` seconds (quick ones print nothing).
     """
     if steps < 0 or save_every < 1:
         raise ValueError(f"need steps >= 0 and save_every >= 1, got {steps} and {save_every}")
@@ -89,11 +90,7 @@ def rollout_recurrent(model: nn.Module, phi0: Tensor, steps: int, *, save_every:
     state = list(state) if state is not None else model.initial_state(frame)
     dims = _grid_dims(frame)
     frames, saved_steps, mass = [frame.cpu()], [start_step], [frame.double().mean(dims).cpu()]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc="rollout", unit="step")
+    bar = progress_bar(progress, total=steps, desc="rollout", unit="step")
     was_training = model.training
     model.eval()
     try:
@@ -107,12 +104,10 @@ def rollout_recurrent(model: nn.Module, phi0: Tensor, steps: int, *, save_every:
                     mass.append(frame.double().mean(dims).cpu())
                 if callback is not None:
                     callback(start_step + k, frame)
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
     finally:
         model.train(was_training)
-        if bar is not None:
-            bar.close()
+        bar.close()
     return RecurrentRollout(torch.stack(frames, 1), saved_steps, torch.stack(mass, 1), frame, state)
 
 
@@ -148,6 +143,7 @@ def rollout_to_file(model: nn.Module, phi0: Tensor, path: str | os.PathLike, ste
                            time=np.arange(n_saved) * tau * save_every, seeds=np.zeros(phi0.shape[0], np.int64),
                            n_fields=phi0.shape[1], dtype=np_dtype, with_rhs=False, overwrite=overwrite)
     f = writer.file
+    bar = None
     try:
         done = int(f.attrs.get("steps_done", 0))
         if "rollout_state" in f and done > 0:
@@ -159,15 +155,18 @@ def rollout_to_file(model: nn.Module, phi0: Tensor, path: str | os.PathLike, ste
             f["fields"][:, 0] = frame.cpu().numpy()
             f.require_dataset("mass", shape=(phi0.shape[0], n_saved, phi0.shape[1]), dtype="float64")
             f["mass"][:, 0] = frame.double().mean(_grid_dims(frame)).cpu().numpy()
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
+        bar = progress_bar(progress, total=steps, initial=done, desc="rollout", unit="step")
 
-            bar = tqdm(total=steps, initial=done, desc="rollout", unit="step")
+        def step_done(step: int, frame: Tensor) -> None:
+            # Per step, not per chunk: a chunk of a large grid can take minutes.
+            bar.update(1)
+            if callback is not None:
+                callback(step, frame)
+
         while done < steps:
             n = min(chunk_steps, steps - done)
             part = rollout_recurrent(model, frame, n, save_every=save_every, state=state, bounds=bounds,
-                                     start_step=done, callback=callback)
+                                     start_step=done, callback=step_done, progress=False)
             frame, state = part.final_frame, part.state
             first = done // save_every + 1
             new = part.frames[:, 1:]
@@ -184,14 +183,12 @@ def rollout_to_file(model: nn.Module, phi0: Tensor, path: str | os.PathLike, ste
             done += n
             f.attrs["state_slot"], f.attrs["steps_done"] = slot_index, done  # the commit
             f.flush()
-            if bar is not None:
-                bar.update(n)
-        if bar is not None:
-            bar.close()
         f["done"][...] = True
         if "rollout_state" in f:
             del f["rollout_state"]  # the state is only needed to resume
     finally:
+        if bar is not None:
+            bar.close()
         result = writer.close()
     if result is None:
         raise RuntimeError(f"rollout to {path} did not complete")  # pragma: no cover
