@@ -54,11 +54,22 @@ class SimulationSpec:
             raise ValueError(f"{self.name}: n_traj must be >= 1, got {self.n_traj}")
         if self.save_every < 1:
             raise ValueError(f"{self.name}: save_every must be >= 1, got {self.save_every}")
+        # dt first: a bad step would otherwise surface as a confusing step-count problem.
+        if not (self.dt > 0 and math.isfinite(self.dt)):
+            raise ValueError(f"{self.name}: dt must be a positive number, got {self.dt}")
         if not (self.t_end > 0 and math.isfinite(self.t_end)):
             raise ValueError(f"{self.name}: t_end must be positive, got {self.t_end}")
-        if self.n_steps < self.save_every:
-            raise ValueError(f"{self.name}: t_end / dt = {self.n_steps} steps is fewer than "
-                             f"save_every = {self.save_every}")
+        # Frames land on whole multiples of the frame interval; a t_end between two of them would
+        # be cut short silently, so it is refused with the nearest values that work.
+        interval = self.save_every * self.dt
+        frames = self.t_end / interval
+        if abs(frames - round(frames)) > 1e-9 * max(1.0, frames) or round(frames) < 1:
+            lo, hi = math.floor(frames) * interval, (math.floor(frames) + 1) * interval
+            nearest = f"{lo:.10g} or {hi:.10g}" if lo > 0 else f"{hi:.10g}"
+            raise ValueError(
+                f"{self.name}: t_end = {self.t_end:g} is not a whole number of frame intervals "
+                f"(save_every x dt = {self.save_every} x {self.dt:g} = {interval:.10g}); "
+                f"the nearest valid t_end: {nearest}")
 
     @property
     def n_steps(self) -> int:
@@ -125,7 +136,12 @@ def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
     ``with_rhs=False`` leaves out ``/rhs`` (half the file; sequence models do not need it).
     """
     dtype = getattr(torch, spec.compute_dtype)
-    device = torch.device(spec.device)
+    try:
+        device = torch.device(spec.device)
+    except RuntimeError:  # torch's message lists every backend it knows
+        raise ValueError(f"{spec.name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {spec.device!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"{spec.name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {spec.device!r}")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"{spec.name}: device {spec.device!r} requested but CUDA is not available")
     draws = [_trajectory_draws(spec, i) for i in range(spec.n_traj)]
@@ -176,14 +192,17 @@ def _run_batch(spec, batch, warmup, dtype, device, bar, with_rhs=True):
         if k > 0:
             u = stepper.advance(u, spec.save_every)
             bar.update(spec.save_every * len(batch))
-        if not torch.isfinite(u).all():
+        # A diverging run can stay finite in float64 and overflow only in the stored float32:
+        # both are the step's fault, and say so (not a warning and a later "non-finite" error).
+        with np.errstate(over="ignore", invalid="ignore"):
+            frames[:, k, 0] = u.cpu().numpy()
+            if with_rhs:
+                rhs[:, k, 0] = model.rhs(u, stepper.discretization).cpu().numpy()
+        if not (np.isfinite(frames[:, k]).all() and (not with_rhs or np.isfinite(rhs[:, k]).all())):
             raise FloatingPointError(
-                f"{spec.name}: trajectories {batch} became non-finite before t = "
-                f"{k * spec.save_every * spec.dt:g}; reduce dt (now {spec.dt})"
+                f"{spec.name}: trajectories {batch} became non-finite (or too large for {spec.dtype}) by t = "
+                f"{k * spec.save_every * spec.dt:g}; reduce dt (now {spec.dt:g})"
             )
-        frames[:, k, 0] = u.cpu().numpy()
-        if with_rhs:
-            rhs[:, k, 0] = model.rhs(u, stepper.discretization).cpu().numpy()
     return frames, rhs
 
 

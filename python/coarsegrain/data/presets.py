@@ -15,6 +15,7 @@ Where the papers are silent, the choice is written here:
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from ..grid import Grid
@@ -103,6 +104,11 @@ def get_preset(name: str, *, n_traj: int | None = None, grid: list[int] | None =
         if (method or spec.method) != "etd4-adaptive":
             raise ValueError(f"{name}: rtol applies to method 'etd4-adaptive' only, not {method or spec.method!r}")
         changes["stepper_options"] = {"rtol": float(rtol)}
-    spec = spec.replace(**changes) if changes else spec
-    make_stepper(spec.model, spec.method, spec.dt, **spec.stepper_options)  # an unknown method or bad dt fails here
-    return spec
+    # The stepper is checked before the spec: an unknown method or an unstable or negative dt is
+    # the real problem, not the frame count it would lead to.
+    new_dt = changes.get("dt", spec.dt)
+    if not (new_dt > 0 and math.isfinite(new_dt)):
+        raise ValueError(f"{name}: dt must be a positive number, got {new_dt}")
+    make_stepper(changes.get("model", spec.model), changes.get("method", spec.method), new_dt,
+                 **changes.get("stepper_options", spec.stepper_options))
+    return spec.replace(**changes) if changes else spec

@@ -88,6 +88,9 @@ class LanzoniConfig:
                 out[key] = value
         if out["fine_grid"] % self.factor or out["long_grid"] % self.factor:
             raise ValueError(f"grids {out['fine_grid']} and {out['long_grid']} must be divisible by factor {self.factor}")
+        if out["long_tau"] % out["long_save"]:  # the long run's frames would stop short of long_tau
+            raise ValueError(f"long_tau (--long-tau) = {out['long_tau']} must be a multiple of the long run's "
+                             f"frame spacing {out['long_save']}")
         return out
 
 

@@ -1,0 +1,181 @@
+"""The command line answers mistakes in one line: a table of bad invocations, each checked for
+the one-line message naming the argument, the exit status, no traceback and nothing
+half-written left behind; --debug, Ctrl-C (and that rerunning resumes), and refused resumes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from coarsegrain import cli
+from coarsegrain.systems import lanzoni
+
+TINY = ["--grid", "16", "--n-traj", "1", "--no-progress"]
+
+
+def run(argv, capsys):
+    """(exit status, stdout, stderr) of `coarsegrain argv`, in process."""
+    try:
+        rc = cli.main(argv)
+    except SystemExit as e:  # argparse's errors
+        rc = e.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "corrupt.h5").write_bytes(b"not hdf5")
+    return tmp_path
+
+
+BAD = [
+    # (argv, exit status, what the line must contain)
+    (["simulate", "kiyani-cahn-hilliard", "--dt", "-0.01", *TINY], 2, "--dt"),
+    (["simulate", "lanzoni-ch3d", "--dt", "0.1", *TINY], 2, "--dt = 0.1 is beyond the stability limit"),
+    (["simulate", "kiyani-cahn-hilliard", "--method", "explicit", "--dt", "0.1", *TINY], 2, "stability limit 0.03125"),
+    (["simulate", "kiyani-cahn-hilliard", "--t-end", "1.05", *TINY], 2, "--t-end: 1 or 1.2"),
+    (["simulate", "kiyani-cahn-hilliard", "--t-end", "0", *TINY], 2, "--t-end"),
+    (["simulate", "kiyani-cahn-hilliard", "--n-traj", "0", "--grid", "16"], 2, "--n-traj"),
+    (["simulate", "kiyani-cahn-hilliard", "--save-every", "0", *TINY], 2, "--save-every"),
+    (["simulate", "kiyani-cahn-hilliard", "--grid", "16", "16", "16", "--n-traj", "1"], 2, "--grid"),
+    (["simulate", "kiyani-cahn-hilliard", "--rtol", "1e-3", *TINY], 2, "--rtol"),
+    (["simulate", "kiyani-cahn-hilliard", "--device", "gpu", *TINY], 2, "argument --device: expected cpu or cuda"),
+    (["simulate", "kiyani-cahn-hilliard", "--out", "missing/x.h5", *TINY], 2, "argument --out"),
+    (["simulate", "kiyani-cahn-hilliard", "--out", "/no-such-dir-coarsegrain/x.h5", *TINY], 2, "argument --out"),
+    (["simulate", "kiyani-cahn-hilliard", "--out", ".", *TINY], 2, "argument --out"),
+    (["simulate", "no-such-preset"], 2, "argument preset"),
+    (["simulate"], 2, "give a preset"),
+    (["rollout", "ch3d-crnn", "--save-every", "0", "--grid", "8"], 2, "argument --save-every"),
+    (["rollout", "ch3d-crnn", "--chunk", "0", "--grid", "8"], 2, "argument --chunk"),
+    (["rollout", "ch3d-crnn", "--steps", "-5", "--grid", "8"], 2, "argument --steps"),
+    (["rollout", "ch3d-crnn", "--grid", "8", "8"], 2, "--grid"),
+    (["rollout", "ch3d-crnn", "--grid", "8", "--out", "missing/r.h5"], 2, "argument --out"),
+    (["rollout", "ch3d-crnn", "--device", "gpu"], 2, "argument --device"),
+    (["rollout", "missing.pt"], 2, "argument model"),
+    (["rollout"], 2, "give a model"),
+    (["rollout", "corrupt.pt", "--grid", "8"], 1, "corrupt.pt cannot be read as a checkpoint"),
+    (["plot", "missing.h5"], 1, "missing.h5"),
+    (["plot", "corrupt.h5"], 1, "corrupt.h5"),
+    (["reproduce", "no-such-paper"], 2, "argument paper"),
+    (["reproduce", "kiyani2022", "--systems", "foo"], 2, "--systems"),
+    (["reproduce", "kiyani2022", "--out", "missing/run"], 2, "argument --out"),
+    (["reproduce", "lanzoni2024", "--long-tau", "201"], 2, "--long-tau"),
+    (["reproduce", "lanzoni2024", "--lr", "0"], 2, "argument --lr"),
+    (["demo", "--grid", "0"], 2, "argument --grid"),
+    (["demo", "--epochs", "x"], 2, "argument --epochs"),
+    (["demo", "--out", "missing/demo"], 2, "argument --out"),
+]
+
+
+@pytest.mark.parametrize("argv, status, expected", BAD, ids=[" ".join(b[0][:4]) for b in BAD])
+def test_a_mistake_gets_one_line(workdir, capsys, argv, status, expected):
+    before = sorted(p.name for p in workdir.iterdir())
+    rc, out, err = run(argv, capsys)
+    assert rc == status, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"coarsegrain {argv[0]}: error: "), err
+    assert expected in lines[0]
+    assert "Traceback" not in err + out
+    assert sorted(p.name for p in workdir.iterdir()) == before  # nothing created, half or whole
+
+
+def test_cuda_without_cuda_is_one_line(workdir, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    rc, _, err = run(["simulate", "kiyani-cahn-hilliard", "--device", "cuda", *TINY], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "argument --device: 'cuda': CUDA is not available" in err
+
+
+def test_debug_shows_the_traceback(workdir, capsys):
+    argv = ["simulate", "kiyani-cahn-hilliard", "--t-end", "1.05", *TINY]
+    for debug in (["--debug", *argv], [*argv, "--debug"]):
+        rc, _, err = run(debug, capsys)
+        assert rc == 2 and "Traceback" in err
+        assert err.strip().splitlines()[-1].startswith("coarsegrain simulate: error: ")
+
+
+def test_existing_output_and_refused_resume_name_the_flag(workdir, capsys):
+    argv = ["simulate", "kiyani-cahn-hilliard", "--t-end", "0.4", *TINY, "--out", "ch.h5"]
+    assert run(argv, capsys)[0] == 0
+    rc, _, err = run(argv, capsys)
+    assert rc == 2 and err.count("\n") == 1 and "add --overwrite" in err
+    # An interrupted run with other parameters: the message lists what differs, as flags.
+    shutil.copy(workdir / "ch.h5", workdir / "other.h5.partial")
+    rc, _, err = run(["simulate", "kiyani-cahn-hilliard", "--t-end", "0.6", "--grid", "24", "--n-traj", "1",
+                      "--no-progress", "--out", "other.h5"], capsys)
+    assert rc == 2 and err.count("\n") == 1
+    assert "--grid [16, 16] -> [24, 24]" in err and "--t-end 0.4 -> 0.6" in err and "--overwrite" in err
+    assert "overwrite=True" not in err
+    assert (workdir / "other.h5.partial").exists() and not (workdir / "other.h5").exists()
+
+
+def test_a_blow_up_says_so_and_leaves_nothing(workdir, capsys):
+    rc, _, err = run(["simulate", "kiyani-cahn-hilliard", "--method", "etd1", "--dt", "20", "--save-every", "1",
+                      "--t-end", "100", *TINY, "--out", "blow.h5"], capsys)
+    assert rc == 1 and err.count("\n") == 1 and "reduce dt" in err
+    assert sorted(p.name for p in workdir.iterdir()) == ["corrupt.h5", "corrupt.pt"]
+
+
+def test_ctrl_c_says_how_to_resume_and_rerunning_resumes(workdir, capsys, monkeypatch):
+    from coarsegrain.data import generate, load
+
+    real = generate._run_batch
+    calls = []
+
+    def interrupted_on_the_second_batch(spec, batch, *args, **kwargs):
+        calls.append(list(batch))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(spec, batch, *args, **kwargs)
+
+    monkeypatch.setattr(generate, "_batch_size", lambda spec: 1)  # one trajectory per batch
+    monkeypatch.setattr(generate, "_run_batch", interrupted_on_the_second_batch)
+    argv = ["simulate", "kiyani-cahn-hilliard", "--grid", "16", "--n-traj", "3", "--t-end", "0.4",
+            "--no-progress", "--out", "ch.h5"]
+    rc, _, err = run(argv, capsys)
+    assert rc == 130
+    assert "interrupted; finished trajectories are kept in ch.h5.partial; run the same command again" in err
+    assert "Traceback" not in err and (workdir / "ch.h5.partial").exists()
+    rc, _, err = run(argv, capsys)
+    assert rc == 0, err
+    assert calls == [[0], [1], [1], [2]]  # the rerun did only what was missing
+    monkeypatch.setattr(generate, "_run_batch", real)
+    whole = workdir / "whole.h5"
+    assert run([*argv[:-1], str(whole)], capsys)[0] == 0
+    assert (load(workdir / "ch.h5")["fields"] == load(whole)["fields"]).all()
+
+
+def test_a_real_sigint_exits_130_with_the_resume_hint(tmp_path):
+    # SIGINT may be ignored by whatever started the tests; the child restores Python's handler.
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from coarsegrain.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "simulate", "lanzoni-ch3d", "--grid", "48", "--n-traj", "2",
+                             "--t-end", "25", "--no-progress", "--out", "long.h5"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "long.h5.partial").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == ("coarsegrain simulate: interrupted; finished trajectories are kept in "
+                                            "long.h5.partial; run the same command again to resume")
+    assert "Traceback" not in err and (tmp_path / "long.h5.partial").exists()
+
+
+@pytest.mark.parametrize("epsilon", [0, 0.0, -3, float("nan"), float("inf"), "3"])
+def test_lanzoni_energy_refuses_a_bad_width(epsilon):
+    with pytest.raises(ValueError, match="epsilon .* must be a positive finite number"):
+        lanzoni(epsilon)
+    assert lanzoni(3).coeffs == (0.0, 0.0, 6.0, -12.0, 6.0)
