@@ -7,6 +7,7 @@ reader that loads the whole file shows up however it is written.
 
 from __future__ import annotations
 
+import pickle
 import tracemalloc
 
 import h5py
@@ -120,6 +121,8 @@ def test_streaming_sequences_read_one_window_per_item(big_path, reads):
 def test_streaming_items_work_in_dataloader_workers(big_path):
     stream = FieldRHSDataset(big_path, "val", in_memory=False)
     stream[0]  # a handle opened in this process must not be used by the workers
+    copy = pickle.loads(pickle.dumps(stream))  # as spawned workers receive it: no handle inside
+    torch.testing.assert_close(copy[1][0], stream[1][0], rtol=0, atol=0)
     loader = torch.utils.data.DataLoader(stream, batch_size=4, num_workers=2)
     got = torch.cat([x for x, _ in loader])
     torch.testing.assert_close(got, FieldRHSDataset(big_path, "val", in_memory=True).fields, rtol=0, atol=0)
