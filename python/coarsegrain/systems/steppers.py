@@ -621,11 +621,13 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
         rows = [_sum_squares(error, ndim), _sum_squares(v, ndim)]
         if self.model.conserved:
             dims = tuple(range(-ndim, 0))
-            rows.append(v_hat[(..., *[0] * ndim)].real / size if v_hat is not None else v.mean(dims))
+            # the sum of V: its spectrum's k = 0 mode (free), else a reduction
+            rows.append(v_hat.reshape(rows[0].numel(), -1)[:, 0].real.reshape(rows[0].shape)
+                        if v_hat is not None else v.sum(dims))
         sums = torch.stack(rows).reshape(len(rows), -1).tolist()
         if not all(math.isfinite(x) for row in sums for x in row):
             return math.inf
-        means = sums[2] if self.model.conserved else [0.0] * len(sums[0])
+        means = [x / size for x in sums[2]] if self.model.conserved else [0.0] * len(sums[0])
         # mean square minus squared mean: V is near its reference, so nothing large cancels
         return max(math.sqrt(err / size) / (self.atol + self.rtol * math.sqrt(max(field / size - mean**2, 0.0)))
                    for err, field, mean in zip(sums[0], sums[1], means))
