@@ -23,7 +23,7 @@ def test_build_info_is_consistent_with_this_process():
     assert info["torch"] == torch.__version__
     assert info["torch_cuda"] == torch.version.cuda
     assert info["float_types"] == ["float32", "float64"]
-    assert info["openmp_threads"] == _core.openmp_max_threads() >= 1
+    assert info["kernel_threads"] == torch.get_num_threads() >= 1
     # Every op (and each stencil op's _into twin) is registered with the dispatcher.
     assert set(info["ops"]) == (STENCIL_OPS | {f"{op}_into" for op in STENCIL_OPS}
                                 | {"cahn_hilliard_explicit", "allen_cahn_explicit", "polynomial",

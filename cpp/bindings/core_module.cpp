@@ -5,16 +5,17 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "coarsegrain/build_config.h"
 #include "coarsegrain/finite_volume.h"
 #include "coarsegrain/grid.h"
+#include "coarsegrain/parallel.h"
 #include "coarsegrain/phase_field.h"
 #include "coarsegrain/stencil.h"
 #include "cpu_isa.h"
@@ -196,7 +197,7 @@ py::dict build_config() {
   d["cxx_compiler"] = COARSEGRAIN_CXX_COMPILER;
   d["cxx_flags"] = COARSEGRAIN_CXX_FLAGS;
   d["cpu_isas"] = COARSEGRAIN_CPU_ISAS;
-  d["openmp"] = COARSEGRAIN_OPENMP_VERSION;
+  d["threading"] = COARSEGRAIN_THREADING;
   d["torch_built_against"] = COARSEGRAIN_TORCH_VERSION;
   d["nvcc"] = COARSEGRAIN_CUDA_COMPILER;
   d["cuda_kernels_compiled"] = static_cast<bool>(COARSEGRAIN_CUDA_KERNELS);
@@ -208,12 +209,23 @@ py::dict build_config() {
 
 std::string active_cpu_isa() { return coarsegrain::cpu_isa::active(); }
 
-int openmp_max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
+// Runs `chunks` chunks of `micros` microseconds of sleep on the kernels' thread pool and returns
+// how many distinct threads ran them: a check that the pool honours the thread count.
+int threads_used_by_pool(int64_t chunks, int64_t micros) {
+  struct Probe {
+    std::mutex lock;
+    std::set<std::thread::id> ids;
+    int64_t micros;
+  } probe;
+  probe.micros = micros;
+  py::gil_scoped_release release;
+  coarsegrain::parallel::run(chunks, 1, [](void* ctx, int64_t begin, int64_t end) {
+    auto* p = static_cast<Probe*>(ctx);
+    std::this_thread::sleep_for(std::chrono::microseconds(p->micros * (end - begin)));
+    std::lock_guard<std::mutex> guard(p->lock);
+    p->ids.insert(std::this_thread::get_id());
+  }, &probe);
+  return static_cast<int>(probe.ids.size());
 }
 
 }  // namespace
@@ -308,6 +320,13 @@ PYBIND11_MODULE(_core, m) {
   m.def("build_config", &build_config, "How this build was configured.");
   m.def("active_cpu_isa", &active_cpu_isa,
         "Instruction set of the CPU kernel copy in use: 'avx2' or 'generic'.");
-  m.def("openmp_max_threads", &openmp_max_threads,
-        "Threads an OpenMP parallel region of the CPU kernels uses.");
+  m.def("get_num_threads", &coarsegrain::parallel::num_threads,
+        "Threads a parallel kernel of this module (_core) may use. The torch operators "
+        "(coarsegrain._C) follow torch.get_num_threads() instead.");
+  m.def("set_num_threads", &coarsegrain::parallel::set_default_num_threads, py::arg("n"),
+        "Sets the threads of _core's kernels; n < 1 restores the default (the CPUs this process "
+        "may run on).");
+  m.def("threads_used_by_pool", &threads_used_by_pool, py::arg("chunks"), py::arg("micros"),
+        "Runs `chunks` sleeping chunks on the kernel thread pool; returns the distinct threads "
+        "that ran them (a diagnostic).");
 }

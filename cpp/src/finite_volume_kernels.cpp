@@ -46,13 +46,11 @@ inline T lax_friedrichs(T l, T r) {
 template <typename T, typename Body>
 void for_each_padded_row(const T* v, int64_t rows, int64_t n, int halo, Body body) {
   const bool parallel = rows > 1 && rows * n >= kParallelThreshold;
-#pragma omp parallel if (parallel)
-  {
+  parallel_chunks(rows, grain_for(n), parallel, [&](int64_t r0, int64_t r1) {
     T* scratch = new T[static_cast<size_t>(n + 2 * halo)];
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) body(r, pad_row(v + r * n, n, halo, scratch));
+    for (int64_t r = r0; r < r1; ++r) body(r, pad_row(v + r * n, n, halo, scratch));
     delete[] scratch;
-  }
+  });
 }
 
 }  // namespace
@@ -98,22 +96,23 @@ void restrict_average(const T* in, T* out, const Box& box, int factor) {
   const T scale = T(1) / T(fz * fy * fx);
   const int64_t out_rows = box.batch * oz * oy;
   const bool parallel = out_rows > 1 && box.batch * box.nz * box.ny * box.nx >= kParallelThreshold;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t r = 0; r < out_rows; ++r) {
-    const int64_t b = r / (oz * oy), z = (r / oy) % oz, y = r % oy;
-    T* o = out + r * ox;
-    for (int64_t x = 0; x < ox; ++x) o[x] = T(0);
-    for (int64_t dz = 0; dz < fz; ++dz)
-      for (int64_t dy = 0; dy < fy; ++dy) {
-        const T* row = in + ((b * box.nz + z * fz + dz) * box.ny + y * fy + dy) * box.nx;
-        for (int64_t x = 0; x < ox; ++x) {
-          T s = T(0);
-          for (int64_t dx = 0; dx < fx; ++dx) s += row[x * fx + dx];
-          o[x] += s;
+  parallel_chunks(out_rows, grain_for(fz * fy * box.nx), parallel, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / (oz * oy), z = (r / oy) % oz, y = r % oy;
+      T* o = out + r * ox;
+      for (int64_t x = 0; x < ox; ++x) o[x] = T(0);
+      for (int64_t dz = 0; dz < fz; ++dz)
+        for (int64_t dy = 0; dy < fy; ++dy) {
+          const T* row = in + ((b * box.nz + z * fz + dz) * box.ny + y * fy + dy) * box.nx;
+          for (int64_t x = 0; x < ox; ++x) {
+            T s = T(0);
+            for (int64_t dx = 0; dx < fx; ++dx) s += row[x * fx + dx];
+            o[x] += s;
+          }
         }
-      }
-    for (int64_t x = 0; x < ox; ++x) o[x] *= scale;
-  }
+      for (int64_t x = 0; x < ox; ++x) o[x] *= scale;
+    }
+  });
 }
 
 template <typename T>
@@ -147,20 +146,21 @@ void stencil_filter_backward(const T* grad, const T* v, const T* c, T* grad_v, T
   if (grad_v != nullptr) {
     // Gather form (no write conflicts): cell i receives from faces j = i - offset - k.
     const bool parallel = rows > 1 && rows * n >= kParallelThreshold;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* g = grad + r * n;
-      const T* cr = c + r * n * width;
-      T* gv = grad_v + r * n;
-      for (int64_t i = 0; i < n; ++i) {
-        T s = T(0);
-        for (int k = 0; k < width; ++k) {
-          const int64_t j = wrap(i - offset - k, n);
-          s += g[j] * cr[j * width + k];
+    parallel_chunks(rows, grain_for(n * width), parallel, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* g = grad + r * n;
+        const T* cr = c + r * n * width;
+        T* gv = grad_v + r * n;
+        for (int64_t i = 0; i < n; ++i) {
+          T s = T(0);
+          for (int k = 0; k < width; ++k) {
+            const int64_t j = wrap(i - offset - k, n);
+            s += g[j] * cr[j * width + k];
+          }
+          gv[i] = s;
         }
-        gv[i] = s;
       }
-    }
+    });
   }
 }
 

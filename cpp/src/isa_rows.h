@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstring>
+#include <type_traits>
 
 #include "coarsegrain/grid.h"
+#include "coarsegrain/parallel.h"
 
 #ifndef COARSEGRAIN_ISA
 #error "include this header only from files compiled with -DCOARSEGRAIN_ISA=<namespace>"
@@ -14,8 +16,29 @@
 namespace coarsegrain::COARSEGRAIN_ISA {
 namespace {
 
-// Below this many grid points a call runs on one thread: starting a team costs more.
+// Below this many grid points a call runs on one thread: waking workers costs more.
 constexpr int64_t kParallelThreshold = 1 << 15;
+// The least work worth handing to a thread as one chunk, in grid points.
+constexpr int64_t kChunkPoints = 1 << 13;
+
+// Items per chunk so that a chunk holds at least kChunkPoints points of `points_per_item`.
+inline int64_t grain_for(int64_t points_per_item) {
+  return points_per_item >= kChunkPoints ? 1 : (kChunkPoints + points_per_item - 1) / points_per_item;
+}
+
+// Calls body(begin, end) over chunks of [0, n) of at least `grain` items each, on the kernels'
+// thread pool (parallel.h) when `parallel`, else once over the whole range on this thread.
+template <typename Body>
+void parallel_chunks(int64_t n, int64_t grain, bool parallel, Body&& body) {
+  if (!parallel) {
+    if (n > 0) body(int64_t(0), n);
+    return;
+  }
+  using B = std::remove_reference_t<Body>;
+  parallel::run(
+      n, grain, [](void* ctx, int64_t begin, int64_t end) { (*static_cast<B*>(ctx))(begin, end); },
+      &body);
+}
 
 inline int64_t wrap(int64_t i, int64_t n) {
   if (i >= 0 && i < n) return i;  // the common case; avoid a division
@@ -51,18 +74,16 @@ template <typename T, typename Body>
 void for_each_row(const Box& box, int halo, Body body) {
   const int64_t rows = box.batch * box.nz * box.ny;
   const bool parallel = rows > 1 && rows * box.nx >= kParallelThreshold;
-#pragma omp parallel if (parallel)
-  {
+  parallel_chunks(rows, grain_for(box.nx), parallel, [&](int64_t r0, int64_t r1) {
     // Plain new[] rather than std::vector: this file is compiled once per instruction set,
     // and inline library code shared between those copies could leak AVX2 into the baseline.
     T* scratch = new T[static_cast<size_t>(box.nx + 2 * halo)];
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = r0; r < r1; ++r) {
       const int64_t zb = r / box.ny;
       body(zb / box.nz, zb % box.nz, r % box.ny, scratch);
     }
     delete[] scratch;
-  }
+  });
 }
 
 inline int64_t volume(const Box& box) { return box.nz * box.ny * box.nx; }

@@ -4,10 +4,6 @@
 // per thread and keeps mu for three consecutive slabs (planes in 3D, rows in 2D) in a ring:
 // each slab of mu is computed once, from u, just before the first output slab that needs it,
 // so u is read once and the result written once per step.
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "isa_rows.h"
 #include "phase_field_kernels.h"
 
@@ -85,21 +81,17 @@ void fused_step(const T* u, T* dst, const Box& box, const StepCoeffs<T>& k) {
   const int64_t sweep = NDIM == 3 ? box.nz : box.ny;     // slabs along the sweep axis
   const int64_t slab_rows = NDIM == 3 ? box.ny : 1;      // rows per slab
   const int64_t slab = slab_rows * nx;
-  int threads = 1;
-#ifdef _OPENMP
-  threads = omp_get_max_threads();
-#endif
-  // Chunks of at least 8 slabs, so recomputing two slabs of mu per chunk stays cheap.
-  int64_t chunks = max64(1, min64(threads, sweep / 8));
-  if (box.batch >= threads) chunks = 1;
+  const int64_t threads = parallel::num_threads();
+  // A few chunks per thread (so a thread that loses its core strands little work), each of
+  // at least 8 slabs, so recomputing two slabs of mu per chunk stays cheap.
+  int64_t chunks = max64(1, min64(2 * threads, sweep / 8));
+  if (box.batch >= 2 * threads) chunks = 1;
   const int64_t items = box.batch * chunks;
   const bool parallel = items > 1 && box.batch * vol >= kParallelThreshold;
-#pragma omp parallel if (parallel)
-  {
+  parallel_chunks(items, 1, parallel, [&](int64_t i0, int64_t i1) {
     T* ring = new T[static_cast<size_t>(3 * slab)];
     T* scratch = new T[static_cast<size_t>(nx + 2)];
-#pragma omp for schedule(static)
-    for (int64_t item = 0; item < items; ++item) {
+    for (int64_t item = i0; item < i1; ++item) {
       const int64_t b = item / chunks, c = item % chunks;
       const int64_t s0 = c * sweep / chunks, s1 = (c + 1) * sweep / chunks;
       const Rows<T> in{u + b * vol, box};
@@ -135,7 +127,7 @@ void fused_step(const T* u, T* dst, const Box& box, const StepCoeffs<T>& k) {
     }
     delete[] scratch;
     delete[] ring;
-  }
+  });
 }
 
 template <typename T, int NDIM, int TERMS>

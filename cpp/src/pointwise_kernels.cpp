@@ -9,13 +9,15 @@ template <typename T, int TERMS>
 void polynomial_impl(const T* __restrict u, T* __restrict out, int64_t n, const T* coeffs) {
   T c[TERMS];
   for (int t = 0; t < TERMS; ++t) c[t] = coeffs[t];
-#pragma omp parallel for simd schedule(static) if (n >= kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) {
-    const T v = u[i];
-    T p = c[TERMS - 1];
-    for (int t = TERMS - 2; t >= 0; --t) p = p * v + c[t];
-    out[i] = p;
-  }
+  parallel_chunks(n, kChunkPoints, n >= kParallelThreshold, [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+    for (int64_t i = i0; i < i1; ++i) {
+      const T v = u[i];
+      T p = c[TERMS - 1];
+      for (int t = TERMS - 2; t >= 0; --t) p = p * v + c[t];
+      out[i] = p;
+    }
+  });
 }
 
 template <typename T, int NTERMS>
@@ -32,9 +34,9 @@ void combine_impl(const T* const* terms, const T* const* weights, T* out, int64_
   constexpr int64_t kChunk = 2048;
   const int64_t chunks = (size + kChunk - 1) / kChunk;
   const bool parallel = 2 * batch * size * NTERMS >= kParallelThreshold;
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t c = 0; c < chunks; ++c) {
+  parallel_chunks(batch * chunks, grain_for(2 * kChunk * NTERMS), parallel, [&](int64_t i0, int64_t i1) {
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t b = item / chunks, c = item % chunks;
       const int64_t s0 = c * kChunk, s1 = s0 + kChunk < size ? s0 + kChunk : size;
       const int64_t base = b * size;
       T* __restrict o = out + 2 * base;
@@ -50,7 +52,7 @@ void combine_impl(const T* const* terms, const T* const* weights, T* out, int64_
         o[2 * s + 1] = im;
       }
     }
-  }
+  });
 }
 
 
@@ -76,12 +78,13 @@ void for_each_mirrored_row(int64_t batch, const int64_t* lead, int nlead, int64_
   for (int j = 0; j < nlead; ++j) rows *= lead[j];
   const int64_t total = batch * rows;
   const bool parallel = total > 1 && total * out_len >= kParallelThreshold;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t br = 0; br < total; ++br) {
-    const int64_t b = br / rows, r = br % rows;
-    const int64_t mr = b * rows + mirror_row(r, lead, nlead);
-    body(2 * br * in_len, 2 * mr * in_len, 2 * br * out_len);
-  }
+  parallel_chunks(total, grain_for(2 * out_len), parallel, [&](int64_t i0, int64_t i1) {
+    for (int64_t br = i0; br < i1; ++br) {
+      const int64_t b = br / rows, r = br % rows;
+      const int64_t mr = b * rows + mirror_row(r, lead, nlead);
+      body(2 * br * in_len, 2 * mr * in_len, 2 * br * out_len);
+    }
+  });
 }
 }  // namespace
 

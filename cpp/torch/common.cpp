@@ -2,10 +2,21 @@
 
 #include <ATen/ATen.h>
 #include <ATen/MemoryOverlap.h>
+#include <ATen/Parallel.h>
 
+#include "coarsegrain/parallel.h"
 #include "coarsegrain/pointwise.h"
 
 namespace coarsegrain::torch_ops {
+namespace {
+
+// The CPU kernels use the threads torch is told to use (torch.set_num_threads), asked per call.
+const bool kThreadsFollowTorch = [] {
+  parallel::set_num_threads_source([] { return at::get_num_threads(); });
+  return true;
+}();
+
+}  // namespace
 
 Prepared prepare(const char* op, const char* arg, const at::Tensor& t,
                  c10::ArrayRef<double> spacing, Arity arity, const at::Tensor* out) {
