@@ -86,11 +86,18 @@ class NormalizedModel(nn.Module):
         return t.to(like.dtype).reshape(-1, *([1] * self.ndim))
 
     def set_statistics(self, x: Tensor, y: Tensor) -> None:
+        """Per-channel mean and (n - 1) standard deviation of ``x`` and ``y`` ``[n, channels, *grid]``."""
         dims = (0, *range(2, x.dim()))
         for prefix, t in (("in", x), ("out", y)):
             t64 = t.double()
             getattr(self, f"{prefix}_mean").copy_(t64.mean(dims))
             getattr(self, f"{prefix}_std").copy_(t64.std(dims).clamp_min(1e-12))
+
+    def set_moments(self, in_mean: Tensor, in_std: Tensor, out_mean: Tensor, out_std: Tensor) -> None:
+        """Sets the statistics computed elsewhere (std clamped like :meth:`set_statistics`)."""
+        for name, t in (("in_mean", in_mean), ("in_std", in_std.clamp_min(1e-12)),
+                        ("out_mean", out_mean), ("out_std", out_std.clamp_min(1e-12))):
+            getattr(self, name).copy_(t.double())
 
     def normalized(self, u: Tensor) -> Tensor:
         """The wrapped model's output in normalized target units."""
@@ -102,6 +109,51 @@ class NormalizedModel(nn.Module):
     def forward(self, u: Tensor) -> Tensor:
         out = self.normalized(u)
         return out * self._v(self.out_std, out) + self._v(self.out_mean, out)
+
+
+STATISTICS_CHUNK_BYTES = 64 << 20
+"""Bytes of samples (inputs and targets) read at a time for the statistics of a streaming split."""
+
+
+def _chunks(data: Dataset, sample_bytes: int):
+    """(inputs, targets) of ``data`` a chunk of samples at a time (``get_batch`` when it has one)."""
+    step = max(1, STATISTICS_CHUNK_BYTES // max(1, sample_bytes))
+    get_batch = getattr(data, "get_batch", None)
+    for start in range(0, len(data), step):
+        stop = min(start + step, len(data))
+        if get_batch is not None:
+            xs, ys = get_batch(start, stop)[:2]
+        else:
+            items = [data[k] for k in range(start, stop)]
+            xs, ys = torch.stack([it[0] for it in items]), torch.stack([it[1] for it in items])
+        yield xs, ys
+
+
+def _streamed_moments(data: Dataset, x0: Tensor, y0: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per-channel (in_mean, in_std, out_mean, out_std) of every sample, as
+    :meth:`NormalizedModel.set_statistics` defines them (std with n - 1), from two float64 passes
+    (sums, then squared deviations from the mean) over chunks of the data; never the whole split
+    in memory."""
+    sample_bytes = x0.numel() * x0.element_size() + y0.numel() * y0.element_size()
+    channels = (x0.shape[0], y0.shape[0])
+    sums = [torch.zeros(c, dtype=torch.float64) for c in channels]
+    count = [0, 0]
+    for xs, ys in _chunks(data, sample_bytes):
+        for j, t in enumerate((xs, ys)):
+            t64 = t.detach().cpu().double()
+            if not bool(torch.isfinite(t64).all()):
+                raise ValueError("the training data holds non-finite values")
+            sums[j] += t64.transpose(0, 1).reshape(t64.shape[1], -1).sum(1)
+            count[j] += t64.numel() // t64.shape[1]
+    means = [s / n for s, n in zip(sums, count)]
+    squares = [torch.zeros(c, dtype=torch.float64) for c in channels]
+    for xs, ys in _chunks(data, sample_bytes):
+        for j, t in enumerate((xs, ys)):
+            d = t.detach().cpu().double().transpose(0, 1).reshape(channels[j], -1) - means[j][:, None]
+            squares[j] += d.square().sum(1)
+    # n - 1 as torch.std's default; one value per channel gives nan there, as here.
+    stds = [(q / (n - 1)).sqrt() if n > 1 else torch.full_like(q, float("nan")) for q, n in zip(squares, count)]
+    return means[0], stds[0], means[1], stds[1]
 
 
 class _NoBar:
@@ -174,10 +226,14 @@ class Trainer:
         self.ndim = x0.dim() - 1
         wrapped = NormalizedModel(model, channels=x0.shape[0], ndim=self.ndim).to(self.device)
         self._check_fit(wrapped, x0, y0)
-        xs, ys = self._stack(self.train_data)
-        if not (torch.isfinite(xs).all() and torch.isfinite(ys).all()):
-            raise ValueError("the training data holds non-finite values")
-        wrapped.set_statistics(xs, ys)
+        if getattr(self.train_data, "in_memory", True):
+            xs, ys = self._stack(self.train_data)
+            if not (torch.isfinite(xs).all() and torch.isfinite(ys).all()):
+                raise ValueError("the training data holds non-finite values")
+            wrapped.set_statistics(xs, ys)
+        else:
+            # A split that streams from its file: the statistics in passes over a few frames at a time.
+            wrapped.set_moments(*_streamed_moments(self.train_data, x0, y0))
         return wrapped
 
     def _batch_loss(self, batch, training: bool) -> tuple[Tensor, int]:
