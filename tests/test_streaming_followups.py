@@ -91,3 +91,81 @@ def test_trainer_refuses_non_finite_values_of_a_streaming_split(tmp_path):
     path = _write(tmp_path / "d.h5")
     with pytest.raises(ValueError, match="non-finite"):
         _trainer(Poisoned(FieldRHSDataset(path, "train", in_memory=False)), tmp_path)
+
+
+# --- kiyani2022 on streaming data ------------------------------------------------------------
+
+@pytest.fixture
+def reads(monkeypatch):
+    """(name, bytes) of each /fields or /rhs read while the test runs."""
+    import h5py
+
+    log: list[tuple[str, int]] = []
+    original = h5py.Dataset.__getitem__
+
+    def counting(self, key, *args, **kwargs):
+        out = original(self, key, *args, **kwargs)
+        if self.name in ("/fields", "/rhs"):
+            log.append((self.name, int(np.asarray(out).nbytes)))
+        return out
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
+    return log
+
+
+@pytest.fixture(scope="module")
+def ch_path(tmp_path_factory):
+    from coarsegrain.data import get_preset, simulate
+
+    spec = get_preset("kiyani-cahn-hilliard", n_traj=3, grid=[16], t_end=6.0, save_every=20, dtype="float64")
+    return spec, simulate(spec, tmp_path_factory.mktemp("kiyani") / "ch.h5", progress=False)
+
+
+def test_kiyani_evaluate_on_a_streaming_test_split(ch_path):
+    from coarsegrain.data import FieldRHSDataset
+    from coarsegrain.experiments.kiyani2022 import evaluate
+
+    _, path = ch_path
+    model = torch.nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular")
+    memory = FieldRHSDataset(path, "test", start_frame=1, in_memory=True)
+    streaming = FieldRHSDataset(path, "test", start_frame=1, in_memory=False)
+    assert len(streaming) > 16  # more than one batch
+    assert evaluate(model, streaming, "cpu") == evaluate(model, memory, "cpu")
+
+
+def test_kiyani_dictionary_ceiling_reads_only_the_frames_it_scores(ch_path, reads):
+    from coarsegrain.experiments.kiyani2022 import dictionary_ceiling
+
+    _, path = ch_path
+    info = data.read_info(path)
+    frame = int(np.prod(info.grid_shape)) * info.dtype.itemsize
+    scored = len(range(1, info.n_time, 5))
+    ceiling = dictionary_ceiling(path, "cahn_hilliard")
+    assert ceiling["pde_spectral"] > 0.99
+    assert sum(n for name, n in reads if name == "/fields") == info.n_traj * scored * frame
+    assert sum(n for name, n in reads if name == "/rhs") == info.n_traj * scored * frame
+    assert max(n for _, n in reads) == scored * frame  # one trajectory's scored frames at a time
+
+
+@pytest.mark.parametrize("method", ["LSODA", "rk4"])
+def test_kiyani_learned_pde_rollout_progress_and_reads(ch_path, reads, capsys, monkeypatch, method):
+    import coarsegrain.rollout.learned as learned
+    from coarsegrain.experiments.kiyani2022 import KiyaniConfig, learned_pde_rollout
+
+    spec, path = ch_path
+
+    class ExactRHS(torch.nn.Module):
+        def forward(self, u):
+            return spec.model.rhs(u[:, 0], "spectral")[:, None]
+
+    monkeypatch.setattr(learned, "PROGRESS_DELAY_S", 0.0)
+    cfg = KiyaniConfig(rollout_method=method)
+    quiet = learned_pde_rollout(ExactRHS(), path, cfg, progress=False)
+    assert capsys.readouterr().err == ""
+    assert not quiet["blew_up"] and max(quiet["relative_l2"]) < 0.02
+    # The start frame and the two frames compared with, nothing else.
+    frame = 16 * 16 * 8
+    assert [n for _, n in reads] == [frame] * 3
+    loud = learned_pde_rollout(ExactRHS(), path, cfg, progress=True)
+    assert "100%" in capsys.readouterr().err
+    assert loud["relative_l2"] == quiet["relative_l2"]

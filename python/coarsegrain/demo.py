@@ -192,7 +192,7 @@ def run_end_to_end(out: str | Path = "coarsegrain-demo", *, grid: int = 32, epoc
     print(f"   test R^2 {metrics['r2']:.4f}, rMSE {metrics['rmse']:.3e}, MAE {metrics['mae']:.3e} "
           f"on {metrics['n_test_frames']} held-out frames")
     print("3. roll out the learned PDE from t = 2 to t = 6 (scipy LSODA) and compare with the simulator")
-    roll = learned_pde_rollout(trainer.model, data, KiyaniConfig(rollout_method="LSODA"))
+    roll = learned_pde_rollout(trainer.model, data, KiyaniConfig(rollout_method="LSODA"), progress=progress)
     figure = None
     if roll["blew_up"]:
         print(f"   {roll['report']}")

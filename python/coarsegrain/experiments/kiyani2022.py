@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..data import FieldRHSDataset, get_preset, load, read_info, simulate
+from ..data import FieldRHSDataset, get_preset, open_dataset, read_info, simulate
 from ..grid import Grid
 from ..metrics import mae, r2, rmse
 from ..models import CNNLSTM, DerivativeDictionary, DictionaryMLP, UNetCNN
@@ -125,10 +125,15 @@ def generate(system: str, cfg: KiyaniConfig, data_dir: Path, progress: bool) -> 
 
 
 def evaluate(model, test: FieldRHSDataset, device: str) -> dict[str, float]:
+    """Test metrics of ``model`` on the split, read 16 frames at a time (the split may stream)."""
     model.eval()
+    preds, targets = [], []
     with torch.no_grad():
-        pred = torch.cat([model(test.fields[i:i + 16].to(device)).cpu() for i in range(0, len(test), 16)])
-    target = test.rhs
+        for i in range(0, len(test), 16):
+            fields, rhs = test.get_batch(i, i + 16)
+            preds.append(model(fields.to(device)).cpu())
+            targets.append(rhs)
+    pred, target = torch.cat(preds), torch.cat(targets)
     return {"r2": r2(pred, target).item(), "rmse": rmse(pred, target).item(), "mae": mae(pred, target).item(),
             "r2_per_snapshot_mean": r2(pred, target, ndim=2).mean().item(), "n_test_frames": len(test)}
 
@@ -144,11 +149,15 @@ def dictionary_ceiling(data_path: str | Path, system: str, *, frame_every: int =
       pointwise features that the product rule asks for (the features, U and U^2 times them,
       |grad U|^2 and U |grad U|^2; ``max_rows`` points sampled), which an MLP must approximate.
     """
-    data = load(data_path)
-    model = model_from_parameters(data["info"].parameters)
-    grid = model.grid
-    u = torch.as_tensor(data["fields"][:, 1::frame_every, 0]).double().reshape(-1, *grid.shape)
-    target = torch.as_tensor(data["rhs"][:, 1::frame_every, 0]).double().reshape(-1, *grid.shape)
+    frames = slice(1, None, frame_every)
+    with open_dataset(data_path) as reader:  # only the frames scored, a trajectory at a time
+        model = model_from_parameters(reader.info.parameters)
+        grid = model.grid
+        n_traj = reader.info.n_traj
+        u = torch.cat([torch.as_tensor(reader.frames(t, frames, field=0)).double() for t in range(n_traj)])
+        target = torch.cat([torch.as_tensor(reader.frames(t, frames, name="rhs", field=0)).double()
+                            for t in range(n_traj)])
+    u, target = u.reshape(-1, *grid.shape), target.reshape(-1, *grid.shape)
 
     def score(pred: Tensor) -> float:
         return r2(pred.reshape(-1), target.reshape(-1)).item()
@@ -167,20 +176,25 @@ def dictionary_ceiling(data_path: str | Path, system: str, *, frame_every: int =
     return out
 
 
-def learned_pde_rollout(model, data_path: Path, cfg: KiyaniConfig) -> dict[str, Any]:
-    """Integrates U_t = CNN(U) from the simulator's frame at t = 2 to t = 6 (kiyani §4.3)."""
-    data = load(data_path, trajectories=[0])
-    time_axis = data["time"]
-    k0 = int(np.argmin(np.abs(time_axis - 2.0)))
-    # The saved frames nearest to t = 2.2 and t = 6, each strictly after the start (the PFC
-    # data are 1.0 apart, so its first comparison is at t = 3).
-    targets = [float(t) for t in (2.2, 6.0) if t <= time_axis[-1] + 1e-9]
-    frames = sorted({max(k0 + 1, int(np.argmin(np.abs(time_axis - t)))) for t in targets})
-    frames = [k for k in frames if k < len(time_axis)]
-    if not frames:
-        raise ValueError(f"{data_path}: no saved frame after t = {time_axis[k0]:g} to compare with")
+def learned_pde_rollout(model, data_path: Path, cfg: KiyaniConfig, *, progress: bool = True) -> dict[str, Any]:
+    """Integrates U_t = CNN(U) from the simulator's frame at t = 2 to t = 6 (kiyani §4.3).
+
+    Reads only the frames it starts from and compares with (trajectory 0); ``progress`` shows
+    the integrator's progress bar (after a few seconds) or nothing.
+    """
+    with open_dataset(data_path) as reader:
+        time_axis = reader.time
+        k0 = int(np.argmin(np.abs(time_axis - 2.0)))
+        # The saved frames nearest to t = 2.2 and t = 6, each strictly after the start (the PFC
+        # data are 1.0 apart, so its first comparison is at t = 3).
+        targets = [float(t) for t in (2.2, 6.0) if t <= time_axis[-1] + 1e-9]
+        frames = sorted({max(k0 + 1, int(np.argmin(np.abs(time_axis - t)))) for t in targets})
+        frames = [k for k in frames if k < len(time_axis)]
+        if not frames:
+            raise ValueError(f"{data_path}: no saved frame after t = {time_axis[k0]:g} to compare with")
+        u0 = torch.from_numpy(reader.frames(0, k0).astype(np.float64))[None]  # [1, 1, ny, nx]
+        truth = [reader.frames(0, k, field=0) for k in frames]
     t_eval = [float(time_axis[k0])] + [float(time_axis[k]) for k in frames]
-    u0 = torch.from_numpy(data["fields"][0, k0].astype(np.float64))[None]  # [1, 1, ny, nx]
     rhs = copy.deepcopy(model).double().eval()  # the caller's model keeps its precision
 
     start = time.perf_counter()
@@ -188,15 +202,14 @@ def learned_pde_rollout(model, data_path: Path, cfg: KiyaniConfig) -> dict[str, 
         if cfg.rollout_method in ("euler", "rk4"):
             dt = 1e-3
             n = round((t_eval[-1] - t_eval[0]) / dt)
-            traj = rollout(rhs, u0, dt, n, method=cfg.rollout_method, save_every=1, bound=1e3)
+            traj = rollout(rhs, u0, dt, n, method=cfg.rollout_method, save_every=1, bound=1e3, progress=progress)
             picks = [round((t - t_eval[0]) / dt) for t in t_eval]
             states = traj[picks]
         else:
             states = solve_ivp_rollout(rhs, u0, t_eval, method=cfg.rollout_method, ndim=2, rtol=1e-4,
-                                       atol=1e-6, bound=1e3)
+                                       atol=1e-6, bound=1e3, progress=progress)
     except BlowUpError as e:
         return {"blew_up": True, "report": str(e), "seconds": time.perf_counter() - start}
-    truth = [data["fields"][0, k, 0] for k in frames]
     out = {"blew_up": False, "method": cfg.rollout_method, "t": t_eval[1:], "seconds": time.perf_counter() - start,
            "relative_l2": [], "learned": [], "truth": truth}
     for j, k in enumerate(frames):
@@ -300,7 +313,7 @@ def run(out_dir: str | Path = "results/kiyani2022", cfg: KiyaniConfig | None = N
             print(f"{system:>13} {name:>8}: test R^2 {metrics['r2']:.4f}, rMSE {metrics['rmse']:.3e}, "
                   f"MAE {metrics['mae']:.3e} ({metrics['train_seconds']:.0f} s)", flush=True)
             if name == "unet":
-                roll = learned_pde_rollout(trainer.model.cpu(), data_path, cfg)
+                roll = learned_pde_rollout(trainer.model.cpu(), data_path, cfg, progress=progress)
                 if not roll["blew_up"]:
                     try:
                         plot_rollout(system, roll, out_dir / f"fig10_{system}.png", model_label(trainer.model))
