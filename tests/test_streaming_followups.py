@@ -169,3 +169,41 @@ def test_kiyani_learned_pde_rollout_progress_and_reads(ch_path, reads, capsys, m
     loud = learned_pde_rollout(ExactRHS(), path, cfg, progress=True)
     assert "100%" in capsys.readouterr().err
     assert loud["relative_l2"] == quiet["relative_l2"]
+
+
+# --- lanzoni2024 -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["nearest", "average"])
+def test_lanzoni_long_run_is_read_a_chunk_at_a_time(ch_path, reads, monkeypatch, method):
+    from coarsegrain.experiments import lanzoni2024
+
+    _, path = ch_path
+    whole = data.load(path)
+    expected = data.downscale(torch.as_tensor(whole["fields"][0, :, 0]), 2, 2, method)
+    reads.clear()
+    frame = 16 * 16 * 8
+    monkeypatch.setattr(lanzoni2024, "READ_CHUNK_BYTES", 4 * frame)
+    truth, fine, time = lanzoni2024.read_long_run(path, 2, method)
+    assert torch.equal(truth, expected)
+    assert fine.dtype == torch.float64 and torch.equal(fine, torch.as_tensor(whole["fields"][0, :1, 0]))
+    np.testing.assert_array_equal(time, whole["time"])
+    assert max(n for _, n in reads) == 4 * frame and sum(n for _, n in reads) == whole["fields"][0].nbytes
+
+
+def test_lanzoni_rollouts_follow_the_progress_flag(tmp_path, monkeypatch):
+    from coarsegrain.experiments import lanzoni2024
+
+    seen = []
+    original = lanzoni2024.rollout_recurrent
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("progress", "default"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lanzoni2024, "rollout_recurrent", spy)
+    monkeypatch.setattr(lanzoni2024, "READ_CHUNK_BYTES", 1)  # the long run read frame by frame
+    cfg = lanzoni2024.LanzoniConfig(n_traj=6, fine_grid=16, epochs=1, seq_len=4, stride=8, long_grid=16,
+                                    long_tau=6, mass_steps=30, mass_grid=8)
+    r = lanzoni2024.run(tmp_path, cfg, progress=False)
+    assert len(seen) == r["test"]["n_trajectories"] + 2 and set(seen) == {False}
+    assert len(r["long"]["curves"]["time"]) == 4

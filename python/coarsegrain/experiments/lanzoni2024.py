@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from ..data import AugmentedSequences, SequenceDataset, downscale, get_preset, load, read_info, simulate
+from ..data import AugmentedSequences, SequenceDataset, downscale, get_preset, open_dataset, read_info, simulate
 from ..grid import Grid
 from ..metrics import compare_trajectories, rmse
 from ..models import ConservativeCRNN, count_parameters
@@ -118,6 +119,28 @@ def coarse_model(shape, factor: int) -> CahnHilliard:
     """The Cahn-Hilliard model on the model's (coarse) grid: spacing ``factor`` fine units, so F
     is the same functional as on the simulation grid."""
     return CahnHilliard(Grid(shape, float(factor)), lanzoni(EPS), mobility=1.0, kappa=EPS)
+
+
+READ_CHUNK_BYTES = 256 << 20
+"""Bytes of fine frames read at a time from the long run's file."""
+
+
+def read_long_run(path: Path, factor: int, method: str) -> tuple[Tensor, Tensor, np.ndarray]:
+    """The long run's trajectory 0, field 0: (every frame downscaled by ``factor`` [T, *coarse],
+    the first fine frame in float64 [1, *fine], the times). The fine frames are read a chunk at
+    a time, so memory holds the coarse trajectory and one chunk, not the fine trajectory."""
+    with open_dataset(path) as reader:
+        grid = reader.info.grid_shape
+        frame_bytes = int(np.prod(grid)) * reader.info.dtype.itemsize
+        step = max(1, READ_CHUNK_BYTES // frame_bytes)
+        n_time = reader.info.n_time
+        chunks, fine = [], None
+        for k in range(0, n_time, step):
+            block = torch.as_tensor(reader.frames(0, slice(k, min(k + step, n_time)), field=0))
+            if fine is None:
+                fine = block[:1].to(torch.float64)
+            chunks.append(downscale(block, factor, len(grid), method))
+        return torch.cat(chunks), fine, reader.time
 
 
 def _simulate(cfg: dict, out: Path, name: str, n_traj: int, grid: int, t_end: float, save_every: int,
@@ -252,7 +275,7 @@ def run(out_dir: str | Path = "results/lanzoni2024", cfg: LanzoniConfig | None =
     per_traj, rm_persist = [], []
     for i in range(len(test)):
         truth = test[i]                                   # [T, 1, n, n, n]
-        roll = rollout_recurrent(model, truth[:1], steps_per_traj)
+        roll = rollout_recurrent(model, truth[:1], steps_per_traj, progress=progress)
         pred = roll.frames[0]
         per_traj.append(compare_trajectories(truth[:, 0], pred[:, 0], physics,
                                              np.arange(truth.shape[0]) * 0.5)["summary"])
@@ -273,14 +296,13 @@ def run(out_dir: str | Path = "results/lanzoni2024", cfg: LanzoniConfig | None =
     long_path = _simulate(c, out / "data", f"long_{lg}_{lt}", 1, lg, lt * 0.5, FRAME_STEPS * ls, False,
                           cfg.seed + 10_000, progress)
     sim_seconds = time.perf_counter() - t0
-    long = load(long_path)
-    truth = downscale(torch.as_tensor(long["fields"][0, :, 0]), f, 3, c["downscale_method"])
+    truth, fine, long_time = read_long_run(long_path, f, c["downscale_method"])
     t0 = time.perf_counter()
     roll = rollout_recurrent(model, truth[:1, None].float(), lt, save_every=ls, progress=progress)
     crnn_seconds = time.perf_counter() - t0
     pred = roll.frames[0, :, 0]
     physics_long = coarse_model([lg // f] * 3, f)
-    cmp = compare_trajectories(truth, pred, physics_long, long["time"])
+    cmp = compare_trajectories(truth, pred, physics_long, long_time)
     results["long"] = {"fine_grid": lg, "model_grid": lg // f, "tau_frames": lt, "summary": cmp["summary"],
                        "simulation_seconds_incl_io": sim_seconds, "crnn_seconds": crnn_seconds,
                        "curves": cmp["curves"]}
@@ -306,7 +328,6 @@ def run(out_dir: str | Path = "results/lanzoni2024", cfg: LanzoniConfig | None =
         x = truth[:1, None].float()
         state = model.initial_state(x)
         crnn = time_call(lambda: model.step(x, state), 3, warmup=1)
-    fine = torch.as_tensor(long["fields"][0, :1, 0], dtype=torch.float64)
     stepper = make_stepper(CahnHilliard(Grid([lg] * 3, 1.0), lanzoni(EPS), mobility=1.0, kappa=EPS),
                            "explicit", 1.25e-3)
     fd64 = time_call(lambda: stepper.advance(fine, FRAME_STEPS), 1, warmup=1)
@@ -318,7 +339,7 @@ def run(out_dir: str | Path = "results/lanzoni2024", cfg: LanzoniConfig | None =
     # figures and results
     mid = truth.shape[1] // 2
     picks = sorted({0, len(pred) // 4, len(pred) // 2, len(pred) - 1})
-    snapshots = {"times": [float(long["time"][k]) for k in picks], "truth": [truth[k, mid].numpy() for k in picks],
+    snapshots = {"times": [float(long_time[k]) for k in picks], "truth": [truth[k, mid].numpy() for k in picks],
                  "pred": [pred[k, mid].numpy() for k in picks]}
     results["figures"] = [str(p) for p in _plot(results, cmp["curves"], snapshots, history, out)]
     results["seconds"] = time.perf_counter() - started
