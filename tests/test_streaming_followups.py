@@ -19,7 +19,7 @@ def test_data_package_exports_the_streaming_readers():
 
 # --- the trainer's statistics of a streaming split -------------------------------------------
 
-def _write(path, n_traj=3, n_time=7, grid=(12, 10), n_fields=2, offset=5.0, seed=0, nan_at=None):
+def _write(path, n_traj=3, n_time=7, grid=(12, 10), n_fields=2, offset=5.0, seed=0):
     rng = np.random.default_rng(seed)
     with dataset_module.DatasetWriter(path, system="synthetic", grid_shape=grid, spacing=(0.5, 0.5),
                                       boundary="periodic", parameters={"what": "synthetic"}, dt_save=0.1,
@@ -28,7 +28,8 @@ def _write(path, n_traj=3, n_time=7, grid=(12, 10), n_fields=2, offset=5.0, seed
         for i in range(n_traj):
             # A large offset against a small spread: a one-pass E[x^2] - E[x]^2 would lose digits.
             fields = (offset + 1e-3 * rng.standard_normal((n_time, n_fields, *grid))).astype(np.float32)
-            rhs = (rng.standard_normal((n_time, n_fields, *grid)) * [[[2.0]], [[0.5]]]).astype(np.float32)
+            scale = np.linspace(2.0, 0.5, n_fields).reshape(-1, *[1] * len(grid))  # channels differ
+            rhs = (rng.standard_normal((n_time, n_fields, *grid)) * scale).astype(np.float32)
             w.write(i, fields, rhs)
     return path
 
@@ -207,3 +208,43 @@ def test_lanzoni_rollouts_follow_the_progress_flag(tmp_path, monkeypatch):
     r = lanzoni2024.run(tmp_path, cfg, progress=False)
     assert len(seen) == r["test"]["n_trajectories"] + 2 and set(seen) == {False}
     assert len(r["long"]["curves"]["time"]) == 4
+
+
+# --- the CLI ---------------------------------------------------------------------------------
+
+def test_cli_rollout_says_the_mass_drift_from_the_mass_array(tmp_path, reads, capsys):
+    import h5py
+
+    from coarsegrain.cli import _rollout_mass, main
+
+    out = tmp_path / "roll.h5"
+    assert main(["rollout", "ch3d-crnn", "--grid", "8", "--steps", "6", "--save-every", "2", "--chunk", "2",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert reads == []  # no frame read back to measure the mass
+    printed = capsys.readouterr().out
+    with h5py.File(out, "r") as f:
+        mass = f["mass"][0, :, 0]
+        first, last = f["fields"][0, 0, 0].astype(np.float64).mean(), f["fields"][0, -1, 0].astype(np.float64).mean()
+    assert "4 frames; relative mass drift " + f"{abs(mass[-1] - mass[0]) / abs(mass[0]):.2e}" in printed
+    n, from_array = _rollout_mass(out)
+    assert n == 4 and len(from_array) == 4
+    # A file without /mass (written before it existed): the first and last frames' means.
+    with h5py.File(out, "r+") as f:
+        del f["mass"]
+    reads.clear()
+    n, from_frames = _rollout_mass(out)
+    assert n == 4 and np.array_equal(from_frames, [first, last])
+    assert np.allclose(from_frames, from_array[[0, -1]], rtol=1e-6)
+    assert len(reads) == 2  # just those two frames
+
+
+@pytest.mark.parametrize("flag, expected", [([], True), (["--no-progress"], False)])
+def test_cli_plot_no_progress(tmp_path, monkeypatch, flag, expected):
+    import coarsegrain.viz as viz
+    from coarsegrain.cli import main
+
+    path = _write(tmp_path / "d.h5", n_fields=1)
+    calls = []
+    monkeypatch.setattr(viz, "plot_dataset", lambda *a, **k: calls.append(k) or [])
+    assert main(["plot", str(path), *flag]) == 0
+    assert calls and calls[0]["progress"] is expected

@@ -245,12 +245,27 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rollout_mass(path: Path):
+    """(number of frames, masses of trajectory 0 / field 0) of a rollout file: every frame's from
+    its small /mass array (float64, written by rollout_to_file), or for a file without one the
+    first and the last frame's means, reading just those two frames."""
+    import numpy as np
+
+    from .data import open_dataset
+
+    with open_dataset(path) as reader:
+        n_frames = reader.info.n_time
+        if "mass" in reader.file:
+            return n_frames, np.asarray(reader.file["mass"][0, :, 0], dtype=np.float64)
+        return n_frames, np.array([reader.frames(0, k, field=0).astype(np.float64).mean() for k in (0, n_frames - 1)])
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .viz import plot_dataset
 
     if not args.file.is_file():
         raise FileNotFoundError(f"{args.file}: no such file")
-    for p in plot_dataset(args.file, args.out, trajectory=args.trajectory):
+    for p in plot_dataset(args.file, args.out, trajectory=args.trajectory, progress=not args.no_progress):
         print(f"wrote {p}")
     return 0
 
@@ -372,15 +387,12 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     except BaseException:
         _remove_if_fresh(partial, existed)
         raise
-    from .data import load
-
-    data = load(path)
-    mass = data["fields"][0, :, 0].astype("float64").mean(axis=tuple(range(1, ndim + 1)))
-    print(f"wrote {path}: {data['fields'].shape[1]} frames; relative mass drift {abs(mass[-1] - mass[0]) / abs(mass[0]):.2e}")
+    n_frames, mass = _rollout_mass(path)
+    print(f"wrote {path}: {n_frames} frames; relative mass drift {abs(mass[-1] - mass[0]) / abs(mass[0]):.2e}")
     if args.plot:
         from .viz import plot_dataset
 
-        for p in plot_dataset(path, None):
+        for p in plot_dataset(path, None, progress=not args.no_progress):
             print(f"wrote {p}")
     return 0
 
@@ -452,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("file", type=Path, help="a coarsegrain HDF5 dataset")
     plot.add_argument("--out", type=_out_dir, help="output directory (default: next to the file)")
     plot.add_argument("--trajectory", type=_nonnegative_int, default=0, help="trajectory to show")
+    plot.add_argument("--no-progress", action="store_true", help="no progress bar")
     plot.set_defaults(func=_cmd_plot)
 
     rep = command("reproduce", help="reproduce a paper's results (data, training, rollout)")
