@@ -248,3 +248,95 @@ def test_cli_plot_no_progress(tmp_path, monkeypatch, flag, expected):
     monkeypatch.setattr(viz, "plot_dataset", lambda *a, **k: calls.append(k) or [])
     assert main(["plot", str(path), *flag]) == 0
     assert calls and calls[0]["progress"] is expected
+
+
+# --- simulate(): the size first, and no run that cannot fit ----------------------------------
+
+def _small_spec():
+    return data.get_preset("kiyani-cahn-hilliard", n_traj=2, grid=[16], t_end=0.2, save_every=10)
+
+
+def test_simulate_is_quiet_below_the_announce_size(tmp_path, capsys):
+    data.simulate(_small_spec(), tmp_path / "ch.h5", progress=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_simulate_says_the_size_of_a_large_dataset_first(tmp_path, capsys, monkeypatch):
+    from coarsegrain.data import generate
+
+    spec = _small_spec()
+    size = data.dataset_nbytes(spec.n_traj, spec.n_frames, spec.grid.shape, dtype=spec.dtype)
+    monkeypatch.setattr(generate, "ANNOUNCE_BYTES", size)
+    seen = []
+    original = generate.DatasetWriter
+
+    def writer(*args, **kwargs):  # what was printed when writing starts
+        seen.append(capsys.readouterr().out)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(generate, "DatasetWriter", writer)
+    path = tmp_path / "ch.h5"
+    data.simulate(spec, path, progress=False)
+    assert seen == [f"kiyani-cahn-hilliard: {data.format_nbytes(size)} to write to {path}\n"]
+    monkeypatch.setattr(generate, "ANNOUNCE_BYTES", size + 1)
+    data.simulate(spec, path, progress=False, overwrite=True)
+    assert seen[-1] == ""
+
+
+def test_simulate_refuses_before_writing_when_the_disk_is_too_full(tmp_path, monkeypatch, capsys):
+    import collections
+    import shutil
+
+    from coarsegrain.cli import main
+
+    spec = _small_spec()
+    size = data.dataset_nbytes(spec.n_traj, spec.n_frames, spec.grid.shape, dtype=spec.dtype)
+    usage = collections.namedtuple("usage", "total used free")
+    asked = []
+
+    def disk_usage(p):
+        asked.append(p)
+        return usage(10 * size, 9 * size, size - 1)
+
+    monkeypatch.setattr(shutil, "disk_usage", disk_usage)
+    out = tmp_path / "sub" / "ch.h5"  # a directory the writer would create: its parent is asked
+    with pytest.raises(OSError, match="--out") as e:
+        data.simulate(spec, out, progress=False)
+    assert data.format_nbytes(size) in str(e.value) and data.format_nbytes(size - 1) in str(e.value)
+    assert asked == [tmp_path] and not (tmp_path / "sub").exists()
+    # The command: one line, exit status 1, nothing written.
+    out = tmp_path / "ch.h5"
+    assert main(["simulate", "kiyani-cahn-hilliard", "--n-traj", "2", "--grid", "16", "--t-end", "0.2",
+                 "--save-every", "10", "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and "free" in err[0]
+    assert not out.exists() and not data.dataset.partial_path(out).exists()
+    # Exactly enough room is enough.
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 * size, 9 * size, size))
+    assert data.simulate(spec, out, progress=False) == out
+
+
+def test_a_resumed_run_needs_room_for_the_trajectories_left(tmp_path, monkeypatch, capsys):
+    import collections
+    import shutil
+
+    from coarsegrain.data import generate
+
+    spec = data.get_preset("kiyani-cahn-hilliard", n_traj=4, grid=[16], t_end=0.2, save_every=10)
+    size = data.dataset_nbytes(spec.n_traj, spec.n_frames, spec.grid.shape, dtype=spec.dtype)
+    path = tmp_path / "ch.h5"
+    shape = (spec.n_frames, 1, *spec.grid.shape)
+    w = data.DatasetWriter(path, system="x", grid_shape=spec.grid.shape, spacing=spec.grid.spacing,
+                           boundary="periodic", parameters={}, dt_save=1.0, time=np.arange(spec.n_frames),
+                           seeds=np.arange(4))
+    w.write(1, np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+    w.close()  # an interrupted run: 3 of 4 trajectories left
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(generate, "ANNOUNCE_BYTES", 0)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(size, 0, size * 3 // 4))
+    generate._check_space(spec, path, False, True)
+    assert capsys.readouterr().out == (f"kiyani-cahn-hilliard: {data.format_nbytes(size * 3 // 4)} to write to "
+                                       f"{path} ({data.format_nbytes(size)} in all, resuming)\n")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(size, 0, size * 3 // 4 - 1))
+    with pytest.raises(OSError, match="--out"):
+        generate._check_space(spec, path, False, True)

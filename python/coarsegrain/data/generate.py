@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,12 @@ from ..grid import Grid
 from ..systems import initial as initial_fields
 from ..systems.phase_field import PhaseFieldModel
 from ..systems.steppers import make_stepper
-from .dataset import DatasetWriter
+from .dataset import DatasetWriter, dataset_nbytes, format_nbytes, partial_path
 
 __all__ = ["SimulationSpec", "simulate", "initial_condition"]
+
+ANNOUNCE_BYTES = 10**9
+"""A dataset of at least this many bytes is announced (its size and file) before it is written."""
 
 
 @dataclass
@@ -144,6 +148,7 @@ def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
         raise ValueError(f"{spec.name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {spec.device!r}")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"{spec.name}: device {spec.device!r} requested but CUDA is not available")
+    _check_space(spec, Path(path), overwrite, with_rhs)
     draws = [_trajectory_draws(spec, i) for i in range(spec.n_traj)]
     traj_params = {k: [d[k] for d in draws] for k in draws[0]}
     time = np.arange(spec.n_frames) * spec.save_every * spec.dt
@@ -170,6 +175,50 @@ def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
                     writer.write(i, frames[j], rhs[j] if with_rhs else None)
         bar.close()
     return Path(path)
+
+
+def _pending_fraction(partial: Path, n_traj: int) -> float:
+    """Share of the trajectories an interrupted run at ``partial`` still has to write (1 when
+    it cannot tell; the writer then says what is wrong with the file)."""
+    try:
+        import h5py
+
+        with h5py.File(partial, "r") as f:
+            done = np.asarray(f["done"][...], dtype=bool)
+        return float((~done).sum()) / n_traj if done.shape == (n_traj,) else 1.0
+    except Exception:
+        return 1.0
+
+
+def _existing_dir(path: Path) -> Path:
+    """``path``'s directory, or its nearest ancestor that exists (the writer creates the rest)."""
+    d = path.absolute().parent
+    while not d.exists() and d != d.parent:
+        d = d.parent
+    return d
+
+
+def _check_space(spec: SimulationSpec, path: Path, overwrite: bool, with_rhs: bool) -> None:
+    """Says the size of a large dataset before writing it, and refuses, before writing anything,
+    when the disk holding ``path`` has less free space than what is left to write."""
+    if path.exists() and not overwrite:
+        return  # the writer refuses to replace it
+    total = dataset_nbytes(spec.n_traj, spec.n_frames, spec.grid.shape, dtype=spec.dtype, with_rhs=with_rhs)
+    partial = partial_path(path)
+    resuming = partial.exists() and not overwrite
+    need = int(math.ceil(total * _pending_fraction(partial, spec.n_traj))) if resuming else total
+    if need >= ANNOUNCE_BYTES:
+        left = f" ({format_nbytes(total)} in all, resuming)" if resuming else ""
+        print(f"{spec.name}: {format_nbytes(need)} to write to {path}{left}", flush=True)
+    if need == 0:
+        return
+    directory = _existing_dir(path)
+    free = shutil.disk_usage(directory).free
+    if overwrite and partial.exists():
+        free += partial.stat().st_size  # the writer deletes it first
+    if free < need:
+        raise OSError(f"{spec.name}: the dataset needs {format_nbytes(need)} but {directory} has only "
+                      f"{format_nbytes(free)} free; choose another --out (or free some space)")
 
 
 def _batch_size(spec: SimulationSpec) -> int:
