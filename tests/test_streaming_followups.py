@@ -340,3 +340,37 @@ def test_a_resumed_run_needs_room_for_the_trajectories_left(tmp_path, monkeypatc
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(size, 0, size * 3 // 4 - 1))
     with pytest.raises(OSError, match="--out"):
         generate._check_space(spec, path, False, True)
+
+
+# --- make_stepper passes the reference state on; old exponential datasets are not resumed -----
+
+@pytest.mark.parametrize("method", ["etd1", "etd2", "etd4", "etd4-ho", "etd4-adaptive"])
+def test_make_stepper_forwards_the_reference(method):
+    from coarsegrain.grid import Grid
+    from coarsegrain.systems import CahnHilliard, initial
+    from coarsegrain.systems.energy import quartic
+    from coarsegrain.systems.steppers import make_stepper
+
+    model = CahnHilliard(Grid((16, 16), 1.0), quartic())
+    u0 = 0.4 + initial.uniform(model.grid, 1, low=-0.1, high=0.1, seed=1)  # mean far from 0
+    about_zero = make_stepper(model, method, 0.05, reference=0.0)
+    assert about_zero.parameters()["reference"] == 0.0
+    assert make_stepper(model, method, 0.05).parameters()["reference"] == "auto"
+    assert make_stepper(model, method, 0.05, reference="mean").parameters()["reference"] == "mean"
+    a, b = about_zero.advance(u0, 4), make_stepper(model, method, 0.05).advance(u0, 4)
+    assert not torch.equal(a, b)  # the option reached the scheme
+    assert make_stepper(model, method, 0.05, stabilization=0.5).parameters()["stabilization"] == 0.5
+
+
+def test_make_stepper_refuses_options_a_method_does_not_take():
+    from coarsegrain.grid import Grid
+    from coarsegrain.systems import CahnHilliard
+    from coarsegrain.systems.energy import quartic
+    from coarsegrain.systems.steppers import make_stepper
+
+    model = CahnHilliard(Grid((16, 16), 1.0), quartic())
+    with pytest.raises(ValueError, match="'spectral' takes no option reference"):
+        make_stepper(model, "spectral", 0.05, reference=0.0)
+    with pytest.raises(ValueError, match="'etd4' takes no option rtol"):
+        make_stepper(model, "etd4", 0.05, rtol=1e-3)
+

@@ -684,20 +684,38 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
 STEPPERS = ("explicit", "spectral", "spectral2", "etd1", "etd2", "etd4", "etd4-ho", "etd4-adaptive")
 
 
+# The options make_stepper passes on, per method ("variant" and "order" are the method's own).
+_OPTIONS = {
+    "explicit": ("scheme",),
+    "spectral": (), "spectral2": (),
+    "etd1": ("stabilization", "reference"), "etd2": ("stabilization", "reference"),
+    "etd4": ("stabilization", "reference"), "etd4-ho": ("stabilization", "reference"),
+    "etd4-adaptive": ("rtol", "atol", "dt_initial", "dt_max", "stabilization", "reference"),
+}
+
+
 def make_stepper(model: PhaseFieldModel, method: str, dt: float, **kwargs):
     """``method``: "explicit" (ExplicitEuler), "spectral" / "spectral2" (SemiImplicitSpectral of
     order 1 / 2), "etd1" / "etd2" / "etd4" (ExponentialSpectral of order 1 / 2 / 4; etd4 is
     Cox-Matthews), "etd4-ho" (its stiffly accurate Hochbruck-Ostermann variant) or
-    "etd4-adaptive" (AdaptiveExponentialSpectral; ``dt`` is then the unit of ``advance`` and
-    ``kwargs`` may set rtol, atol, dt_initial, dt_max)."""
+    "etd4-adaptive" (AdaptiveExponentialSpectral; ``dt`` is then the unit of ``advance``).
+
+    ``kwargs`` are the stepper's options, passed on: ``scheme`` (explicit); ``stabilization``
+    and ``reference`` (every exponential method); ``rtol``, ``atol``, ``dt_initial``, ``dt_max``
+    (etd4-adaptive). The semi-implicit methods take none. An option the method does not take is
+    refused, not ignored."""
+    if method not in _OPTIONS:
+        raise ValueError(f"unknown stepper {method!r}: use one of {', '.join(STEPPERS)}")
+    unknown = sorted(set(kwargs) - set(_OPTIONS[method]))
+    if unknown:
+        takes = ", ".join(_OPTIONS[method]) or "none"
+        raise ValueError(f"stepper {method!r} takes no option {', '.join(unknown)} (its options: {takes})")
     if method == "explicit":
         return ExplicitEuler(model, dt, **kwargs)
     if method in ("spectral", "spectral2"):
         return SemiImplicitSpectral(model, dt, order=2 if method == "spectral2" else 1)
     if method in ("etd1", "etd2", "etd4"):
-        return ExponentialSpectral(model, dt, order=int(method[-1]))
+        return ExponentialSpectral(model, dt, order=int(method[-1]), **kwargs)
     if method == "etd4-ho":
-        return ExponentialSpectral(model, dt, order=4, variant="hochbruck-ostermann")
-    if method == "etd4-adaptive":
-        return AdaptiveExponentialSpectral(model, dt, **kwargs)
-    raise ValueError(f"unknown stepper {method!r}: use one of {', '.join(STEPPERS)}")
+        return ExponentialSpectral(model, dt, order=4, variant="hochbruck-ostermann", **kwargs)
+    return AdaptiveExponentialSpectral(model, dt, **kwargs)
