@@ -374,3 +374,27 @@ def test_make_stepper_refuses_options_a_method_does_not_take():
     with pytest.raises(ValueError, match="'etd4' takes no option rtol"):
         make_stepper(model, "etd4", 0.05, rtol=1e-3)
 
+
+def test_resuming_an_exponential_dataset_from_before_the_reference_is_refused(tmp_path, capsys):
+    """Such a file was computed about 0 (the old behaviour); the default now splits about the
+    mean, other numbers: a resume would mix two discretizations in one dataset."""
+    import copy
+
+    from coarsegrain.cli import main
+
+    spec = data.get_preset("kiyani-cahn-hilliard", n_traj=2, grid=[16], t_end=0.2, save_every=10, method="etd2")
+    meta = copy.deepcopy(spec.metadata())
+    del meta["stepper"]["reference"]  # what an older coarsegrain stored
+    out = tmp_path / "ch.h5"
+    data.DatasetWriter(out, system=spec.model.name, grid_shape=spec.grid.shape, spacing=spec.grid.spacing,
+                       boundary=spec.grid.boundary, parameters=meta, dt_save=spec.save_every * spec.dt,
+                       time=np.arange(spec.n_frames) * spec.save_every * spec.dt, seeds=[0, 1]).close()
+    args = ["simulate", "kiyani-cahn-hilliard", "--n-traj", "2", "--grid", "16", "--t-end", "0.2",
+            "--save-every", "10", "--method", "etd2", "--out", str(out), "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "stepper.reference 0.0 (not stored: an older coarsegrain's) -> 'auto'" in err[0]
+    assert "cannot be resumed" in err[0] and "--overwrite" in err[0]
+    assert data.dataset.partial_path(out).exists()  # left for the user to decide
+    assert main(args + ["--overwrite"]) == 0 and data.read_info(out).parameters["stepper"]["reference"] == "auto"

@@ -131,6 +131,12 @@ _PARAMETER_FLAGS = {"t_end": "--t-end", "save_every": "--save-every", "n_traj": 
                     "model_source": "model"}
 
 
+# Parameters added to a dataset's metadata after files were first written without them, with
+# the value older versions used implicitly: the exponential steppers split their linear part
+# about 0 before ``reference`` existed (its default is now "auto": the conserved mean).
+_IMPLICIT_BEFORE = {"stepper.reference": 0.0}
+
+
 def _with_flags(message: str, names: dict[str, str]) -> str:
     pattern = r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w(])"
     return re.sub(pattern, lambda m: names[m.group(1)], message)
@@ -162,13 +168,25 @@ def _check_resume(out: Path, new: dict, overwrite: bool) -> None:
     except Exception:  # unreadable: the writer's own message says so
         return
     new = _flatten(json.loads(json.dumps(new, default=str)))
-    diffs = [f"{_PARAMETER_FLAGS.get(k, k)} {old.get(k, '(unset)')!r} -> {v!r}"
-             for k, v in new.items() if old.get(k) != v and k not in ("description",)]
+    diffs, predates = [], False
+    for k, v in new.items():
+        if k in ("description",) or old.get(k) == v:
+            continue
+        if k not in old and k in _IMPLICIT_BEFORE:
+            # A setting added since the file was started: it was made with the value older
+            # versions used implicitly, and the writer compares parameters exactly, so (even when
+            # the values agree) such a file cannot be resumed by this version.
+            predates = True
+            diffs.append(f"{_PARAMETER_FLAGS.get(k, k)} {_IMPLICIT_BEFORE[k]!r} (not stored: an older "
+                         f"coarsegrain's) -> {v!r}")
+        else:
+            diffs.append(f"{_PARAMETER_FLAGS.get(k, k)} {old.get(k, '(unset)')!r} -> {v!r}")
     if diffs:
         more = f" and {len(diffs) - 6} more" if len(diffs) > 6 else ""
+        advice = ("it was made by an older coarsegrain and cannot be resumed by this one; add --overwrite to "
+                  "start over" if predates else "repeat its values to resume it, or add --overwrite to start over")
         raise UsageError(f"{partial} (an interrupted run) was started with other parameters: "
-                         f"{', '.join(diffs[:6])}{more} (file -> now); repeat its values to resume it, "
-                         "or add --overwrite to start over")
+                         f"{', '.join(diffs[:6])}{more} (file -> now); {advice}")
 
 
 def _remove_if_fresh(partial: Path, existed: bool) -> None:
