@@ -138,3 +138,73 @@ def test_concurrent_callers_get_correct_results(torch_threads):
     for t in threads:
         t.join()
     assert all(e is not None and e < 1e-12 for e in errors), errors
+
+
+# --- the governor for torch's own threads (coarsegrain.threads) -----------------------------
+
+def test_busy_threads_elsewhere_counts_other_processes():
+    import subprocess
+    import sys
+    import time
+
+    from coarsegrain.threads import busy_threads_elsewhere
+
+    if busy_threads_elsewhere() is None:
+        pytest.skip("no /proc/loadavg here")
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.5)
+        # Both spinners are runnable (on a core or queued for one) at every look.
+        assert busy_threads_elsewhere() >= 2
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
+def test_governor_sets_torch_threads_to_the_free_cores(monkeypatch, torch_threads):
+    from coarsegrain import threads
+
+    cores = len(os.sched_getaffinity(0))
+    looks = []
+
+    def busy():
+        looks.append(1)
+        return busy_now
+
+    monkeypatch.setattr(threads, "busy_threads_elsewhere", busy)
+    torch.set_num_threads(3)
+    busy_now = 0
+    threads.adapt_to_load(True, max_threads=3, interval=3600)
+    assert torch.get_num_threads() == min(3, cores)
+    busy_now = cores  # every core taken by others: one thread
+    threads.tick()
+    assert len(looks) == 1, "looked again before the interval passed"
+    threads._state["next"] = 0.0  # as if the interval had passed
+    threads.tick()
+    assert torch.get_num_threads() == 1 and len(looks) == 2
+    threads.adapt_to_load(False)  # restores the count it started from
+    assert torch.get_num_threads() == 3
+    threads.tick()  # off: no look, no change
+    assert len(looks) == 2 and torch.get_num_threads() == 3
+    with pytest.raises(ValueError, match="max_threads"):
+        threads.adapt_to_load(True, max_threads=0)
+
+
+def test_cli_threads_flag(torch_threads, capsys, monkeypatch):
+    from coarsegrain import cli, threads
+
+    seen = []
+    monkeypatch.setattr(cli, "_cmd_info", lambda args: seen.append(
+        (torch.get_num_threads(), threads._state["enabled"])) or 0)
+    torch.set_num_threads(2)
+    assert cli.main(["--threads", "1", "info"]) == 0
+    assert cli.main(["info"]) == 0  # auto by default
+    assert seen[0] == (1, False) and seen[1][1] is True
+    # Run inside a Python session, main() leaves the caller's setting as it found it.
+    assert torch.get_num_threads() == 2 and not threads._state["enabled"]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--threads", "0", "info"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--threads" in err[0]

@@ -27,11 +27,13 @@ constexpr int64_t kChunksPerThread = 4;
 constexpr auto kSpin = std::chrono::microseconds(100);
 // A call whose caller waited for other threads' chunks longer than its own share took, plus
 // kStallSlack, stalled on a thread that lost its core: the machine is busy. Calls then run on
-// the caller alone for a back-off period (doubling while stalls recur, up to kMaxBackOff), after
-// which one parallel call probes again. On an idle machine the wait is a fraction of a chunk.
+// the caller alone for a back-off period, after which parallel calls probe again. A stall that
+// recurs within a few back-off periods doubles it (up to kMaxBackOff): under steady load a
+// stalled probe, about one scheduler time slice (a few ms), comes once a second; on an idle
+// machine the wait is a fraction of a chunk, and a rare false alarm costs 10 ms.
 constexpr auto kStallSlack = std::chrono::microseconds(50);
-constexpr auto kFirstBackOff = std::chrono::milliseconds(1);
-constexpr auto kMaxBackOff = std::chrono::milliseconds(200);
+constexpr auto kFirstBackOff = std::chrono::milliseconds(10);
+constexpr auto kMaxBackOff = std::chrono::milliseconds(1000);
 constexpr int kIndexBits = 24;  // chunks per job < 2^24; the other 40 bits count jobs
 constexpr uint64_t kIndexMask = (uint64_t(1) << kIndexBits) - 1;
 
@@ -110,10 +112,10 @@ class Pool {
     inside_parallel_call = false;
     const auto end = Clock::now();
     if (end - own_done > (own_done - start) + kStallSlack) {
-      back_off_ = back_off_.count() == 0 ? kFirstBackOff : std::min<Clock::duration>(2 * back_off_, kMaxBackOff);
+      const bool recurring = end - last_stall_ < 4 * back_off_;
+      back_off_ = recurring ? std::min<Clock::duration>(2 * back_off_, kMaxBackOff) : kFirstBackOff;
+      last_stall_ = end;
       serial_until_.store((end + back_off_).time_since_epoch().count(), std::memory_order_relaxed);
-    } else {
-      back_off_ = Clock::duration::zero();
     }
     busy_.clear(std::memory_order_release);
   }
@@ -193,6 +195,7 @@ class Pool {
   std::atomic<bool> caller_sleeping_{false};
   int workers_started_ = 0;  // touched only by the thread holding busy_
   std::chrono::steady_clock::duration back_off_{0};  // likewise
+  std::chrono::steady_clock::time_point last_stall_{};  // likewise
   std::atomic<int64_t> serial_until_{0};  // steady_clock ticks
   std::mutex mutex_;
   std::condition_variable work_cv_, done_cv_;

@@ -106,6 +106,39 @@ def _out_dir(text: str) -> Path:
     return path
 
 
+def _threads(text: str) -> str | int:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number >= 1, got {text!r}")
+    return value
+
+
+def _set_threads(choice: str | int):
+    """torch's OpenMP teams (unlike coarsegrain's kernels) collapse beside other busy processes:
+    auto keeps their thread count to the cores left free (coarsegrain.threads). Returns what
+    restores the caller's setting (main() may run inside a Python session)."""
+    import torch
+
+    from . import threads
+
+    before = torch.get_num_threads()
+    if choice == "auto":
+        threads.adapt_to_load(True)
+    else:
+        threads.adapt_to_load(False)
+        torch.set_num_threads(choice)
+
+    def restore() -> None:
+        threads.adapt_to_load(False)
+        torch.set_num_threads(before)
+    return restore
+
+
 def _one_line(error: BaseException) -> str:
     text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
     return " ".join(str(text).split()) or type(error).__name__
@@ -424,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the traceback of an error")
+    debug.add_argument("--threads", type=_threads, default=argparse.SUPPRESS, metavar="N|auto",
+                       help="CPU threads: auto (default) uses the cores other processes leave free, "
+                            "looked at once a second; N fixes the count")
     parser = _Parser(
         prog="coarsegrain",
         description="Learn coarse-grained PDE dynamics from fine-scale simulation data.",
@@ -431,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
                "--debug shows the traceback. Ctrl-C exits with 130.",
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    parser.add_argument("--threads", type=_threads, default="auto", metavar="N|auto",
+                        help="CPU threads: auto (default) uses the cores other processes leave free, "
+                             "looked at once a second (coarsegrain.threads); N fixes the count")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, **kwargs) -> argparse.ArgumentParser:
@@ -541,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     name = f"coarsegrain {args.command}"
     debug = getattr(args, "debug", False)
+    restore = _set_threads(args.threads)
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -556,6 +596,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"{name}: error: {_one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, UsageError) else 1
+    finally:
+        restore()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import threads
 from ..grid import Grid
 from ..systems import initial as initial_fields
 from ..systems.phase_field import PhaseFieldModel
@@ -238,6 +239,7 @@ def _run_batch(spec, batch, warmup, dtype, device, bar, with_rhs=True):
         u = stepper.advance(u, spec.save_every)
         bar.update(spec.save_every * len(batch))
     for k in range(spec.n_frames):
+        threads.tick()
         if k > 0:
             u = stepper.advance(u, spec.save_every)
             bar.update(spec.save_every * len(batch))

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import threads
+
 __all__ = ["BlowUpError", "rollout", "solve_ivp_rollout", "receptive_field"]
 
 RHS = Callable[[Tensor], Tensor]
@@ -57,6 +59,7 @@ class _TimeProgress:
 
     def __call__(self, t: float) -> None:
         self.evals += 1
+        threads.tick()
         self.latest = max(self.latest, min(t, self.t1))
         if self.enabled and _time.monotonic() >= self.next_draw:
             self.next_draw = _time.monotonic() + 0.25
@@ -107,6 +110,7 @@ def rollout(rhs: RHS, u0: Tensor, dt: float, steps: int, *, method: str = "rk4",
     _check_state(u, 0.0, bound, [])
     with torch.no_grad(), progress_bar(progress, total=steps, desc="rollout", unit="step") as bar:
         for step in range(1, steps + 1):
+            threads.tick()
             if method == "euler":
                 u = u + dt * rhs(u)
             else:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .. import threads
 from .learned import BlowUpError, progress_bar
 
 __all__ = ["RecurrentRollout", "rollout_recurrent", "rollout_to_file"]
@@ -96,6 +97,7 @@ def rollout_recurrent(model: nn.Module, phi0: Tensor, steps: int, *, save_every:
     try:
         with torch.no_grad():
             for k in range(1, steps + 1):
+                threads.tick()
                 frame, state = model.step(frame, state)
                 _check_bounds(frame, start_step + k, bounds)
                 if k % save_every == 0:

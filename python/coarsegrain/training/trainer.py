@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from .. import threads
 from .checkpoint import CheckpointError, build_model, load_checkpoint, save_atomic
 from .seeding import seed_everything
 
@@ -332,6 +333,7 @@ class Trainer:
         total, count = 0.0, 0
         with torch.no_grad():
             for batch in self._loader(data, shuffle=False):
+                threads.tick()
                 loss, n = self._batch_loss(batch, training=False)
                 total += loss.item() * n
                 count += n
@@ -392,6 +394,7 @@ class Trainer:
         cfg = self.config
         total, count = 0.0, 0
         for batch in self._loader(self.train_data, shuffle=True):
+            threads.tick()
             self.optimizer.zero_grad(set_to_none=True)
             with torch.autocast("cuda") if cfg.amp else contextlib.nullcontext():
                 loss, n = self._batch_loss(batch, training=True)
