@@ -29,44 +29,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
+def _whole_number_at_least(low: int):
+    """An argparse type: a whole number >= low, with a message naming what was expected."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
+        return value
+    return parse
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
+def _number(ok, expected: str):
+    """An argparse type: a float accepted by ok(value), else a message naming what was expected."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+_positive_int = _whole_number_at_least(1)
+_nonnegative_int = _whole_number_at_least(0)
+_positive_float = _number(lambda v: v > 0 and math.isfinite(v), "a positive number")
+_finite_float = _number(math.isfinite, "a finite number")
 
 
 def _device(text: str) -> str:
@@ -110,12 +102,9 @@ def _threads(text: str) -> str | int:
     if text == "auto":
         return text
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected auto or a whole number >= 1, got {text!r}")
-    return value
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number >= 1, got {text!r}") from None
 
 
 def _set_threads(choice: str | int):
@@ -349,12 +338,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
                                         seq_len=args.seq_len, stride=args.stride, lr=args.lr,
                                         ramp_epochs=args.ramp_epochs,
                                         init_from=args.init_from)
-        try:
-            cfg.resolved()
-        except ValueError as e:
-            raise UsageError(_one_line(e)) from e
-        lanzoni2024.run(out, cfg, progress=not args.no_progress)
-        return 0
+        return _check_and_run(lanzoni2024, out, cfg, args)
     from .experiments import barsinai2019
 
     given = {"equations": tuple(args.systems or ()) or None, "models": tuple(args.models or ()) or None,
@@ -362,11 +346,16 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
              "loss": args.loss}
     cfg = barsinai2019.BarsinaiConfig(full=args.full, seed=args.seed,
                                       **{k: v for k, v in given.items() if v is not None})
+    return _check_and_run(barsinai2019, out, cfg, args)
+
+
+def _check_and_run(experiment, out, cfg, args: argparse.Namespace) -> int:
+    """Checks a paper's config before anything runs (one line naming the problem), then runs it."""
     try:
         cfg.resolved()
     except ValueError as e:
         raise UsageError(_one_line(e)) from e
-    barsinai2019.run(out, cfg, progress=not args.no_progress)
+    experiment.run(out, cfg, progress=not args.no_progress)
     return 0
 
 
