@@ -221,7 +221,12 @@ def _remove_if_fresh(partial: Path, existed: bool) -> None:
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import build_info
 
+    from . import threads
+
     info = build_info()
+    if threads.adapt_to_load_enabled():
+        info["kernel_threads"] = (f"{info['kernel_threads']} now (--threads auto: up to "
+                                  f"{threads.max_threads()}, fewer while other processes are busy)")
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["adapt_to_load", "tick", "busy_threads_elsewhere"]
+__all__ = ["adapt_to_load", "adapt_to_load_enabled", "max_threads", "tick", "busy_threads_elsewhere"]
 
 _state: dict = {"enabled": False, "max_threads": None, "interval": 1.0, "next": 0.0}
 
@@ -75,6 +75,16 @@ def adapt_to_load(enabled: bool = True, *, max_threads: int | None = None, inter
         if _state["enabled"] and _state["max_threads"]:
             torch.set_num_threads(_state["max_threads"])
         _state.update(enabled=False, max_threads=None)
+
+
+def adapt_to_load_enabled() -> bool:
+    """Whether the governor is on."""
+    return bool(_state["enabled"])
+
+
+def max_threads() -> int:
+    """The governor's cap (torch's current count when it is off)."""
+    return _state["max_threads"] if _state["enabled"] else torch.get_num_threads()
 
 
 def tick() -> None:
