@@ -43,7 +43,11 @@ def test_build_info_is_consistent_with_this_process():
 def test_info_command_prints_build_info(capsys):
     assert cli.main(["info", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed == json.loads(json.dumps(coarsegrain.build_info()))
+    expected = json.loads(json.dumps(coarsegrain.build_info()))
+    # The command governs torch's threads while it runs (--threads auto): fewer on a busy machine.
+    assert 1 <= printed.pop("kernel_threads") <= expected.pop("kernel_threads")
+    assert printed.pop("threads_policy").startswith("auto: up to")
+    assert printed == expected
     assert cli.main(["info"]) == 0
     table = capsys.readouterr().out
     assert "torch" in table and torch.__version__ in table

@@ -224,9 +224,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from . import threads
 
     info = build_info()
-    if threads.adapt_to_load_enabled():
-        info["kernel_threads"] = (f"{info['kernel_threads']} now (--threads auto: up to "
-                                  f"{threads.max_threads()}, fewer while other processes are busy)")
+    info["threads_policy"] = (f"auto: up to {threads.max_threads()}, fewer while other processes are busy"
+                              if threads.adapt_to_load_enabled() else "fixed (--threads N)")
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
