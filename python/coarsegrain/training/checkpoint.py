@@ -7,6 +7,7 @@ A model spec is ``{"class": "UNetCNN", "kwargs": {...}}`` with JSON-friendly kwa
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,38 @@ def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> Path:
     return path
 
 
+def _first_line(e: Exception) -> str:
+    """torch's own reason, without its advice to retry with weights_only=False."""
+    text = str(e).split("WeightsUnpickler error:")[-1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def _refused_global(e: Exception) -> str:
+    """The class or function torch's weights-only unpickler refused, from its message."""
+    for line in str(e).splitlines():
+        if "GLOBAL" in line or "global" in line:
+            return line.strip().rstrip(".")
+    return "a pickled global"
+
+
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        # weights_only=True: the unpickler builds tensors, numbers, strings, lists, tuples and
+        # dicts (and a few torch containers) only; a crafted file's code never runs.
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "global" not in str(e).lower():  # a damaged or foreign pickle, not a refused class
+            raise CheckpointError(f"{path} cannot be read as a checkpoint ({_first_line(e)}); "
+                                  "it is corrupt or was not written by coarsegrain") from e
+        raise CheckpointError(
+            f"{path} holds objects other than tensors, numbers, strings, lists and dicts "
+            f"({_refused_global(e)}); coarsegrain does not unpickle arbitrary objects, since "
+            "unpickling them can run code"
+        ) from e
     except Exception as e:  # torch raises several types for damaged files
         raise CheckpointError(f"{path} cannot be read as a checkpoint ({type(e).__name__}: {e}); "
                               "it is corrupt or was not written by coarsegrain") from e
