@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-import coarsegrain.rollout.learned as learned
+import coarsegrain._progress as progress_module
 from coarsegrain.data import DatasetError, FieldRHSDataset, SequenceDataset, get_preset
 from coarsegrain.data import torch_data
 from coarsegrain.data.dataset import DatasetWriter, dataset_nbytes, format_nbytes, open_dataset
@@ -205,7 +205,7 @@ def _decay(u):
 
 @pytest.mark.parametrize("method", ["LSODA", "BDF"])
 def test_solve_ivp_progress_only_when_enabled(method, capsys, monkeypatch):
-    monkeypatch.setattr(learned, "PROGRESS_DELAY_S", 0.0)
+    monkeypatch.setattr(progress_module, "PROGRESS_DELAY_S", 0.0)
     u0 = torch.rand(1, 1, 6, 6, dtype=torch.float64)
     solve_ivp_rollout(_decay, u0, [0.0, 1.0, 2.0], method=method, ndim=2, progress=False)
     assert capsys.readouterr().err == ""
@@ -222,7 +222,7 @@ def test_quick_rollouts_print_nothing_by_default(capsys):
 
 
 def test_fixed_step_and_recurrent_progress(capsys, monkeypatch):
-    monkeypatch.setattr(learned, "PROGRESS_DELAY_S", 0.0)
+    monkeypatch.setattr(progress_module, "PROGRESS_DELAY_S", 0.0)
     u0 = torch.rand(1, 1, 6, 6, dtype=torch.float64)
     rollout(_decay, u0, 0.01, 10, progress=False)
     assert capsys.readouterr().err == ""

@@ -150,7 +150,7 @@ def test_kiyani_dictionary_ceiling_reads_only_the_frames_it_scores(ch_path, read
 
 @pytest.mark.parametrize("method", ["LSODA", "rk4"])
 def test_kiyani_learned_pde_rollout_progress_and_reads(ch_path, reads, capsys, monkeypatch, method):
-    import coarsegrain.rollout.learned as learned
+    import coarsegrain._progress as progress_module
     from coarsegrain.experiments.kiyani2022 import KiyaniConfig, learned_pde_rollout
 
     spec, path = ch_path
@@ -159,7 +159,7 @@ def test_kiyani_learned_pde_rollout_progress_and_reads(ch_path, reads, capsys, m
         def forward(self, u):
             return spec.model.rhs(u[:, 0], "spectral")[:, None]
 
-    monkeypatch.setattr(learned, "PROGRESS_DELAY_S", 0.0)
+    monkeypatch.setattr(progress_module, "PROGRESS_DELAY_S", 0.0)
     cfg = KiyaniConfig(rollout_method=method)
     quiet = learned_pde_rollout(ExactRHS(), path, cfg, progress=False)
     assert capsys.readouterr().err == ""

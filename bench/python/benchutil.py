@@ -10,7 +10,6 @@ setting in the JSON.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import sys
@@ -20,6 +19,7 @@ from typing import Any, Callable
 import torch
 
 import coarsegrain
+from coarsegrain._atomic import write_json_atomic
 from coarsegrain.timing import time_call
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
@@ -67,8 +67,4 @@ def write_results(name: str, device: str, payload: dict[str, Any]) -> Path:
         "build": coarsegrain.build_info(),
         **payload,
     }
-    path = RESULTS_DIR / f"{name}_{device}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(RESULTS_DIR / f"{name}_{device}.json", doc)

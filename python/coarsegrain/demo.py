@@ -13,7 +13,6 @@ The operator demo makes three checks a user can read at a glance:
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from . import build_info, ops
+from ._atomic import write_json_atomic
 from .timing import time_call
 
 
@@ -141,12 +141,8 @@ def run_stencil_demo(size: int = 256, device: str = "cpu", out: str | None = Non
                  f"({speed['speedup_vs_numpy_roll_out']:.1f}x with out=)")
     print(line)
     if out:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"convergence": table, "cahn_hilliard": ch, "speed": speed,
-                                   "build": build_info()}, indent=2) + "\n")
-        tmp.replace(path)
+        path = write_json_atomic(out, {"convergence": table, "cahn_hilliard": ch, "speed": speed,
+                                       "build": build_info()})
         print(f"\nwrote {path}")
     ok = ch["mean_field_drift"] < 1e-12 and ch["free_energy_non_increasing"] and all(
         abs(row["observed_orders"][-1] - row["expected_order"]) < 0.2 for row in table
@@ -205,9 +201,6 @@ def run_end_to_end(out: str | Path = "coarsegrain-demo", *, grid: int = 32, epoc
             print("   (no figure: pip install 'coarsegrain[plot]' for matplotlib)")
     result = {"metrics": metrics, "rollout": {k: v for k, v in roll.items() if k not in ("learned", "truth")},
               "seconds": _time.perf_counter() - start, "build": build_info()}
-    path = out / "demo.json"
-    tmp = path.with_name("demo.json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(path)
+    path = write_json_atomic(out / "demo.json", result)
     print(f"wrote {path}" + (f" and {figure}" if figure else "") + f" in {result['seconds']:.0f} s")
     return 1 if roll["blew_up"] else 0

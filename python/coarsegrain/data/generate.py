@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .. import threads
+from .._progress import progress_bar
 from ..grid import Grid
 from ..systems import initial as initial_fields
 from ..systems.phase_field import PhaseFieldModel
@@ -166,7 +167,8 @@ def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
         for i in pending:
             groups.setdefault(draws[i]["warmup_frames"], []).append(i)
         total = sum((spec.n_frames - 1 + w) * spec.save_every * len(ids) for w, ids in groups.items())
-        bar = _progress(total, spec.name, progress and total > 0)
+        bar = progress_bar(progress and total > 0, delayed=False, mininterval=0.1, total=total, desc=spec.name,
+                           unit="step", unit_scale=True, smoothing=0.1)
         size = _batch_size(spec)
         for warmup, ids in groups.items():
             for start in range(0, len(ids), size):
@@ -257,19 +259,3 @@ def _run_batch(spec, batch, warmup, dtype, device, bar, with_rhs=True):
     return frames, rhs
 
 
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
-def _progress(total: int, name: str, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, desc=name, unit="step", unit_scale=True, smoothing=0.1)

@@ -16,7 +16,6 @@ grids and epochs (hours on a GPU). Splits: 60:20:20 by frame for the MLP and CNN
 from __future__ import annotations
 
 import copy
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._atomic import write_json_atomic
 from ..data import FieldRHSDataset, get_preset, open_dataset, read_info, simulate
 from ..grid import Grid
 from ..metrics import mae, r2, rmse
@@ -326,9 +326,6 @@ def run(out_dir: str | Path = "results/kiyani2022", cfg: KiyaniConfig | None = N
                 sys_result["rollout"] = {k: v for k, v in roll.items() if k not in ("learned", "truth")}
         results["systems"][system] = sys_result
     results["seconds"] = time.perf_counter() - started
-    path = out_dir / "results.json"
-    tmp = path.with_name("results.json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(path)
+    path = write_json_atomic(out_dir / "results.json", results)
     print(f"wrote {path}")
     return results

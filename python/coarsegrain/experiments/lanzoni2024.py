@@ -22,7 +22,6 @@ checkpoints) goes to ``out_dir``; rerunning resumes data generation and training
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._atomic import write_json_atomic
 from ..data import AugmentedSequences, SequenceDataset, downscale, get_preset, open_dataset, read_info, simulate
 from ..grid import Grid
 from ..metrics import compare_trajectories, rmse
@@ -343,9 +343,6 @@ def run(out_dir: str | Path = "results/lanzoni2024", cfg: LanzoniConfig | None =
                  "pred": [pred[k, mid].numpy() for k in picks]}
     results["figures"] = [str(p) for p in _plot(results, cmp["curves"], snapshots, history, out)]
     results["seconds"] = time.perf_counter() - started
-    path = out / "results.json"
-    tmp = path.with_name("results.json.tmp")
-    tmp.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    tmp.replace(path)
+    path = write_json_atomic(out / "results.json", results, default=float)
     print(f"wrote {path} ({results['seconds']:.0f} s)")
     return results

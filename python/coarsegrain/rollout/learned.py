@@ -23,21 +23,12 @@ import torch
 from torch import Tensor
 
 from .. import threads
+from .._progress import PROGRESS_DELAY_S, progress_bar  # noqa: F401  (PROGRESS_DELAY_S: named in the docs)
 
 __all__ = ["BlowUpError", "rollout", "solve_ivp_rollout", "receptive_field"]
 
 RHS = Callable[[Tensor], Tensor]
 
-PROGRESS_DELAY_S = 2.0
-"""Seconds a rollout runs before its progress bar appears (also used by the recurrent rollouts)."""
-
-
-def progress_bar(enabled: bool, **kwargs):
-    """A tqdm bar on stderr that shows up after :data:`PROGRESS_DELAY_S` and redraws at most
-    twice a second (cheap in logs); disabled, it prints nothing."""
-    from tqdm.auto import tqdm
-
-    return tqdm(disable=not enabled, delay=PROGRESS_DELAY_S, mininterval=0.5, **kwargs)
 
 
 class _TimeProgress:

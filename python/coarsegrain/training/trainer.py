@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import math
 import time
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from .. import threads
+from .._atomic import write_text_atomic
+from .._progress import progress_bar
 from .checkpoint import CheckpointError, build_model, load_checkpoint, save_atomic
 from .seeding import seed_everything
 
@@ -155,17 +158,6 @@ def _streamed_moments(data: Dataset, x0: Tensor, y0: Tensor) -> tuple[Tensor, Te
     # n - 1 as torch.std's default; one value per channel gives nan there, as here.
     stds = [(q / (n - 1)).sqrt() if n > 1 else torch.full_like(q, float("nan")) for q, n in zip(squares, count)]
     return means[0], stds[0], means[1], stds[1]
-
-
-class _NoBar:
-    def set_postfix_str(self, s):
-        pass
-
-    def update(self, n=1):
-        pass
-
-    def close(self):
-        pass
 
 
 class Trainer:
@@ -313,13 +305,11 @@ class Trainer:
             torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["rng_cuda"]])
 
     def _write_log(self) -> None:
-        path = self.out_dir / "log.csv"
-        tmp = path.with_name("log.csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
-            writer.writeheader()
-            writer.writerows(self.history)
-        tmp.replace(path)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=list(self.history[0]))
+        writer.writeheader()
+        writer.writerows(self.history)
+        write_text_atomic(self.out_dir / "log.csv", text.getvalue(), newline="")
 
     # --- training ------------------------------------------------------------------------------
 
@@ -345,14 +335,8 @@ class Trainer:
         if resume and self.checkpoint_path.exists():
             self._resume()
         cfg = self.config
-        bar = _NoBar()
-        if cfg.progress:
-            try:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=cfg.epochs, initial=self.epoch, desc="training", unit="epoch")
-            except ImportError:
-                pass
+        bar = progress_bar(cfg.progress, delayed=False, mininterval=0.1, total=cfg.epochs, initial=self.epoch,
+                           desc="training", unit="epoch")
         tb = self._tensorboard()
         while self.epoch < cfg.epochs:
             start = time.perf_counter()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._progress import PROGRESS_DELAY_S, progress_bar  # noqa: F401  (PROGRESS_DELAY_S: named in the docs)
 from ..data.dataset import open_dataset
 from ..systems.phase_field import model_from_parameters
 
@@ -37,10 +38,6 @@ ENERGY_CHUNK_BYTES = 16 << 20
 """Free energies are computed over chunks of frames of at most this many float64 bytes (at
 least one frame), so plotting any dataset holds a few frames, not the file."""
 
-PROGRESS_DELAY_S = 2.0
-"""Progress bars appear only once a step has run this long (quick plots print nothing)."""
-
-
 def _log_time_axis(ax, t: np.ndarray) -> None:
     """Plain-number labels on a log time axis, few enough not to overlap.
 
@@ -63,10 +60,7 @@ def _free_energies(reader, model, discretization: str, progress: bool) -> np.nda
     n_points = int(np.prod(info.grid_shape))
     chunk = max(1, ENERGY_CHUNK_BYTES // (8 * n_points))
     out = np.empty((info.n_traj, info.n_time))
-    from tqdm.auto import tqdm
-
-    with tqdm(total=info.n_traj * info.n_time, desc="free energy", unit="frame", disable=not progress,
-              delay=PROGRESS_DELAY_S, mininterval=0.5) as bar:
+    with progress_bar(progress, total=info.n_traj * info.n_time, desc="free energy", unit="frame") as bar:
         for i in range(info.n_traj):
             for k0 in range(0, info.n_time, chunk):
                 k1 = min(k0 + chunk, info.n_time)
