@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import dataclasses
 import functools
 import math
 import warnings
@@ -32,7 +33,7 @@ from torch import Tensor
 from .. import ops
 from .phase_field import AllenCahn, CahnHilliard, PhaseFieldModel
 
-__all__ = ["ExplicitEuler", "SemiImplicitSpectral", "ExponentialSpectral", "AdaptiveExponentialSpectral",
+__all__ = ["ExplicitEuler", "SemiImplicitSpectral", "SBDF2History", "ExponentialSpectral", "AdaptiveExponentialSpectral",
            "make_stepper"]
 
 
@@ -179,15 +180,25 @@ class SemiImplicitSpectral(_FourierStepper):
 
     order 1: ``(1 + dt M K Lambda) U+ = U - dt M K f'(U)``
     order 2: ``(3 + 2 dt M K Lambda) U+ = 4U - U- - 2 dt M K (2 f'(U) - f'(U-))``
-    (all in Fourier space). The state carries the previous step for order 2; a call with a
-    tensor other than the last result starts over with a first-order step.
+    (all in Fourier space).
+
+    Order 2 needs the step before the current one: it is kept as explicit state,
+    :attr:`history` (a :class:`SBDF2History`, ``None`` before the first call and after
+    :meth:`reset`). A call continues at second order when its ``u`` holds the same values as the
+    last result (the result itself, or a clone or copy of it, on the same device and dtype) and
+    starts over with one first-order step for any other field (or after the result was modified
+    in place). ``history`` may be saved and assigned back to resume a run.
     """
 
     stepper_name = "semi_implicit_spectral"
 
     def __init__(self, model: PhaseFieldModel, dt: float, order: int = 1):
         super().__init__(model, dt, order)
-        self._history: tuple | None = None  # (last result, its f' hat, previous u hat, previous f' hat)
+        self.history: SBDF2History | None = None
+
+    def reset(self) -> None:
+        """Forget the history: the next call starts with a first-order step."""
+        self.history = None
 
     def _build_weights(self, k2: Tensor, dt: float, linear: float | None = None):
         # f' is wholly explicit: nothing of it sits in the implicit part, so where it is
@@ -217,8 +228,8 @@ class SemiImplicitSpectral(_FourierStepper):
             u_hat = rfftn(u, dim=dims)
             n_hat = rfftn(poly(u, dfdu), dim=dims)
             prev = None
-            if self.order == 2 and self._history is not None and self._history[0] is u:
-                prev = self._history[2:]
+            if self.order == 2 and self.history is not None and self.history.continues(u):
+                prev = (self.history.prev_u_hat, self.history.prev_n_hat)
             for _ in range(steps):
                 if prev is None or self.order == 1:
                     new_hat = combine([u_hat, n_hat], first)
@@ -228,8 +239,32 @@ class SemiImplicitSpectral(_FourierStepper):
                 u_hat = new_hat
                 u = irfftn(u_hat)
                 n_hat = rfftn(poly(u, dfdu), dim=dims)
-            self._history = (u, n_hat, *prev)
+            if self.order == 2:
+                self.history = SBDF2History(u, _version(u), *prev)
         return self._check_result(u, steps)
+
+
+@dataclasses.dataclass
+class SBDF2History:
+    """The state SBDF2 carries between calls: the last result, its version counter when it was
+    returned, and the spectra of U and f'(U) one step before it."""
+
+    last: Tensor
+    last_version: int
+    prev_u_hat: Tensor
+    prev_n_hat: Tensor
+
+    def continues(self, u: Tensor) -> bool:
+        """Whether ``u`` is the state this history ends at: equal in values (not identity, so a
+        clone continues) to the last result, which has not been modified in place since."""
+        return (_version(self.last) == self.last_version and u.shape == self.last.shape
+                and u.dtype == self.last.dtype and u.device == self.last.device
+                and (u is self.last or torch.equal(u, self.last)))
+
+
+def _version(t: Tensor) -> int | None:
+    """The in-place version counter of ``t`` (None for inference tensors, which have none)."""
+    return None if t.is_inference() else t._version
 
 
 def _phi_functions(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
