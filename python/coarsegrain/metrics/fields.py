@@ -7,10 +7,17 @@ the last ``d`` axes only and returns one value per snapshot (kiyani2022 reports 
 Naming: kiyani2022's "rMSE" is the *root* mean squared error (:func:`rmse`, Eq 9); arbabi2020's
 "rMSE" is the *relative* mean squared error (:func:`relative_mse`, Eq 24). R^2 (kiyani Eq 10) is
 ``1 - relative_mse`` with the mean taken over the same elements.
+
+relative_mse and R^2 divide by the spread of the target about its mean: where the target is
+constant (zero variance over the reduced elements, e.g. an all-zero frame) they are undefined,
+and they raise a ValueError naming the metric instead of returning inf or NaN (use
+:func:`mse` / :func:`rmse` there). The sums are taken in float64 and the result has the
+inputs' dtype.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 __all__ = ["mse", "rmse", "mae", "r2", "relative_mse"]
@@ -47,14 +54,25 @@ def mae(pred: Tensor, target: Tensor, ndim: int | None = None) -> Tensor:
 
 def relative_mse(pred: Tensor, target: Tensor, ndim: int | None = None) -> Tensor:
     """sum |pred - target|^2 / sum |target - mean(target)|^2 (arbabi Eq 24)."""
-    dims = _dims(pred, target, ndim, "relative_mse")
-    residual = (pred - target).square().sum(dims)
-    spread = (target - target.mean(dims, keepdim=True)).square().sum(dims)
-    return residual / spread
+    return _relative_mse(pred, target, ndim, "relative_mse")
+
+
+def _relative_mse(pred: Tensor, target: Tensor, ndim: int | None, name: str) -> Tensor:
+    dims = _dims(pred, target, ndim, name)
+    dtype = torch.promote_types(pred.dtype, target.dtype)
+    p, t = pred.double(), target.double()
+    residual = (p - t).square().sum(dims)
+    spread = (t - t.mean(dims, keepdim=True)).square().sum(dims)
+    flat = (spread == 0) | ~torch.isfinite(spread)
+    if flat.any():
+        where = "the target" if spread.dim() == 0 else f"{int(flat.sum())} of {flat.numel()} target snapshots"
+        raise ValueError(f"{name}: {where} has zero variance (constant, e.g. all zeros) or is not finite, "
+                         f"so the ratio to the target's spread is undefined; use mse or rmse for such targets")
+    return (residual / spread).to(dtype)
 
 
 def r2(pred: Tensor, target: Tensor, ndim: int | None = None) -> Tensor:
     """Coefficient of determination 1 - SS_res / SS_tot (kiyani Eq 10)."""
-    return 1.0 - relative_mse(pred, target, ndim)
+    return 1.0 - _relative_mse(pred, target, ndim, "r2")
 
 

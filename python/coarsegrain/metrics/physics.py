@@ -37,6 +37,9 @@ def interface_displacement(truth: Tensor, pred: Tensor, grid: Grid) -> Tensor:
 
     The gradient is the forward face difference of the truth (the one whose sum of squares is
     the FD interface energy). Returns one value per leading index.
+
+    delta-bar is undefined where the truth has no interface (a constant frame: zero gradient);
+    such a frame raises a ValueError rather than giving inf or NaN.
     """
     _check_pair(truth, pred, "interface_displacement")
     grid.check_field(truth, "truth")
@@ -44,7 +47,11 @@ def interface_displacement(truth: Tensor, pred: Tensor, grid: Grid) -> Tensor:
     num = (truth - pred).square().sum(dims)
     grad = ops.face_gradient(truth, grid.spacing, ndim=grid.ndim)
     den = grad.square().sum(dim=(-grid.ndim - 1, *dims))
-    return torch.sqrt(num / den.clamp_min(1e-300))
+    flat = den == 0
+    if flat.any():
+        raise ValueError(f"interface_displacement: {int(flat.sum())} of {flat.numel()} truth frames are constant "
+                         f"(zero gradient, no interface), where delta-bar is undefined")
+    return torch.sqrt(num / den)
 
 
 def free_energy_density(model, u: Tensor) -> Tensor:
@@ -53,10 +60,16 @@ def free_energy_density(model, u: Tensor) -> Tensor:
 
 
 def mass_drift(frames: Tensor, ndim: int) -> Tensor:
-    """Relative change of the field mean from the first frame: ``[..., T]`` for ``[..., T, *grid]``."""
+    """Relative change of the field mean from the first frame: ``[..., T]`` for ``[..., T, *grid]``
+    (float64).
+
+    Where the first frame's mean is exactly zero (a relative change is undefined) the value is
+    the absolute change of the mean instead.
+    """
     dims = tuple(range(-ndim, 0))
     m = frames.double().mean(dims)
-    return (m - m[..., :1]) / m[..., :1].abs().clamp_min(1e-300)
+    m0 = m[..., :1]
+    return (m - m0) / torch.where(m0 == 0, torch.ones_like(m0), m0.abs())
 
 
 def coarsening_exponent(t, y, t_min: float | None = None, t_max: float | None = None) -> float:

@@ -20,7 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from .. import threads
-from .learned import BlowUpError, progress_bar
+from .._progress import progress_bar
+from .learned import BlowUpError
 
 __all__ = ["RecurrentRollout", "rollout_recurrent", "rollout_to_file"]
 
@@ -38,9 +39,10 @@ class RecurrentRollout:
 
     @property
     def mass_drift(self) -> Tensor:
-        """Largest relative change of the mass from the initial frame, per batch entry."""
+        """Largest relative change of the mass from the initial frame, per batch entry (the
+        absolute change for a channel whose initial mass is exactly zero)."""
         m0 = self.mass[:, :1]
-        return ((self.mass - m0).abs() / m0.abs().clamp_min(1e-300)).amax(dim=(1, 2))
+        return ((self.mass - m0).abs() / torch.where(m0 == 0, torch.ones_like(m0), m0.abs())).amax(dim=(1, 2))
 
 
 def _grid_dims(frame: Tensor) -> tuple[int, ...]:

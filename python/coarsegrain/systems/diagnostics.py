@@ -41,7 +41,12 @@ def structure_factor(u: Tensor, grid: Grid, n_bins: int | None = None) -> tuple[
 
 
 def characteristic_length(u: Tensor, grid: Grid) -> Tensor:
-    """L = 2 pi / <k> with <k> = sum k S(k) / sum S(k) over the radially averaged S, per batch."""
+    """L = 2 pi / <k> with <k> = sum k S(k) / sum S(k) over the radially averaged S, per batch.
+
+    A uniform field (S = 0: no pattern) has no finite length: its L is ``inf`` (not NaN, in
+    any dtype).
+    """
     k, s = structure_factor(u, grid)
-    mean_k = (k * s).sum(-1) / s.sum(-1).clamp_min(1e-300)
-    return 2 * math.pi / mean_k
+    total = s.sum(-1)
+    mean_k = (k * s).sum(-1) / total.clamp_min(torch.finfo(total.dtype).tiny)
+    return torch.where(total > 0, 2 * math.pi / mean_k, torch.full_like(mean_k, math.inf))
