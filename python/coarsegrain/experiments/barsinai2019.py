@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from .. import ops
+from .._atomic import write_json_atomic
 from ..models.learned_fv import LearnedFiniteVolume, baseline_width
 from ..systems.conservation1d import (ETDRK4, Burgers, KdV, KuramotoSivashinsky, SinusoidForcing, WenoBurgers,
                                       random_sinusoids, spectral_cell_averages, ssprk3_step)
@@ -284,7 +285,7 @@ def integrate_ssprk3(rate, v0: Tensor, times: Tensor, dt: float, forcing=None, b
     v = v0.clone()
     t = float(times[0])
     out = [v.clone()]
-    alive = torch.ones(v.shape[0], dtype=torch.bool)
+    alive = torch.ones(v.shape[0], dtype=torch.bool, device=v.device)
 
     def f(w, s):
         r = rate(w[:, None])[:, 0]
@@ -315,8 +316,9 @@ def valid_time(pred: Tensor, truth: Tensor, times: Tensor) -> Tensor:
     ok = (err < threshold).double().mean(-1) >= 0.8      # NaN errors count as invalid
     ok[0] = True
     bad = ~ok
-    first_bad = torch.where(bad.any(0), bad.double().argmax(0), torch.full((bad.shape[1],), len(times) - 1))
-    return times[first_bad.long()]
+    first_bad = torch.where(bad.any(0), bad.double().argmax(0),
+                            torch.full((bad.shape[1],), len(times) - 1, device=bad.device))
+    return times[first_bad.long().to(times.device)]
 
 
 def mean_abs_error(pred: Tensor, truth: Tensor, times: Tensor, t_max: float) -> float:
@@ -470,9 +472,7 @@ def render(out_dir: str | Path) -> None:
             gain = _resolution_gain(r["large_domain"])
             if gain:
                 r["resolution_gain"] = gain
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    tmp.replace(out / "results.json")
+    write_json_atomic(out / "results.json", results, indent=1)
     (out / "results.md").write_text(_markdown(results))
     _figures(results, out)
 
@@ -531,9 +531,7 @@ def run(out_dir: str | Path = "results/barsinai2019", config: BarsinaiConfig | N
                 log("  " + gain)
         results["equations"][eq] = r
     results["seconds"] = time.perf_counter() - start
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    tmp.replace(out / "results.json")
+    write_json_atomic(out / "results.json", results, indent=1)
     (out / "results.md").write_text(_markdown(results))
     _figures(results, out)
     log(f"wrote {out / 'results.json'}, results.md and figures ({results['seconds']:.0f} s)")
