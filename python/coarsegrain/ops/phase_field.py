@@ -13,12 +13,21 @@ These are data generators, not training layers: they have no autograd.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from .stencil import Spacing, _check_tensor, _fake_result, normalize_spacing
+from .stencil import (
+    Spacing,
+    _check_polynomial,
+    _check_tensor,
+    _fake_result,
+    _num,
+    _refuse_backward,
+    normalize_spacing,
+)
 
 __all__ = ["cahn_hilliard_explicit", "allen_cahn_explicit", "explicit_stability_limit"]
 
@@ -95,13 +104,35 @@ def allen_cahn_explicit(
     )
 
 
+def _fake_phase_field(op, u, spacing, dt, mobility, kappa, dfdu, steps, conserved):
+    """What prepare_phase_field (cpp/torch/common.cpp) checks, in its order."""
+    out = _fake_result(op, "u", u, spacing, "scalar_to_scalar")
+    _check_polynomial(op, "dfdu", dfdu)
+    for name, value in (("dt", dt), ("mobility", mobility), ("kappa", kappa)):
+        torch._check_value(math.isfinite(value) and value > 0, lambda: (
+            f"{op}: {name} must be a positive finite number, got {_num(value)}"))
+    torch._check_value(steps >= 1, lambda: f"{op}: steps must be >= 1, got {steps}")
+    lam = sum(4.0 / (h * h) for h in spacing)
+    limit = 2.0 / (mobility * kappa * lam * lam) if conserved else 2.0 / (mobility * kappa * lam)
+    torch._check_value(dt < limit, lambda: (
+        f"{op}: dt = {_num(dt)} is beyond the explicit-Euler stability limit of this grid, "
+        f"{'2 / (M kappa lam^2)' if conserved else '2 / (M kappa lam)'} = {_num(limit)} "
+        f"(lam = sum 4/h^2 = {_num(lam)}); take dt well below it (the nonlinear term tightens it "
+        "further) or use the semi-implicit spectral stepper"))
+    return out
+
+
 @torch.library.register_fake("coarsegrain::cahn_hilliard_explicit")
 def _(u, spacing, dt, mobility, kappa, dfdu, steps=1, scheme="fused"):
-    return _fake_result("cahn_hilliard_explicit", "u", u, spacing, "scalar_to_scalar")
+    torch._check_value(scheme in ("fused", "two_pass"), lambda: (
+        f"cahn_hilliard_explicit: scheme must be 'fused' or 'two_pass', got '{scheme}'"))
+    return _fake_phase_field("cahn_hilliard_explicit", u, spacing, dt, mobility, kappa, dfdu, steps, True)
 
 
 @torch.library.register_fake("coarsegrain::allen_cahn_explicit")
 def _(u, spacing, dt, mobility, kappa, dfdu, steps=1):
-    return _fake_result("allen_cahn_explicit", "u", u, spacing, "scalar_to_scalar")
+    return _fake_phase_field("allen_cahn_explicit", u, spacing, dt, mobility, kappa, dfdu, steps, False)
 
 
+for _op in ("cahn_hilliard_explicit", "allen_cahn_explicit"):
+    _refuse_backward(_op, "it is a data generator; call it under torch.no_grad() or on detached tensors")

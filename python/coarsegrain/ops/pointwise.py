@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .stencil import _check_tensor
+from .stencil import _c10, _check_float, _check_polynomial, _check_tensor, _refuse_backward, _sizes
 
 __all__ = ["polynomial", "spectral_combine", "real_fft_pack", "irfftn", "irfftn_for"]
 
@@ -88,22 +88,64 @@ def irfftn_for(shape: Sequence[int], device: torch.device | str) -> Callable[[Te
     return functools.partial(_packed_irfftn, ndim=ndim, dims=dims, last=shape[-1])
 
 
+_MAX_COMBINE_TERMS = 8  # kMaxCombineTerms
+_MAX_REAL_FFT_LEAD_AXES = 3  # kMaxRealFftLeadAxes
+
+
 @torch.library.register_fake("coarsegrain::real_fft_pack")
 def _(u_hat, ndim):
-    if not u_hat.is_complex():
-        raise TypeError(f"real_fft_pack: u_hat must be a complex64 or complex128 tensor, got {u_hat.dtype}")
+    op = "real_fft_pack"
+    torch._check_type(u_hat.is_complex(), lambda: (
+        f"{op}: u_hat must be a complex64 or complex128 tensor, got {_c10(u_hat.dtype)}"))
+    top = _MAX_REAL_FFT_LEAD_AXES + 1
+    torch._check_value(1 <= ndim <= top, lambda: f"{op}: ndim must be 1 to {top}, got {ndim}")
+    torch._check_value(u_hat.dim() >= ndim, lambda: (
+        f"{op}: ndim = {ndim} transform axes, but u_hat has shape {_sizes(u_hat.shape)}"))
+    torch._check_value(u_hat.shape[-1] >= 2, lambda: (
+        f"{op}: the last axis of u_hat must hold m + 1 >= 2 half-spectrum columns, got shape "
+        f"{_sizes(u_hat.shape)}"))
     return u_hat.new_empty((*u_hat.shape[:-1], u_hat.shape[-1] - 1))
 
 
 @torch.library.register_fake("coarsegrain::polynomial")
 def _(u, coeffs):
-    if u.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"polynomial: u must be a float32 or float64 tensor, got {u.dtype}")
+    _check_float("polynomial", "u", u)
+    _check_polynomial("polynomial", "coeffs", coeffs)
     return u.new_empty(u.shape)
 
 
 @torch.library.register_fake("coarsegrain::spectral_combine")
 def _(terms, weights):
-    if not terms or len(terms) != len(weights):
-        raise ValueError("spectral_combine: terms and weights must be non-empty and of equal length")
-    return terms[0].new_empty(terms[0].shape)
+    op, top = "spectral_combine", _MAX_COMBINE_TERMS
+    torch._check_value(1 <= len(terms) <= top, lambda: (
+        f"{op}: terms must hold 1 to {top} tensors, got {len(terms)}"))
+    torch._check_value(len(weights) == len(terms), lambda: (
+        f"{op}: weights must hold one tensor per term ({len(terms)}), got {len(weights)}"))
+    t0, w0 = terms[0], weights[0]
+    torch._check_type(t0.dtype in (torch.complex64, torch.complex128), lambda: (
+        f"{op}: terms must be complex64 or complex128 tensors, got {_c10(t0.dtype)}"))
+    real = torch.float32 if t0.dtype == torch.complex64 else torch.float64
+    torch._check_value(w0.dim() <= t0.dim() and t0.shape[t0.dim() - w0.dim():] == w0.shape, lambda: (
+        f"{op}: weights[0] of shape {_sizes(w0.shape)} must match the trailing dimensions of terms[0] "
+        f"{_sizes(t0.shape)}"))
+    for i, (t, w) in enumerate(zip(terms, weights)):
+        torch._check_value(t.shape == t0.shape, lambda: (
+            f"{op}: terms[{i}] has shape {_sizes(t.shape)} but terms[0] has {_sizes(t0.shape)}"))
+        torch._check_type(t.dtype == t0.dtype, lambda: (
+            f"{op}: terms[{i}] is {_c10(t.dtype)} but terms[0] is {_c10(t0.dtype)}"))
+        torch._check_value(w.shape == w0.shape, lambda: (
+            f"{op}: weights[{i}] has shape {_sizes(w.shape)} but weights[0] has {_sizes(w0.shape)}"))
+        torch._check_type(w.dtype == real, lambda: (
+            f"{op}: weights[{i}] must be {_c10(real)} to match {_c10(t0.dtype)} terms, got {_c10(w.dtype)}"))
+        torch._check_value(t.device == t0.device and w.device == t0.device, lambda: (
+            f"{op}: all tensors must be on {t0.device}; terms[{i}] is on {t.device} and weights[{i}] on "
+            f"{w.device}"))
+    return t0.new_empty(t0.shape)
+
+
+for _op, _why in [
+    ("polynomial", "write the polynomial with torch operations for gradients (see PolynomialEnergy)"),
+    ("spectral_combine", "write sum(w * z) with torch operations for gradients"),
+    ("real_fft_pack", "use torch.fft.irfftn (coarsegrain.ops.irfftn falls back to it under autograd)"),
+]:
+    _refuse_backward(_op, _why)

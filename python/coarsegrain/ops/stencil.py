@@ -16,6 +16,7 @@ second-order Laplacian.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -35,6 +36,7 @@ __all__ = [
 
 Spacing = float | Sequence[float]
 _MAX_DIMS = 3
+_MAX_POLYNOMIAL_TERMS = 8  # kMaxPolynomialTerms
 
 
 def normalize_spacing(spacing: Spacing, ndim: int | None = None, *, op: str = "op") -> list[float]:
@@ -64,6 +66,21 @@ def _check_tensor(op: str, arg: str, t: object) -> Tensor:
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: {arg} must be a torch.Tensor, got {type(t).__name__}")
     return t
+
+
+def _no_setup(ctx, inputs, output):
+    pass
+
+
+def _refuse_backward(op: str, why: str) -> None:
+    """Autograd for an op without derivatives: the forward runs (its result requires grad when an
+    input does), and a backward pass through it raises NotImplementedError naming the op, instead
+    of PyTorch's fallback that warns and returns wrong (zero) gradients."""
+
+    def backward(ctx, *grads):
+        raise NotImplementedError(f"{op} is not differentiable; {why}")
+
+    torch.library.register_autograd(f"coarsegrain::{op}", backward, setup_context=_no_setup)
 
 
 def _call(op: str, x: Tensor, args: tuple, out: Tensor | None) -> Tensor:
@@ -213,27 +230,87 @@ def stencil_neighbours(u: Tensor, ndim: int) -> Tensor:
 # --- fake kernels: shapes for torch.compile / meta tensors ------------------------------------
 
 
+# The fakes check what cpp/torch/common.cpp and cpp/src/grid.cpp check, in the same order, with
+# the same exception types and messages, so that compiled code fails like eager code.
+
+_C10_DTYPE = {
+    torch.float16: "Half", torch.bfloat16: "BFloat16", torch.float32: "Float", torch.float64: "Double",
+    torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble", torch.bool: "Bool",
+    torch.uint8: "Byte", torch.int8: "Char", torch.int16: "Short", torch.int32: "Int", torch.int64: "Long",
+}
+
+
+def _c10(dtype: torch.dtype) -> str:
+    """A dtype as c10 prints it in the C++ messages (Float, Double, ...)."""
+    return _C10_DTYPE.get(dtype, str(dtype).removeprefix("torch."))
+
+
+def _sizes(shape) -> str:
+    """Sizes as c10 prints them: [2, 8]."""
+    return "[" + ", ".join(str(int(n)) for n in shape) + "]"
+
+
+def _num(x: float) -> str:
+    """A double as a default std::ostream prints it (6 significant digits)."""
+    return f"{x:g}"
+
+
+def _check_float(op: str, arg: str, t: Tensor) -> None:
+    torch._check_type(t.dtype in (torch.float32, torch.float64),
+                      lambda: f"{op}: {arg} must be a float32 or float64 tensor, got {_c10(t.dtype)}")
+
+
+def _check_polynomial(op: str, arg: str, coeffs: Sequence[float]) -> None:
+    n = len(coeffs)
+    torch._check_value(1 <= n <= _MAX_POLYNOMIAL_TERMS, lambda: (
+        f"{op}: {arg} must hold 1 to {_MAX_POLYNOMIAL_TERMS} polynomial coefficients (constant term "
+        f"first), got {n}"))
+    for i, c in enumerate(coeffs):
+        torch._check_value(math.isfinite(c), lambda: f"{op}: {arg}[{i}] must be finite, got {_num(c)}")
+
+
 def _fake_result(op: str, arg: str, t: Tensor, spacing: Sequence[float], arity: str) -> Tensor:
+    _check_float(op, arg, t)
     nsp = len(spacing)
-    if not 1 <= nsp <= _MAX_DIMS:
-        raise ValueError(f"{op}: spacing must hold one value per grid axis (1 to 3 values), got {nsp}")
-    if t.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"{op}: {arg} must be a float32 or float64 tensor, got {t.dtype}")
+    torch._check_value(1 <= nsp <= _MAX_DIMS, lambda: (
+        f"{op}: spacing must hold one value per grid axis (1 to {_MAX_DIMS} values), got {nsp}"))
+    for a, h in enumerate(spacing):
+        torch._check_value(math.isfinite(h) and h > 0, lambda: (
+            f"{op}: spacing[{a}] must be a positive finite number, got {_num(h)}"))
     vector_in = arity == "vector_to_scalar"
     needed = nsp + (1 if vector_in else 0)
-    if t.dim() < needed:
-        raise ValueError(f"{op}: {arg} must have at least {needed} dimensions, got {t.dim()}")
+    rank = t.dim()
+    torch._check_value(rank >= needed, lambda: (
+        f"{op}: {arg} must have at least {needed} dimensions "
+        f"({'a component axis of size ndim, then ' if vector_in else ''}{nsp} grid axes, since spacing "
+        f"has {nsp} values), got {rank}"))
     shape = list(t.shape)
     if vector_in:
-        if shape[-nsp - 1] != nsp:
-            raise ValueError(
-                f"{op}: {arg} must have {nsp} components (one per grid axis) in dimension "
-                f"{t.dim() - nsp - 1}, got {shape[-nsp - 1]}"
-            )
+        torch._check_value(shape[-nsp - 1] == nsp, lambda: (
+            f"{op}: {arg} must have {nsp} components (one per grid axis) in dimension "
+            f"{rank - nsp - 1}, got {shape[-nsp - 1]}"))
+    for a in range(nsp):
+        torch._check_value(shape[rank - nsp + a] >= 1, lambda: (
+            f"{op}: {arg} grid axis {a} (dimension {rank - nsp + a}) must not be empty"))
+    if vector_in:
         del shape[-nsp - 1]
     elif arity == "scalar_to_vector":
         shape.insert(len(shape) - nsp, nsp)
     return t.new_empty(shape)
+
+
+def _check_out(op: str, arg: str, t: Tensor, out: Tensor, expected: Tensor) -> None:
+    torch._check_value(out.shape == expected.shape, lambda: (
+        f"{op}: out must have shape {_sizes(expected.shape)}, got {_sizes(out.shape)}"))
+    torch._check_type(out.dtype == t.dtype, lambda: (
+        f"{op}: out must have the dtype of {arg} ({_c10(t.dtype)}), got {_c10(out.dtype)}"))
+    torch._check_value(out.device == t.device, lambda: (
+        f"{op}: out must be on the device of {arg} ({t.device}), got {out.device}"))
+    torch._check_value(out.is_contiguous(), lambda: f"{op}: out must be contiguous")
+
+
+def _check_laplacian_order(order: int) -> None:
+    torch._check_value(order in (2, 4), lambda: f"laplacian: order must be 2 or 4, got {order}")
 
 
 _ARITY = {
@@ -247,13 +324,15 @@ _ARITY = {
 
 def _register_fakes(op: str, arg: str, arity: str) -> None:
     def fake(x, spacing, *args):
+        if op == "laplacian":
+            _check_laplacian_order(args[0] if args else 2)
         return _fake_result(op, arg, x, spacing, arity)
 
     def fake_into(x, spacing, *args):
         out = args[-1]
-        expected = _fake_result(op, arg, x, spacing, arity)
-        if out.shape != expected.shape:
-            raise ValueError(f"{op}: out must have shape {list(expected.shape)}, got {list(out.shape)}")
+        if op == "laplacian":
+            _check_laplacian_order(args[0])
+        _check_out(op, arg, x, out, _fake_result(op, arg, x, spacing, arity))
 
     torch.library.register_fake(f"coarsegrain::{op}", fake)
     torch.library.register_fake(f"coarsegrain::{op}_into", fake_into)
