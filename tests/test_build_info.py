@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import coarsegrain
-from coarsegrain import _core, cli, demo
+from coarsegrain import cli, demo
 
 STENCIL_OPS = {"laplacian", "gradient", "gradient_adjoint", "divergence", "divergence_adjoint"}
 

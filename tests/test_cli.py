@@ -4,7 +4,6 @@ half-written left behind; --debug, Ctrl-C (and that rerunning resumes), and refu
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess

@@ -65,8 +65,7 @@ def load_pretrained_or_checkpoint(source: str | Path, map_location="cpu") -> nn.
 def export_pretrained(checkpoint: str | Path, dest: str | Path, record: dict[str, Any]) -> Path:
     """Writes the best weights of a training checkpoint (no optimizer state) to ``dest`` (.pt) and
     ``record`` (training command, data, figures) next to it as JSON; both atomically."""
-    import os
-
+    from .._atomic import write_json_atomic
     from ..training.checkpoint import load_checkpoint, save_atomic
 
     ckpt = load_checkpoint(checkpoint)
@@ -75,7 +74,5 @@ def export_pretrained(checkpoint: str | Path, dest: str | Path, record: dict[str
                            for k, v in (ckpt.get("best_state") or ckpt["model_state"]).items()}
     dest = Path(dest)
     save_atomic(slim, dest)
-    tmp = dest.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    os.replace(tmp, dest.with_suffix(".json"))
+    write_json_atomic(dest.with_suffix(".json"), record, default=str)
     return dest
