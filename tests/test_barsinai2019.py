@@ -12,10 +12,16 @@ import torch
 
 from coarsegrain.experiments import barsinai2019 as bs
 from coarsegrain.models import LearnedFiniteVolume
-from coarsegrain.training import TrainConfig
 from coarsegrain.models.learned_fv import baseline_width, godunov_burgers_flux
-from coarsegrain.systems.conservation1d import (ETDRK4, KdV, KuramotoSivashinsky, SinusoidForcing,
-                                                random_sinusoids, spectral_cell_averages)
+from coarsegrain.systems.conservation1d import (
+    ETDRK4,
+    KdV,
+    KuramotoSivashinsky,
+    SinusoidForcing,
+    random_sinusoids,
+    spectral_cell_averages,
+)
+from coarsegrain.training import TrainConfig
 
 
 def test_valid_time_is_the_first_time_too_few_points_are_close():

@@ -22,8 +22,8 @@ from coarsegrain.systems import (
     make_stepper,
     quartic,
 )
-from coarsegrain.systems.steppers import STEPPERS, _EtdStep, _phi_functions
 from coarsegrain.systems.initial import gaussian_random_field, uniform
+from coarsegrain.systems.steppers import STEPPERS, _EtdStep, _phi_functions
 
 L = 8 * math.pi  # box side for the smooth-solution tests: wavenumbers k = 2 pi m / L
 

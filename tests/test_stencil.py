@@ -16,8 +16,8 @@ import pytest
 import torch
 
 import reference as ref
-from conftest import require_device, unit_roundoff
 from coarsegrain import _core, ops
+from conftest import require_device, unit_roundoff
 
 # name -> (torch wrapper, _core function, NumPy reference, takes a vector field)
 OPS = {

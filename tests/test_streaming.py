@@ -16,8 +16,7 @@ import pytest
 import torch
 
 import coarsegrain._progress as progress_module
-from coarsegrain.data import DatasetError, FieldRHSDataset, SequenceDataset, get_preset
-from coarsegrain.data import torch_data
+from coarsegrain.data import DatasetError, FieldRHSDataset, SequenceDataset, get_preset, torch_data
 from coarsegrain.data.dataset import DatasetWriter, dataset_nbytes, format_nbytes, open_dataset
 from coarsegrain.rollout import rollout, rollout_recurrent, solve_ivp_rollout
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import torch  # noqa: F401  -- must be loaded before _C, which links against libtorch
 
-from . import _C  # noqa: F401  -- registers torch.ops.coarsegrain
-from . import _core, ops
+from . import (
+    _C,  # noqa: F401  -- registers torch.ops.coarsegrain
+    _core,
+    ops,
+)
 from ._build_info import build_info
 from .grid import Grid
 

@@ -41,10 +41,19 @@ from torch import Tensor
 from .. import ops
 from .._atomic import write_json_atomic
 from ..models.learned_fv import LearnedFiniteVolume, baseline_width
-from ..systems.conservation1d import (ETDRK4, Burgers, KdV, KuramotoSivashinsky, SinusoidForcing, WenoBurgers,
-                                      random_sinusoids, spectral_cell_averages, ssprk3_step)
+from ..systems.conservation1d import (
+    ETDRK4,
+    Burgers,
+    KdV,
+    KuramotoSivashinsky,
+    SinusoidForcing,
+    WenoBurgers,
+    random_sinusoids,
+    spectral_cell_averages,
+    ssprk3_step,
+)
 from ..training.seeding import seed_everything
-from ..training.trainer import Trainer, TrainConfig
+from ..training.trainer import TrainConfig, Trainer
 
 __all__ = ["BarsinaiConfig", "EquationSetup", "run", "render", "valid_time", "integrate_ssprk3", "coarse_view"]
 
@@ -166,7 +175,7 @@ def coarse_view(fields: Tensor, factor: int, shift: int, finite_volume: bool) ->
     exact restriction of cell averages, or exact cell averages of a trigonometric interpolant."""
     rolled = torch.roll(fields, -shift, -1) if shift else fields
     if finite_volume:
-        return ops.restrict_average(rolled.contiguous(), factor)
+        return ops.restrict_average(rolled.contiguous(), factor=factor)
     return spectral_cell_averages(rolled, factor)
 
 

@@ -70,7 +70,7 @@ class DerivativeDictionary(nn.Module):
         self.terms = terms
         letters = AXIS_NAMES[grid.ndim]
         # Letters in x, y, z order, as written by hand: (1, 1) in 2D is "u_xy".
-        self.names = ["u" if sum(t) == 0 else "u_" + "".join(l * o for l, o in reversed(list(zip(letters, t))))
+        self.names = ["u" if sum(t) == 0 else "u_" + "".join(ax * o for ax, o in reversed(list(zip(letters, t))))
                       for t in terms]
 
     @property
