@@ -105,7 +105,7 @@ def stencil_filter(v: np.ndarray, coeffs: np.ndarray, offset: int) -> np.ndarray
     return sum(coeffs[..., k] * np.roll(v, -(offset + k), axis=-1) for k in range(coeffs.shape[-1]))
 
 
-def restrict_average(u: np.ndarray, factor: int, ndim: int) -> np.ndarray:
+def restrict_average(u: np.ndarray, *, factor: int, ndim: int) -> np.ndarray:
     lead = u.shape[:u.ndim - ndim]
     blocks = [s for n in u.shape[u.ndim - ndim:] for s in (n // factor, factor)]
     return u.reshape(*lead, *blocks).mean(axis=tuple(range(len(lead) + 1, len(lead) + 2 * ndim, 2)))

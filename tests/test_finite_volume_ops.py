@@ -87,13 +87,13 @@ def test_restrict_average_matches_numpy(device, dtype):
     gen = np.random.default_rng(3)
     for ndim, shape in ((1, (2, 24)), (2, (3, 12, 8)), (3, (2, 4, 8, 12))):
         u = gen.standard_normal(shape)
-        got = ops.restrict_average(torch.tensor(u, dtype=dtype, device=device), 4, ndim)
-        np.testing.assert_allclose(got.cpu().double().numpy(), ref.restrict_average(u, 4, ndim), **tol(dtype))
+        got = ops.restrict_average(torch.tensor(u, dtype=dtype, device=device), factor=4, ndim=ndim)
+        np.testing.assert_allclose(got.cpu().double().numpy(), ref.restrict_average(u, factor=4, ndim=ndim), **tol(dtype))
     u = torch.tensor(gen.standard_normal((2, 8, 8)), device=device, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a: ops.restrict_average(a, 2, 2), (u,))
+    assert torch.autograd.gradcheck(lambda a: ops.restrict_average(a, factor=2, ndim=2), (u,))
     if device == "cpu":
-        np.testing.assert_allclose(_core.restrict_average(u.detach().numpy(), 2, 2),
-                                   ref.restrict_average(u.detach().numpy(), 2, 2), rtol=1e-12)
+        np.testing.assert_allclose(_core.restrict_average(u.detach().numpy(), ndim=2, factor=2),
+                                   ref.restrict_average(u.detach().numpy(), factor=2, ndim=2), rtol=1e-12)
 
 
 def test_opcheck_and_compile():
@@ -106,7 +106,7 @@ def test_opcheck_and_compile():
 
     @torch.compile(fullgraph=True)
     def rhs(u):
-        return -ops.divergence(ops.weno5_flux(u)[..., None, :], [0.1]) + ops.restrict_average(u, 1, 1)
+        return -ops.divergence(ops.weno5_flux(u)[..., None, :], [0.1]) + ops.restrict_average(u, factor=1, ndim=1)
 
     torch.testing.assert_close(rhs(v), -ops.divergence(ops.weno5_flux(v)[..., None, :], [0.1]) + v)
 
@@ -123,6 +123,21 @@ def test_finite_volume_errors():
     with pytest.raises(TypeError, match="coeffs must have the dtype of v"):
         ops.stencil_filter(torch.zeros(2, 8), torch.zeros(2, 8, 3, dtype=torch.float64), 0)
     with pytest.raises(ValueError, match="not divisible by factor 3"):
-        ops.restrict_average(torch.zeros(2, 8), 3)
+        ops.restrict_average(torch.zeros(2, 8), factor=3)
     with pytest.raises(ValueError, match="ndim must be 1, 2 or 3"):
-        ops.restrict_average(torch.zeros(2, 8), 2, 4)
+        ops.restrict_average(torch.zeros(2, 8), factor=2, ndim=4)
+
+
+def test_restrict_average_takes_factor_and_ndim_by_keyword_only():
+    # The op's schema (and _core's binding) take (u, ndim, factor); the wrapper (u, *, factor,
+    # ndim): a positional call, where the two ints could be swapped unnoticed, is refused.
+    u = torch.arange(16.0).reshape(4, 4)
+    with pytest.raises(TypeError):
+        ops.restrict_average(u, 2, 1)
+    with pytest.raises(TypeError):
+        ops.restrict_average(u, 2)
+    torch.testing.assert_close(ops.restrict_average(u, factor=2, ndim=1), u.reshape(4, 2, 2).mean(-1))
+    torch.testing.assert_close(ops.restrict_average(u, ndim=2, factor=2),
+                               torch.ops.coarsegrain.restrict_average(u, 2, 2))
+    assert ops.restrict_average(u, factor=4, ndim=1).shape == (4, 1)
+    assert ops.restrict_average(u, factor=1, ndim=2).equal(u)

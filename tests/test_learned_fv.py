@@ -20,8 +20,8 @@ def coarse_burgers_data(n=128, factor=4, realizations=6, seed=7):
         t += 15 * solver.dt
         if t > 0.8:
             rhs = solver.rhs(v, t) - pde.forcing.cell_averages(n, t)  # the flux part only
-            xs.append(ops.restrict_average(v, factor))
-            ys.append(ops.restrict_average(rhs, factor))
+            xs.append(ops.restrict_average(v, factor=factor))
+            ys.append(ops.restrict_average(rhs, factor=factor))
     return torch.cat(xs)[:, None], torch.cat(ys)[:, None], 2 * math.pi / (n // factor)
 
 

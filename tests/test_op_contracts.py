@@ -153,7 +153,7 @@ def _compiled_error(fn, *args):
 
 
 @pytest.mark.parametrize("fn, arg", [
-    (lambda u: ops.restrict_average(u, 3), z(2, 8)),
+    (lambda u: ops.restrict_average(u, factor=3), z(2, 8)),
     (lambda v: ops.stencil_filter(v, v[..., None].expand(2, 8, 3)[:, :7], 0), z(2, 8)),
 ])
 def test_compiled_code_raises_the_eager_error(fn, arg):

@@ -49,7 +49,7 @@ CASES = {
         [_field((128, 128), seed=10 + i) for i in range(3)]),
     "irfftn 3d": lambda: ops.irfftn(torch.fft.rfftn(_field((2, 40, 42, 44)), dim=(-3, -2, -1)), (40, 42, 44)),
     "weno5 godunov": lambda: ops.weno5_flux(_field((37, 1031))),
-    "restrict_average": lambda: ops.restrict_average(_field((3, 120, 126)), 3, 2),
+    "restrict_average": lambda: ops.restrict_average(_field((3, 120, 126)), factor=3, ndim=2),
 }
 
 

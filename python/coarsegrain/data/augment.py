@@ -74,7 +74,7 @@ def downscale(x: Tensor, factor: int, ndim: int, method: str = "nearest") -> Ten
         return x[(..., *([slice(None, None, factor)] * ndim))].contiguous()
     from ..ops import restrict_average
 
-    return restrict_average(x, factor, ndim)
+    return restrict_average(x, factor=factor, ndim=ndim)
 
 
 class AugmentedSequences(Dataset):

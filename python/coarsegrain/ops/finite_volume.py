@@ -40,9 +40,13 @@ def weno5_reconstruct(v: Tensor) -> tuple[Tensor, Tensor]:
     return torch.ops.coarsegrain.weno5_reconstruct(v)
 
 
-def restrict_average(u: Tensor, factor: int, ndim: int = 1) -> Tensor:
+def restrict_average(u: Tensor, *, factor: int, ndim: int = 1) -> Tensor:
     """Block means of ``factor`` cells along each of the last ``ndim`` axes (cell averages on a
-    grid ``factor`` times coarser); keeps the mean exactly. Differentiable."""
+    grid ``factor`` times coarser); keeps the mean exactly. Differentiable.
+
+    ``factor`` and ``ndim`` are keyword-only: two ints are easily swapped, and the op underneath
+    (``torch.ops.coarsegrain.restrict_average``, like ``_core.restrict_average``) takes them in its
+    schema's order ``(u, ndim, factor)``."""
     _check_tensor("restrict_average", "u", u)
     return torch.ops.coarsegrain.restrict_average(u, int(ndim), int(factor))
 
@@ -86,7 +90,7 @@ def _(v):
 
 
 @torch.library.register_fake("coarsegrain::restrict_average")
-def _(u, ndim, factor):
+def _(u, ndim, factor):  # the schema's order: (u, ndim, factor)
     op = "restrict_average"
     _check_float(op, "u", u)
     torch._check_value(1 <= ndim <= 3, lambda: f"{op}: ndim must be 1, 2 or 3, got {ndim}")
@@ -202,7 +206,7 @@ for _op in ("weno5_flux", "weno5_reconstruct"):
 
 
 def _restrict_setup(ctx, inputs, output):
-    ctx.ndim, ctx.factor = inputs[1], inputs[2]
+    _, ctx.ndim, ctx.factor = inputs  # the schema's order: (u, ndim, factor)
 
 
 def _restrict_backward(ctx, grad):
