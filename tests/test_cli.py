@@ -178,3 +178,27 @@ def test_lanzoni_energy_refuses_a_bad_width(epsilon):
     with pytest.raises(ValueError, match="epsilon .* must be a positive finite number"):
         lanzoni(epsilon)
     assert lanzoni(3).coeffs == (0.0, 0.0, 6.0, -12.0, 6.0)
+
+
+def test_reproduce_has_a_subcommand_per_paper_with_only_its_flags(workdir, capsys):
+    rc, out, err = run(["reproduce", "lanzoni2024", "--help"], capsys)
+    assert rc == 0 and not err
+    assert "--seq-len" in out and "--long-tau" in out and "--out" in out and "--debug" in out
+    assert "--rollout-method" not in out and "--n-test" not in out
+    assert "24 trajectories on 64^3" in out  # what it runs, at what default size
+    rc, out, _ = run(["reproduce", "--help"], capsys)
+    assert rc == 0 and all(p in out for p in ("kiyani2022", "lanzoni2024", "barsinai2019"))
+    for argv, expected in [(["reproduce", "kiyani2022", "--seq-len", "3"], "unrecognized arguments: --seq-len 3"),
+                           (["reproduce", "barsinai2019", "--rollout-method", "BDF"], "--rollout-method"),
+                           (["reproduce", "barsinai2019", "--device", "cuda"], "argument --device"),
+                           (["reproduce", "no-such-paper", "--full"], "argument paper: invalid choice"),
+                           (["reproduce"], "paper")]:
+        rc, out, err = run(argv, capsys)
+        assert rc == 2, err
+        assert err.count("\n") == 1 and err.startswith("coarsegrain reproduce: error: "), err
+        assert expected in err and "Traceback" not in err + out
+    # --debug and --threads after the paper's name as before it
+    for argv in (["reproduce", "kiyani2022", "--debug", "--threads", "1"],
+                 ["--debug", "--threads", "1", "reproduce", "kiyani2022"]):
+        args = cli.build_parser().parse_args(argv)
+        assert (args.paper, args.debug, args.threads) == ("kiyani2022", True, 1)

@@ -23,10 +23,25 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     """argparse with its errors on one line (no usage block): the message already names the
-    argument, and ``--help`` shows the usage."""
+    argument, and ``--help`` shows the usage.
+
+    ``error_name`` is the command the line names (``coarsegrain reproduce`` for a paper's parser,
+    as for its errors while running), ``prog`` the one whose ``--help`` it points to; a ``strict``
+    parser refuses arguments it does not know itself, naming its own ``--help`` (argparse would
+    leave them to the top-level parser, which knows only ``coarsegrain --help``)."""
+
+    def __init__(self, *args, error_name: str | None = None, strict: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._error_name, self._strict = error_name, strict
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self._error_name or self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras and self._strict:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def _whole_number_at_least(low: int):
@@ -318,31 +333,39 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     out = args.out or Path(f"results/{args.paper}")
     # Each pipeline keeps its finished data, models and training checkpoints under out.
     args.interrupt_hint = f"finished steps are kept in {out}; run the same command again to resume"
-    if args.paper == "kiyani2022":
-        from .experiments import kiyani2022
+    return _REPRODUCE[args.paper](out, args)
 
-        cfg = kiyani2022.KiyaniConfig(full=args.full, device=args.device, seed=args.seed,
-                                      rollout_method=args.rollout_method, epochs_override=args.epochs)
-        if args.systems:
-            cfg.systems = args.systems
-        if args.models:
-            cfg.models = args.models
-        try:
-            cfg.check()
-        except ValueError as e:
-            raise UsageError(_with_flags(_one_line(e), {"systems": "--systems", "models": "--models",
-                                                        "epochs": "--epochs"})) from e
-        kiyani2022.run(out, cfg, progress=not args.no_progress)
-        return 0
-    if args.paper == "lanzoni2024":
-        from .experiments import lanzoni2024
 
-        cfg = lanzoni2024.LanzoniConfig(full=args.full, device=args.device, seed=args.seed, n_traj=args.n_traj,
-                                        epochs=args.epochs, long_grid=args.long_grid, long_tau=args.long_tau,
-                                        seq_len=args.seq_len, stride=args.stride, lr=args.lr,
-                                        ramp_epochs=args.ramp_epochs,
-                                        init_from=args.init_from)
-        return _check_and_run(lanzoni2024, out, cfg, args)
+def _reproduce_kiyani2022(out: Path, args: argparse.Namespace) -> int:
+    from .experiments import kiyani2022
+
+    cfg = kiyani2022.KiyaniConfig(full=args.full, device=args.device, seed=args.seed,
+                                  rollout_method=args.rollout_method, epochs_override=args.epochs)
+    if args.systems:
+        cfg.systems = args.systems
+    if args.models:
+        cfg.models = args.models
+    try:
+        cfg.check()
+    except ValueError as e:
+        raise UsageError(_with_flags(_one_line(e), {"systems": "--systems", "models": "--models",
+                                                    "epochs": "--epochs"})) from e
+    kiyani2022.run(out, cfg, progress=not args.no_progress)
+    return 0
+
+
+def _reproduce_lanzoni2024(out: Path, args: argparse.Namespace) -> int:
+    from .experiments import lanzoni2024
+
+    cfg = lanzoni2024.LanzoniConfig(full=args.full, device=args.device, seed=args.seed, n_traj=args.n_traj,
+                                    epochs=args.epochs, long_grid=args.long_grid, long_tau=args.long_tau,
+                                    seq_len=args.seq_len, stride=args.stride, lr=args.lr,
+                                    ramp_epochs=args.ramp_epochs,
+                                    init_from=args.init_from)
+    return _check_and_run(lanzoni2024, out, cfg, args)
+
+
+def _reproduce_barsinai2019(out: Path, args: argparse.Namespace) -> int:
     from .experiments import barsinai2019
 
     given = {"equations": tuple(args.systems or ()) or None, "models": tuple(args.models or ()) or None,
@@ -351,6 +374,44 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     cfg = barsinai2019.BarsinaiConfig(full=args.full, seed=args.seed,
                                       **{k: v for k, v in given.items() if v is not None})
     return _check_and_run(barsinai2019, out, cfg, args)
+
+
+_REPRODUCE = {"kiyani2022": _reproduce_kiyani2022, "lanzoni2024": _reproduce_lanzoni2024,
+              "barsinai2019": _reproduce_barsinai2019}
+
+# Each paper's `coarsegrain reproduce PAPER --help`: what it runs, its default size and time (the
+# figures of README.md's "Results", on the 2-core VM) and what --full runs.
+_PAPER_HELP = {
+    "kiyani2022": (
+        "Kiyani et al. 2022: learned PDEs of Allen-Cahn, Cahn-Hilliard and phase-field crystal (MLP, "
+        "CNN-LSTM, U-Net)",
+        "Simulates the three systems, trains an MLP, a CNN-LSTM and a U-Net on each, rolls the learned "
+        "PDEs out and reports R^2 and rollout errors. Default size: 48^2 grids, 5 runs per system, "
+        "40/12/40 epochs for MLP/CNN-LSTM/U-Net; about 14 minutes on 2 CPU cores. --full: the "
+        "paper's 256^2/128^2 grids and 2,000/20,000 epochs (GPU, hours)."),
+    "lanzoni2024": (
+        "Lanzoni et al. 2024: a convolutional recurrent network (CRNN) for 3D Cahn-Hilliard",
+        "Simulates 3D Cahn-Hilliard, trains the CRNN on frame sequences, rolls it out on the test "
+        "trajectories and on a long run, and draws the figures. Default size: 24 trajectories on 64^3 "
+        "downscaled to 32^3, 255 training sequences of 6 frames, 4 epochs; about 30 minutes on 2 CPU "
+        "cores. --full: the paper's 1850 sequences of 50 frames (about 50 GPU hours)."),
+    "barsinai2019": (
+        "Bar-Sinai et al. 2019: learned finite-volume coefficients for Burgers, KdV and "
+        "Kuramoto-Sivashinsky",
+        "Makes WENO5 (Burgers) and ETDRK4 (KdV, KS) reference data, trains the network and constant-"
+        "coefficient models per resample factor, integrates them and the polynomial/WENO baselines, "
+        "and reports errors and valid times. Default size: Burgers on 512 cells, KdV and KS on 256; "
+        "16 training realizations to t = 20; 3000 optimizer steps per model; 8 test realizations to "
+        "t = 20 (4 on the 10x domain); about 9 minutes on 2 CPU cores. --full: 20,000 steps, 100 "
+        "test realizations to t = 100."),
+}
+
+
+def _cpu_only(text: str) -> str:
+    """barsinai2019's --device: its models are small and it runs on the CPU."""
+    if text != "cpu":
+        raise argparse.ArgumentTypeError(f"barsinai2019 runs on the CPU only, got {text!r}")
+    return text
 
 
 def _check_and_run(experiment, out, cfg, args: argparse.Namespace) -> int:
@@ -517,33 +578,53 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--no-progress", action="store_true", help="no progress bar")
     plot.set_defaults(func=_cmd_plot)
 
-    rep = command("reproduce", help="reproduce a paper's results (data, training, rollout)")
-    rep.add_argument("paper", choices=["kiyani2022", "lanzoni2024", "barsinai2019"], metavar="paper",
-                     help="kiyani2022, lanzoni2024 or barsinai2019")
-    rep.add_argument("--full", action="store_true", help="the paper's sizes and epochs (GPU, hours)")
-    rep.add_argument("--out", type=_out_dir, help="output directory (default results/<paper>)")
-    rep.add_argument("--device", type=_device, default="cpu", help="cpu or cuda")
-    rep.add_argument("--seed", type=int, default=0)
-    rep.add_argument("--systems", nargs="+",
-                     help="subset: allen_cahn cahn_hilliard pfc (kiyani2022); burgers kdv ks (barsinai2019)")
-    rep.add_argument("--models", nargs="+", help="subset: mlp cnnlstm unet (kiyani2022); network constant (barsinai2019)")
-    rep.add_argument("--rollout-method", default="LSODA", choices=["LSODA", "BDF", "RK45", "rk4", "euler"],
-                     help="LSODA (the paper's Adams/BDF switching), BDF, RK45, rk4 or euler")
-    rep.add_argument("--n-traj", type=_positive_int, help="lanzoni2024: simulated trajectories")
-    rep.add_argument("--epochs", type=_positive_int, help="lanzoni2024: training epochs; kiyani2022: epochs of every model")
-    rep.add_argument("--seq-len", type=_positive_int, help="lanzoni2024: frames per training sequence (default 6)")
-    rep.add_argument("--stride", type=_positive_int, help="lanzoni2024: frames between training-sequence starts (default 3)")
-    rep.add_argument("--lr", type=_positive_float, help="lanzoni2024: learning rate (default 1e-3)")
-    rep.add_argument("--ramp-epochs", type=_nonnegative_int, help="lanzoni2024: epochs of the teacher-forcing ramp (default 2)")
-    rep.add_argument("--init-from", help="lanzoni2024: start from a shipped model (ch3d-crnn) or a checkpoint")
-    rep.add_argument("--long-grid", type=_positive_int, help="lanzoni2024: fine grid of the long test run")
-    rep.add_argument("--long-tau", type=_positive_int, help="lanzoni2024: length of the long test run in frames (tau)")
-    rep.add_argument("--steps", type=_positive_int, help="barsinai2019: optimizer steps per model")
-    rep.add_argument("--n-test", type=_positive_int, help="barsinai2019: test realizations per equation")
-    rep.add_argument("--t-max", type=_positive_float, help="barsinai2019: horizon of the valid-time runs")
-    rep.add_argument("--unroll", type=_nonnegative_int, help="barsinai2019: frames of time-integrated loss (KdV, KS)")
-    rep.add_argument("--loss", choices=["mae", "mse"], help="barsinai2019: derivative loss (default mae; mse: the paper)")
-    rep.add_argument("--no-progress", action="store_true")
+    rep = command("reproduce", help="reproduce a paper's results (data, training, rollout)",
+                  description="Reproduces a paper's results: data, training, rollout, figures. "
+                              "`coarsegrain reproduce PAPER --help` lists that paper's flags.")
+    papers = rep.add_subparsers(dest="paper", required=True, metavar="paper", parser_class=_Parser,
+                                title="papers")
+
+    def paper(name: str, device=_device) -> argparse.ArgumentParser:
+        summary, description = _PAPER_HELP[name]
+        p = papers.add_parser(name, parents=[debug], help=summary, description=f"{summary}. {description}",
+                              error_name="coarsegrain reproduce", strict=True)
+        p.add_argument("--full", action="store_true",
+                       help="the paper's sizes and epochs" + (" (GPU, hours)" if device is _device else ""))
+        p.add_argument("--out", type=_out_dir, help=f"output directory (default results/{name})")
+        if device is _cpu_only:
+            p.add_argument("--device", type=_cpu_only, default="cpu", help="cpu (the only one it uses)")
+        else:
+            p.add_argument("--device", type=device, default="cpu", help="cpu or cuda")
+        p.add_argument("--seed", type=int, default=0, help="seed of the data and the weights (default 0)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        return p
+
+    kiyani = paper("kiyani2022")
+    kiyani.add_argument("--systems", nargs="+", help="subset of allen_cahn cahn_hilliard pfc")
+    kiyani.add_argument("--models", nargs="+", help="subset of mlp cnnlstm unet")
+    kiyani.add_argument("--rollout-method", default="LSODA", choices=["LSODA", "BDF", "RK45", "rk4", "euler"],
+                        help="LSODA (the paper's Adams/BDF switching), BDF, RK45, rk4 or euler")
+    kiyani.add_argument("--epochs", type=_positive_int, help="epochs of every model")
+
+    lanzoni = paper("lanzoni2024")
+    lanzoni.add_argument("--n-traj", type=_positive_int, help="simulated trajectories (default 24)")
+    lanzoni.add_argument("--epochs", type=_positive_int, help="training epochs (default 4)")
+    lanzoni.add_argument("--seq-len", type=_positive_int, help="frames per training sequence (default 6)")
+    lanzoni.add_argument("--stride", type=_positive_int, help="frames between training-sequence starts (default 3)")
+    lanzoni.add_argument("--lr", type=_positive_float, help="learning rate (default 1e-3)")
+    lanzoni.add_argument("--ramp-epochs", type=_nonnegative_int, help="epochs of the teacher-forcing ramp (default 2)")
+    lanzoni.add_argument("--init-from", help="start from a shipped model (ch3d-crnn) or a checkpoint")
+    lanzoni.add_argument("--long-grid", type=_positive_int, help="fine grid of the long test run")
+    lanzoni.add_argument("--long-tau", type=_positive_int, help="length of the long test run in frames (tau)")
+
+    barsinai = paper("barsinai2019", device=_cpu_only)
+    barsinai.add_argument("--systems", nargs="+", help="subset of burgers kdv ks")
+    barsinai.add_argument("--models", nargs="+", help="subset of network constant")
+    barsinai.add_argument("--steps", type=_positive_int, help="optimizer steps per model (default 3000)")
+    barsinai.add_argument("--n-test", type=_positive_int, help="test realizations per equation (default 8)")
+    barsinai.add_argument("--t-max", type=_positive_float, help="horizon of the valid-time runs (default 20)")
+    barsinai.add_argument("--unroll", type=_nonnegative_int, help="frames of time-integrated loss (KdV, KS)")
+    barsinai.add_argument("--loss", choices=["mae", "mse"], help="derivative loss (default mae; mse: the paper)")
     rep.set_defaults(func=_cmd_reproduce)
 
     roll = command("rollout", help="long rollout of a recurrent model (shipped or a checkpoint) into HDF5")
