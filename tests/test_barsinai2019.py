@@ -135,6 +135,7 @@ def test_spectral_references_are_mesh_converged(equation):
     assert diff < 1e-4 * fine.abs().max()
 
 
+@pytest.mark.slow
 def test_reproduction_end_to_end_at_toy_size(tmp_path):
     cfg = bs.BarsinaiConfig(equations=("burgers", "ks"), factors={"burgers": [8, 16], "ks": [8]},
                             train_factors={"burgers": [16], "ks": [8]}, n_train=2, t_train=1.0, n_test=2,

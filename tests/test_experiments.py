@@ -23,6 +23,7 @@ class ExactRHS(nn.Module):
         return self.model.rhs(u[:, 0], "spectral")[:, None]
 
 
+@pytest.mark.slow
 def test_rollout_of_the_exact_rhs_reproduces_the_data(tmp_path):
     spec = get_preset("kiyani-cahn-hilliard", n_traj=1, grid=[16], t_end=6.0, save_every=20, dtype="float64")
     path = simulate(spec, tmp_path / "ch.h5", progress=False)

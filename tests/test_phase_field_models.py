@@ -154,6 +154,7 @@ def test_explicit_fd_converges_to_spectral_at_second_order_in_space():
     assert math.log2(errors[0] / errors[1]) == pytest.approx(2.0, abs=0.15), errors
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [1, 2])
 def test_semi_implicit_spectral_order_in_time(order):
     model = CahnHilliard(Grid((32, 32), L / 32), quartic())
@@ -296,6 +297,7 @@ def test_hochbruck_ostermann_keeps_its_order_on_stiff_coarsening_where_cox_matth
     assert ho[1] < cm[1] / 5, errors
 
 
+@pytest.mark.slow
 def test_adaptive_etdrk4_meets_its_tolerance_and_takes_long_steps_when_the_dynamics_slow():
     model = CahnHilliard(Grid((32, 32), 0.75), quartic())
     u0 = uniform(model.grid, 1, low=-0.3, high=0.3, seed=5)

@@ -39,6 +39,7 @@ def _run_demo(out) -> dict:
     return proc
 
 
+@pytest.mark.slow
 def test_two_fresh_processes_give_bit_identical_demo_results(tmp_path):
     procs = [_run_demo(tmp_path / f"run{i}") for i in range(2)]
     results = []
