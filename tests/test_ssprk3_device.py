@@ -22,3 +22,6 @@ def test_integrate_ssprk3_on_device(device):
     assert abs(decay[-1, 0, 0].item() - math.exp(-1)) < 1e-6
     valid = bs.valid_time(out, decay, times)
     assert valid.device == times.device and valid.shape == (3,)
+    # every realization is off (or NaN) by t = 0.5; a prediction equal to the truth stays valid to the end
+    torch.testing.assert_close(valid.cpu(), torch.full((3,), 0.5, dtype=torch.float64))
+    torch.testing.assert_close(bs.valid_time(decay, decay, times).cpu(), torch.full((3,), 1.0, dtype=torch.float64))
