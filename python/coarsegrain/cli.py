@@ -234,9 +234,7 @@ def _remove_if_fresh(partial: Path, existed: bool) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from . import build_info
-
-    from . import threads
+    from . import build_info, threads
 
     info = build_info()
     info["threads_policy"] = (f"auto: up to {threads.max_threads()}, fewer while other processes are busy"
