@@ -155,6 +155,7 @@ def test_ctrl_c_says_how_to_resume_and_rerunning_resumes(workdir, capsys, monkey
     assert (load(workdir / "ch.h5")["fields"] == load(whole)["fields"]).all()
 
 
+@pytest.mark.slow  # a subprocess simulating until the signal lands (~10 s)
 def test_a_real_sigint_exits_130_with_the_resume_hint(tmp_path):
     # SIGINT may be ignored by whatever started the tests; the child restores Python's handler.
     code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "

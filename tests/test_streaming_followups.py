@@ -148,7 +148,8 @@ def test_kiyani_dictionary_ceiling_reads_only_the_frames_it_scores(ch_path, read
     assert max(n for _, n in reads) == scored * frame  # one trajectory's scored frames at a time
 
 
-@pytest.mark.parametrize("method", ["LSODA", "rk4"])
+# rk4: ~7 s idle (many small torch FFTs; ~20x that beside busy processes: torch's OpenMP).
+@pytest.mark.parametrize("method", ["LSODA", pytest.param("rk4", marks=pytest.mark.slow)])
 def test_kiyani_learned_pde_rollout_progress_and_reads(ch_path, reads, capsys, monkeypatch, method):
     import coarsegrain._progress as progress_module
     from coarsegrain.experiments.kiyani2022 import KiyaniConfig, learned_pde_rollout
