@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import contextlib
 import dataclasses
 import functools
 import math
@@ -35,6 +36,15 @@ from .phase_field import AllenCahn, CahnHilliard, PhaseFieldModel
 
 __all__ = ["ExplicitEuler", "SemiImplicitSpectral", "SBDF2History", "ExponentialSpectral", "AdaptiveExponentialSpectral",
            "make_stepper"]
+
+
+@contextlib.contextmanager
+def _without_autograd():
+    """Steppers never differentiate: below the Autograd dispatch key the compiled ops skip their
+    Python autograd kernels (the non-differentiable ops' backward refusal), ~4 us per call and
+    ~13 calls per ETDRK4 step."""
+    with torch.no_grad(), torch._C._AutoDispatchBelowAutograd():
+        yield
 
 
 def _check_dt(dt: float) -> float:
@@ -91,7 +101,7 @@ class ExplicitEuler:
         self._warn_if_nonlinear_unstable(u)
         m = self.model
         kwargs = dict(mobility=m.mobility, kappa=m.kappa, dfdu=m.energy.derivative_coeffs, steps=steps)
-        with torch.no_grad():
+        with _without_autograd():
             if m.conserved:
                 return ops.cahn_hilliard_explicit(u, m.grid.spacing, self.dt, scheme=self.scheme, **kwargs)
             return ops.allen_cahn_explicit(u, m.grid.spacing, self.dt, **kwargs)
@@ -223,7 +233,7 @@ class SemiImplicitSpectral(_FourierStepper):
         poly = torch.ops.coarsegrain.polynomial.default
         combine = torch.ops.coarsegrain.spectral_combine.default
         rfftn, irfftn = torch.fft.rfftn, ops.irfftn_for(shape, u.device)
-        with torch.no_grad():
+        with _without_autograd():
             u = u.contiguous()
             u_hat = rfftn(u, dim=dims)
             n_hat = rfftn(poly(u, dfdu), dim=dims)
@@ -426,7 +436,7 @@ class ExponentialSpectral(_FourierStepper):
 
     def advance(self, u: Tensor, steps: int) -> Tensor:
         self._check_advance(u, steps)
-        with torch.no_grad():
+        with _without_autograd():
             u = self._by_reference(u, functools.partial(self._advance_about, steps=steps))
         return self._check_result(u, steps)
 
@@ -673,7 +683,7 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
         duration = float(duration)
         if not math.isfinite(duration) or duration <= 0:
             raise ValueError(f"{type(self).__name__}: duration must be a positive finite number, got {duration}")
-        with torch.no_grad():
+        with _without_autograd():
             return self._by_reference(u, functools.partial(self._integrate_about, duration=duration))
 
     def _integrate_about(self, u: Tensor, reference: float, duration: float) -> Tensor:
