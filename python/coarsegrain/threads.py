@@ -27,7 +27,7 @@ import torch
 
 __all__ = ["adapt_to_load", "adapt_to_load_enabled", "max_threads", "tick", "busy_threads_elsewhere"]
 
-_state: dict = {"enabled": False, "max_threads": None, "interval": 1.0, "next": 0.0}
+_state: dict = {"enabled": False, "max_threads": None, "interval": 1.0, "next": 0.0, "cores": 1}
 
 
 def _running_threads_of_this_process() -> int:
@@ -42,9 +42,9 @@ def _running_threads_of_this_process() -> int:
     return count
 
 
-def busy_threads_elsewhere(samples: int = 5, gap: float = 0.002) -> int | None:
-    """Runnable threads of other processes right now (median of ``samples`` looks), or None where
-    ``/proc/loadavg`` does not exist."""
+def busy_threads_elsewhere(samples: int = 3, gap: float = 0.0005) -> int | None:
+    """Runnable threads of other processes right now (median of ``samples`` looks ``gap`` seconds
+    apart: ~1 ms of the calling loop's time), or None where ``/proc/loadavg`` does not exist."""
     counts = []
     for i in range(samples):
         try:
@@ -69,7 +69,8 @@ def adapt_to_load(enabled: bool = True, *, max_threads: int | None = None, inter
             raise ValueError(f"adapt_to_load: max_threads must be >= 1, got {max_threads}")
         if not interval > 0:
             raise ValueError(f"adapt_to_load: interval must be > 0 seconds, got {interval}")
-        _state.update(enabled=True, max_threads=cap, interval=float(interval), next=0.0)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        _state.update(enabled=True, max_threads=cap, interval=float(interval), next=0.0, cores=cores)
         tick()
     else:
         if _state["enabled"] and _state["max_threads"]:
@@ -99,7 +100,6 @@ def tick() -> None:
     busy = busy_threads_elsewhere()
     if busy is None:
         return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    wanted = max(1, min(_state["max_threads"], cores - busy))
+    wanted = max(1, min(_state["max_threads"], _state["cores"] - busy))
     if wanted != torch.get_num_threads():
         torch.set_num_threads(wanted)
