@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "coarsegrain/binning.h"
 #include "coarsegrain/build_config.h"
 #include "coarsegrain/finite_volume.h"
 #include "coarsegrain/grid.h"
@@ -190,6 +191,64 @@ py::array restrict_average(const py::array& u, int ndim, int factor) {
                                                 : go(static_cast<double*>(nullptr));
 }
 
+// Particle binning on NumPy arrays (same checks and results as torch.ops.coarsegrain.bin_particles).
+// quantities None -> counts [*bins]; [n] -> sums [*bins]; [n, q] -> sums [q, *bins].
+py::tuple bin_particles(const py::array& positions, const py::object& quantities, const std::vector<int64_t>& bins,
+                        const std::vector<double>& box, const std::vector<double>& origin,
+                        const std::string& assignment, bool periodic) {
+  const char* op = "bin_particles";
+  const bool f32 = is_float32(op, "positions", positions);
+  if (positions.ndim() != 2)
+    throw py::value_error("bin_particles: positions must be [n, d] (one row per particle), got " +
+                          std::to_string(positions.ndim()) + " axes");
+  coarsegrain::BinGrid grid;
+  const std::string error = coarsegrain::make_bin_grid(
+      op, positions.shape(1), bins.data(), static_cast<int64_t>(bins.size()), box.data(),
+      static_cast<int64_t>(box.size()), origin.data(), static_cast<int64_t>(origin.size()), assignment, periodic, grid);
+  if (!error.empty()) throw py::value_error(error);
+  const int64_t n = positions.shape(0);
+  py::array q;
+  int64_t nq = 1;
+  bool squeeze = true;
+  const bool has_q = !quantities.is_none();
+  if (has_q) {
+    q = py::array::ensure(quantities);
+    if (!q) throw py::type_error("bin_particles: quantities must be an array or None");
+    if (!q.dtype().is(positions.dtype()))
+      throw py::type_error("bin_particles: quantities must have the dtype of positions (" +
+                           py::str(positions.dtype()).cast<std::string>() + "), got " +
+                           py::str(q.dtype()).cast<std::string>());
+    if (!((q.ndim() == 1 || q.ndim() == 2) && q.shape(0) == n && (q.ndim() == 1 || q.shape(1) >= 1)))
+      throw py::value_error("bin_particles: quantities must be [n] or [n, q] with n = " + std::to_string(n) +
+                            " (one row per particle)");
+    squeeze = q.ndim() == 1;
+    nq = q.ndim() == 1 ? 1 : q.shape(1);
+  }
+  std::vector<py::ssize_t> shape;
+  if (!squeeze) shape.push_back(nq);
+  for (int a = 0; a < grid.ndim; ++a) shape.push_back(grid.bins[a]);
+  coarsegrain::BinStats stats;
+  auto go = [&](auto tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto pos = c_array<T>(positions);
+    py::array_t<T> qc;
+    if (has_q) qc = c_array<T>(q);
+    py::array_t<T> out(shape);
+    const T* pp = pos.data();
+    const T* qp = has_q ? qc.data() : nullptr;
+    T* dst = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      stats = coarsegrain::bin_particles(pp, qp, n, nq, grid, dst);
+    }
+    return py::array(out);
+  };
+  py::array out = f32 ? go(static_cast<float*>(nullptr)) : go(static_cast<double*>(nullptr));
+  const std::string bad = coarsegrain::nonfinite_message(op, stats);
+  if (!bad.empty()) throw py::value_error(bad);
+  return py::make_tuple(out, stats.dropped);
+}
+
 py::dict build_config() {
   py::dict d;
   d["version"] = COARSEGRAIN_VERSION;
@@ -329,4 +388,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("threads_used_by_pool", &threads_used_by_pool, py::arg("chunks"), py::arg("micros"),
         "Runs `chunks` sleeping chunks on the kernel thread pool; returns the distinct threads "
         "that ran them (a diagnostic).");
+  m.def("bin_particles", &bin_particles, py::arg("positions"), py::arg("quantities") = py::none(), py::kw_only(),
+        py::arg("bins"), py::arg("box"), py::arg("origin") = std::vector<double>{}, py::arg("assignment") = "ngp",
+        py::arg("periodic") = true,
+        "Per-cell sums of particle quantities (counts without them) on a uniform grid over a box; "
+        "returns (sums, dropped). Output axis a belongs to positions[:, a] (as numpy.histogramdd). "
+        "See coarsegrain.ops.bin_particles.");
 }

@@ -231,3 +231,51 @@ RestrictCall prepare_restrict(const at::Tensor& u, int64_t ndim, int64_t factor)
 }
 
 }  // namespace coarsegrain::torch_ops
+
+namespace coarsegrain::torch_ops {
+
+BinningCall prepare_binning(const char* op, const at::Tensor& positions,
+                            const std::optional<at::Tensor>& quantities, c10::IntArrayRef bins,
+                            c10::ArrayRef<double> box, c10::ArrayRef<double> origin,
+                            c10::string_view assignment, bool periodic) {
+  TORCH_CHECK_TYPE(positions.scalar_type() == at::kFloat || positions.scalar_type() == at::kDouble, op,
+                   ": positions must be a float32 or float64 tensor, got ", positions.scalar_type());
+  TORCH_CHECK_VALUE(positions.dim() == 2, op, ": positions must be [n, d] (one row per particle), got shape ",
+                    positions.sizes());
+  BinningCall call;
+  const std::string error =
+      make_bin_grid(op, positions.size(1), bins.data(), static_cast<int64_t>(bins.size()), box.data(),
+                    static_cast<int64_t>(box.size()), origin.data(), static_cast<int64_t>(origin.size()),
+                    std::string(assignment), periodic, call.grid);
+  TORCH_CHECK_VALUE(error.empty(), error);
+  call.n = positions.size(0);
+  call.positions = positions.contiguous();
+  if (quantities.has_value() && quantities->defined()) {
+    const at::Tensor& q = *quantities;
+    TORCH_CHECK_TYPE(q.scalar_type() == positions.scalar_type(), op,
+                     ": quantities must have the dtype of positions (", positions.scalar_type(), "), got ",
+                     q.scalar_type());
+    TORCH_CHECK_VALUE(q.device() == positions.device(), op, ": quantities must be on the device of positions (",
+                      positions.device(), "), got ", q.device());
+    TORCH_CHECK_VALUE(q.dim() == 2 && q.size(0) == call.n && q.size(1) >= 1, op,
+                      ": quantities must be [n, q] with n = ", call.n, " (one row per particle) and q >= 1, got shape ",
+                      q.sizes());
+    call.quantities = q.contiguous();
+    call.nq = q.size(1);
+  }
+  call.out_shape.push_back(call.nq);
+  for (int a = 0; a < call.grid.ndim; ++a) call.out_shape.push_back(call.grid.bins[a]);
+  return call;
+}
+
+at::Tensor checked_binning_grad(const char* op, const BinningCall& call, const at::Tensor& grad) {
+  TORCH_CHECK_VALUE(grad.sizes() == c10::IntArrayRef(call.out_shape) &&
+                        grad.scalar_type() == call.positions.scalar_type() &&
+                        grad.device() == call.positions.device(),
+                    op, ": grad must be ", c10::IntArrayRef(call.out_shape), " ", call.positions.scalar_type(),
+                    " on ", call.positions.device(), ", got ", grad.sizes(), " ", grad.scalar_type(), " on ",
+                    grad.device());
+  return grad.contiguous();
+}
+
+}  // namespace coarsegrain::torch_ops

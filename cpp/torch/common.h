@@ -7,8 +7,10 @@
 #include <c10/util/ArrayRef.h>
 #include <c10/util/complex.h>
 
+#include <optional>
 #include <vector>
 
+#include "coarsegrain/binning.h"
 #include "coarsegrain/finite_volume.h"
 #include "coarsegrain/grid.h"
 #include "coarsegrain/phase_field.h"
@@ -113,5 +115,24 @@ struct RestrictCall {
   int factor = 1;
 };
 RestrictCall prepare_restrict(const at::Tensor& u, int64_t ndim, int64_t factor);
+
+}  // namespace coarsegrain::torch_ops
+
+namespace coarsegrain::torch_ops {
+
+// bin_particles(positions, quantities, bins, box, origin, assignment, periodic): checked,
+// contiguous positions [n, d] and quantities [n, q] (undefined when absent: counts), the grid.
+struct BinningCall {
+  at::Tensor positions, quantities;
+  BinGrid grid;
+  int64_t n = 0, nq = 1;
+  std::vector<int64_t> out_shape;  // [q, *bins]
+};
+BinningCall prepare_binning(const char* op, const at::Tensor& positions,
+                            const std::optional<at::Tensor>& quantities, c10::IntArrayRef bins,
+                            c10::ArrayRef<double> box, c10::ArrayRef<double> origin,
+                            c10::string_view assignment, bool periodic);
+// The upstream gradient of a binning call: [q, *bins], the positions' dtype and device.
+at::Tensor checked_binning_grad(const char* op, const BinningCall& call, const at::Tensor& grad);
 
 }  // namespace coarsegrain::torch_ops

@@ -37,4 +37,11 @@ TORCH_LIBRARY(coarsegrain, m) {
   m.def("restrict_average(Tensor u, int ndim, int factor) -> Tensor", tags);
   m.def("stencil_filter(Tensor v, Tensor coeffs, int offset) -> Tensor", tags);
   m.def("stencil_filter_backward(Tensor grad, Tensor v, Tensor coeffs, int offset) -> (Tensor, Tensor)", tags);
+  // Particles to fields (coarsegrain/binning.h): per-cell sums [q, *bins] of quantities [n, q]
+  // (counts when None) of particles at positions [n, d], and the number of particles dropped
+  // outside a non-periodic box; the backward gives (grad_positions [n, d], grad_quantities [n, q]).
+  m.def("bin_particles(Tensor positions, Tensor? quantities, int[] bins, float[] box, float[] origin, "
+        "str assignment=\"ngp\", bool periodic=True) -> (Tensor, Tensor)", tags);
+  m.def("bin_particles_backward(Tensor grad, Tensor positions, Tensor? quantities, int[] bins, float[] box, "
+        "float[] origin, str assignment, bool periodic) -> (Tensor, Tensor)", tags);
 }

@@ -1,5 +1,6 @@
 """Typed, differentiable wrappers of the ``torch.ops.coarsegrain`` operators."""
 
+from .binning import bin_particles
 from .finite_volume import restrict_average, stencil_filter, weno5_flux, weno5_reconstruct
 from .phase_field import allen_cahn_explicit, cahn_hilliard_explicit, explicit_stability_limit
 from .pointwise import irfftn, irfftn_for, polynomial, real_fft_pack, spectral_combine
@@ -16,6 +17,7 @@ from .stencil import (
 
 __all__ = [
     "allen_cahn_explicit",
+    "bin_particles",
     "cahn_hilliard_explicit",
     "explicit_stability_limit",
     "divergence",
