@@ -276,7 +276,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     try:
         spec = get_preset(args.preset, n_traj=args.n_traj, grid=args.grid, t_end=args.t_end,
                           save_every=args.save_every, dtype=args.dtype, device=args.device, seed=args.seed,
-                          method=args.method, dt=args.dt, rtol=args.rtol)
+                          method=args.method, dt=args.dt, rtol=args.rtol, full=args.full)
     except ValueError as e:  # the preset's values with the user's: name the flags they typed
         raise UsageError(_with_flags(_one_line(e), _SIMULATE_FLAGS)) from e
     out = args.out or Path(f"{args.preset}.h5")
@@ -546,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", type=_device, default="cpu", help="with --ops: cpu or cuda")
     demo.set_defaults(func=_cmd_demo)
 
-    sim = command("simulate", help="generate a phase-field ensemble into an HDF5 dataset")
+    sim = command("simulate", help="generate a phase-field or particle ensemble into an HDF5 dataset")
     sim.add_argument("preset", nargs="?", choices=list(PRESETS), metavar="preset",
                      help=f"preset name: {', '.join(PRESETS)} (see --list)")
     sim.add_argument("--list", action="store_true", help="list the presets")
@@ -565,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--dt", type=_positive_float,
                      help="time step (frames stay --save-every steps apart, so they move with it)")
     sim.add_argument("--rtol", type=_positive_float, help="tolerance of --method etd4-adaptive (default 1e-4)")
+    sim.add_argument("--full", action="store_true",
+                     help="particle presets (patel-*): the paper's sizes (100 sets x 1000 steps) instead of the "
+                          "small default; the phase-field presets are the papers' sizes already")
     sim.add_argument("--overwrite", action="store_true", help="replace an existing file (or an interrupted one)")
     sim.add_argument("--no-progress", action="store_true", help="no progress bar")
     sim.set_defaults(func=_cmd_simulate)

@@ -140,7 +140,13 @@ def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
     """Runs the ensemble into ``path`` (resuming an interrupted run) and returns the path.
 
     ``with_rhs=False`` leaves out ``/rhs`` (half the file; sequence models do not need it).
+    A :class:`~coarsegrain.particles.ParticleSpec` (the ``patel-*`` presets) runs the particle
+    simulator, which writes no ``/rhs``.
     """
+    from ..particles.ensemble import ParticleSpec, simulate_particles
+
+    if isinstance(spec, ParticleSpec):
+        return simulate_particles(spec, path, overwrite=overwrite, progress=progress)
     dtype = getattr(torch, spec.compute_dtype)
     try:
         device = torch.device(spec.device)

@@ -11,15 +11,25 @@ Where the papers are silent, the choice is written here:
   for eps = 0.1);
 * lanzoni's Perlin parameters: amplitude 0.3 about the mean, correlation length U(8, 24)
   grid units, warm-up of up to 20 frame intervals before the first saved frame.
+
+patel2021 §5.2.1 and §5.2.3 (particles, :mod:`coarsegrain.particles`): ``patel-brownian-1d``
+(Brownian motion, 256 bins on [0, 2π), dt 1e-3, 51,200 particles per set, von Mises mixtures with
+κ ~ U[5, 10]) and ``patel-levy-2d`` (isotropic Lévy flights, α = 1.5, 64² bins on [0, 2π)², dt
+1e-3, 819,200 particles per set, κ ~ U[1, 10] per axis, anisotropy β = 0). Both bin every step.
+By default they are small (4 sets, fewer particles, 100 steps: seconds); ``full=True``
+(``coarsegrain simulate --full``) gives the paper's 100 sets of 1000 steps (t = 1, the final time
+of the paper's Fig 4). Five mixture components (the paper's text; its Eq 22 says ten); densities
+``u = counts · n_bins / N`` (mean 1), as the dataset's metadata says.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 from ..grid import Grid
+from ..particles import LevyFlight, ParticleSpec
 from ..systems import AllenCahn, CahnHilliard, PhaseFieldCrystal, lanzoni, make_stepper, quartic
+from ..systems.steppers import _check_dt
 from .generate import SimulationSpec
 
 __all__ = ["PRESETS", "get_preset"]
@@ -62,19 +72,48 @@ def _lanzoni_ch3d() -> SimulationSpec:
                     "M 1, Perlin initial fields, frames tau = 0.5 apart")
 
 
-PRESETS: dict[str, Callable[[], SimulationSpec]] = {
+def _patel_brownian_1d(full: bool = False) -> ParticleSpec:
+    return ParticleSpec(
+        name="patel-brownian-1d", process=LevyFlight(alpha=2.0, ndim=1), bins=(256,),
+        n_particles=51_200 if full else 10_240, dt=1e-3, t_end=1.0 if full else 0.1, save_every=1,
+        n_traj=100 if full else 4,
+        initial={"kind": "von-mises-mixture", "n_components": 5, "kappa_range": [5.0, 10.0], "anisotropy": 0.0},
+        description="patel2021 §5.2.1: 1D Brownian particles (u_t = u_xx), 256 bins on [0, 2pi), dt 1e-3, "
+                    "von Mises mixtures; small: 4 x 10,240 particles x 100 steps, --full: 100 x 51,200 x 1000")
+
+
+def _patel_levy_2d(full: bool = False) -> ParticleSpec:
+    return ParticleSpec(
+        name="patel-levy-2d", process=LevyFlight(alpha=1.5, ndim=2, isotropic=True), bins=(64, 64),
+        n_particles=819_200 if full else 16_384, dt=1e-3, t_end=1.0 if full else 0.1, save_every=1,
+        n_traj=100 if full else 4,
+        initial={"kind": "von-mises-mixture", "n_components": 5, "kappa_range": [1.0, 10.0], "anisotropy": 0.0},
+        description="patel2021 §5.2.3: 2D isotropic Levy flights (alpha 1.5), 64^2 bins on [0, 2pi)^2, dt 1e-3; "
+                    "small: 4 x 16,384 particles x 100 steps, --full: 100 x 819,200 x 1000")
+
+
+PRESETS: dict[str, Callable[..., SimulationSpec | ParticleSpec]] = {
     "kiyani-allen-cahn": _kiyani_allen_cahn,
     "kiyani-cahn-hilliard": _kiyani_cahn_hilliard,
     "kiyani-pfc": _kiyani_pfc,
     "lanzoni-ch3d": _lanzoni_ch3d,
+    "patel-brownian-1d": _patel_brownian_1d,
+    "patel-levy-2d": _patel_levy_2d,
 }
+"""Preset name -> a function giving its spec (the particle presets take ``full``)."""
 
 
 def get_preset(name: str, *, n_traj: int | None = None, grid: list[int] | None = None,
                t_end: float | None = None, save_every: int | None = None, dtype: str | None = None,
                device: str | None = None, seed: int | None = None, method: str | None = None,
-               dt: float | None = None, rtol: float | None = None) -> SimulationSpec:
+               dt: float | None = None, rtol: float | None = None, full: bool = False,
+               n_particles: int | None = None, anisotropy: float | None = None) -> SimulationSpec | ParticleSpec:
     """A preset with overrides (``grid`` replaces the shape and keeps the spacing).
+
+    The particle presets (``patel-*``, a :class:`~coarsegrain.particles.ParticleSpec`) take
+    ``full`` (the paper's sizes), ``n_particles`` and ``anisotropy`` (β of patel2021 §5.2.3, 2D);
+    their ``grid`` is the number of bins on the fixed box [0, 2π)^d, and they have no ``method``
+    or ``rtol``. ``full`` changes nothing in the phase-field presets: they are the papers' sizes.
 
     ``method`` picks another stepper (see :func:`coarsegrain.systems.make_stepper`); ``dt``
     another step, so the frames, ``save_every`` steps apart, move with it; ``rtol`` is the
@@ -83,6 +122,13 @@ def get_preset(name: str, *, n_traj: int | None = None, grid: list[int] | None =
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    if name.startswith("patel-"):
+        return _particle_preset(name, n_traj=n_traj, grid=grid, t_end=t_end, save_every=save_every, dtype=dtype,
+                                device=device, seed=seed, method=method, dt=dt, rtol=rtol, full=full,
+                                n_particles=n_particles, anisotropy=anisotropy)
+    for key, value in (("n_particles", n_particles), ("anisotropy", anisotropy)):
+        if value is not None:
+            raise ValueError(f"{name}: {key} applies to the particle presets (patel-*) only")
     spec = PRESETS[name]()
     changes: dict = {}
     if grid is not None:
@@ -107,8 +153,37 @@ def get_preset(name: str, *, n_traj: int | None = None, grid: list[int] | None =
     # The stepper is checked before the spec: an unknown method or an unstable or negative dt is
     # the real problem, not the frame count it would lead to.
     new_dt = changes.get("dt", spec.dt)
-    if not (new_dt > 0 and math.isfinite(new_dt)):
-        raise ValueError(f"{name}: dt must be a positive number, got {new_dt}")
+    _preset_dt(name, new_dt)
     make_stepper(changes.get("model", spec.model), changes.get("method", spec.method), new_dt,
                  **changes.get("stepper_options", spec.stepper_options))
+    return spec.replace(**changes) if changes else spec
+
+
+def _preset_dt(name: str, dt) -> None:
+    try:
+        _check_dt(dt)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
+
+
+def _particle_preset(name: str, *, grid, method, rtol, full, n_particles, anisotropy, **overrides) -> ParticleSpec:
+    for key, value in (("method", method), ("rtol", rtol)):
+        if value is not None:
+            raise ValueError(f"{name}: {key} applies to the phase-field presets only (particles take exact "
+                             "stable steps)")
+    spec = PRESETS[name](full=full)
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if "dt" in changes:
+        _preset_dt(name, changes["dt"])
+    if grid is not None:
+        ndim = spec.process.ndim
+        if len(grid) == 1:
+            grid = list(grid) * ndim
+        if len(grid) != ndim:
+            raise ValueError(f"{name}: --grid needs 1 or {ndim} sizes, got {grid}")
+        changes["bins"] = tuple(int(n) for n in grid)
+    if n_particles is not None:
+        changes["n_particles"] = n_particles
+    if anisotropy is not None:
+        changes["initial"] = {**spec.initial, "anisotropy": float(anisotropy)}
     return spec.replace(**changes) if changes else spec
