@@ -30,6 +30,7 @@ from coarsegrain.particles import (
     LevyFlight,
     PointSource,
     VonMisesMixture,
+    block_generator,
     positive_stable,
     simulate_density,
     stable_increments,
@@ -189,6 +190,22 @@ def test_isotropic_2d_law(alpha):
     scale = dt ** (1 / alpha)
     p = ks_against_cdf(x[:, 0], lambda g: st.levy_stable.cdf(g, alpha, 0.0, scale=scale), center_gap=0.01 * scale)
     assert p > P_FAIL
+
+
+@pytest.mark.parametrize("isotropic", [True, False])
+def test_3d_laws_characteristic_function(isotropic):
+    alpha, dt = 1.2, 0.01
+    x = stable_increments(60_000, 3, alpha, dt, isotropic=isotropic, generator=gen(24)).numpy()
+    rng = np.random.default_rng(0)
+    k = rng.normal(size=(8, 3)) * np.array([[1.0], [1.0], [4.0], [4.0], [12.0], [12.0], [30.0], [30.0]])
+
+    def psi(kk):  # the closed forms
+        return np.linalg.norm(kk, axis=1) ** alpha if isotropic else (np.abs(kk) ** alpha).sum(1)
+
+    symbol = LevyFlight(alpha, 3, isotropic).symbol([torch.from_numpy(k[:, a]) for a in range(3)])
+    np.testing.assert_allclose(symbol.numpy(), psi(k), rtol=1e-12)
+    z = ecf_z(x, k, lambda kk: np.exp(-dt * psi(kk)))
+    assert np.all(np.abs(z) < Z_FAIL), z
 
 
 def test_per_axis_2d_law():
@@ -394,16 +411,42 @@ def test_same_seed_same_bits_any_chunk_size(binning):
     assert not torch.equal(a, _run(chunk_size=1024, rng_block=512))  # rng_block is part of the seeding
 
 
+def test_first_frame_is_the_histogram_of_the_block_streams(binning):
+    """Frame 0 is the NGP histogram (numpy.histogramdd) of the initial positions drawn block by
+    block from block_generator(seed, b): the seeding scheme and the binning, end to end."""
+    mix = VonMisesMixture.draw(np.random.default_rng(6), 2)
+    n, block = 2500, 1024
+    u = simulate_density(LevyFlight(1.5, 2), mix, n, bins=[16, 12], dt=1e-3, n_steps=1, seed=9, rng_block=block)
+    x = torch.cat([mix.sample(min(block, n - b * block), generator=block_generator(9, b, "cpu")) for b in range(3)])
+    h = np.histogramdd(x.numpy(), bins=[16, 12], range=[(0, TWO_PI)] * 2)[0]
+    counts = u[0].numpy() * n / (16 * 12)
+    np.testing.assert_allclose(counts, np.rint(counts), atol=1e-9)
+    np.testing.assert_array_equal(np.rint(counts), h)
+
+
+def test_cic_assignment(binning):
+    if binning is _histogramdd_binning:
+        pytest.skip("numpy.histogramdd stands in for bin_particles: NGP only")
+    ngp, cic = _run(assignment="ngp"), _run(assignment="cic")
+    torch.testing.assert_close(cic.mean(dim=(1, 2)), torch.ones(4, dtype=torch.float64), rtol=1e-12, atol=0)
+    assert not torch.equal(ngp, cic) and (cic >= 0).all()
+    # CIC smooths: its frame-to-frame roughness (sum of squared neighbour differences) is lower.
+    rough = lambda u: ((u - u.roll(1, -1)) ** 2).sum()  # noqa: E731
+    assert rough(cic) < rough(ngp)
+
+
 def test_same_bits_any_thread_count(binning):
     before = torch.get_num_threads()
     try:
-        torch.set_num_threads(1)
-        a = _run(1000, n_steps=2, save_every=1, rng_block=256)
-        torch.set_num_threads(2)
-        b = _run(1000, n_steps=2, save_every=1, rng_block=256)
+        runs = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            runs.append([_run(600, n_steps=1, save_every=1, rng_block=256, assignment=a)
+                         for a in (("ngp", "cic") if binning is not _histogramdd_binning else ("ngp",))])
     finally:
         torch.set_num_threads(before)
-    assert torch.equal(a, b)
+    for one, two in zip(*runs):
+        assert torch.equal(one, two)
 
 
 def test_sampler_same_generator_state_same_bits(dtype):

@@ -26,9 +26,10 @@ come in streams of ``rng_block`` particles: block ``b`` (particles ``b·rng_bloc
 ``(b+1)·rng_block − 1``) has its own ``torch.Generator`` seeded from ``(seed, b)`` (NumPy
 ``SeedSequence``), which draws its initial positions and then its increments step after step.
 The result therefore does not depend on ``chunk_size`` (rounded down to a multiple of
-``rng_block``), nor on the thread count (torch's CPU generator is sequential and NGP counts are
-integers, summed exactly); it does depend on ``seed``, ``rng_block``, the dtype and the device
-(CPU and CUDA generators are different streams).
+``rng_block``), nor on the thread count (torch's CPU generator is sequential, NGP counts are
+integers summed exactly, and the CPU binning kernel sums CIC weights in a fixed order; both are
+tested); it does depend on ``seed``, ``rng_block``, the dtype and the device (CPU and CUDA
+generators are different streams).
 """
 
 from __future__ import annotations
