@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from coarsegrain.experiments import barsinai2019 as bs
+from coarsegrain.grid import Grid
 from coarsegrain.models import LearnedFiniteVolume
 from coarsegrain.models.learned_fv import baseline_width, godunov_burgers_flux
 from coarsegrain.systems.conservation1d import (
@@ -129,8 +130,9 @@ def test_spectral_references_are_mesh_converged(equation):
     pde = KdV(length=setup.length) if equation == "kdv" else KuramotoSivashinsky(length=setup.length)
     u0 = random_sinusoids(2 * setup.fine, setup.length, 2, seed=4)
     t_end = 3.0
-    fine = ETDRK4(pde, 2 * setup.fine, setup.dt / 2).advance(u0, int(round(t_end / (setup.dt / 2))))
-    coarse = ETDRK4(pde, setup.fine, setup.dt).advance(u0[:, ::2], int(round(t_end / setup.dt)))
+    fine_grid, grid = Grid(2 * setup.fine, setup.length / (2 * setup.fine)), Grid(setup.fine, setup.length / setup.fine)
+    fine = ETDRK4(pde, fine_grid, setup.dt / 2).advance(u0, int(round(t_end / (setup.dt / 2))))
+    coarse = ETDRK4(pde, grid, setup.dt).advance(u0[:, ::2], int(round(t_end / setup.dt)))
     diff = (spectral_cell_averages(fine, 8) - spectral_cell_averages(coarse, 4)).abs().max()
     assert diff < 1e-4 * fine.abs().max()
 

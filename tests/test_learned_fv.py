@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from coarsegrain import ops
+from coarsegrain.grid import Grid
 from coarsegrain.models import LearnedFiniteVolume, face_stencil_offsets, standard_stencil
 from coarsegrain.systems.conservation1d import Burgers, SinusoidForcing, WenoBurgers
 
 
 def coarse_burgers_data(n=128, factor=4, realizations=6, seed=7):
     pde = Burgers(forcing=SinusoidForcing.random(realizations, seed))
-    solver = WenoBurgers(pde, n)
+    solver = WenoBurgers(pde, Grid(n, pde.length / n))
     v, t, xs, ys = torch.zeros(realizations, n, dtype=torch.float64), 0.0, [], []
     while t < 2.0:
         v = solver.advance(v, 15, t)

@@ -22,8 +22,9 @@ from coarsegrain.systems import (
     make_stepper,
     quartic,
 )
+from coarsegrain.systems.exponential import ExponentialRK, phi_functions
 from coarsegrain.systems.initial import gaussian_random_field, uniform
-from coarsegrain.systems.steppers import STEPPERS, _EtdStep, _phi_functions
+from coarsegrain.systems.steppers import STEPPERS, _EtdStep
 
 L = 8 * math.pi  # box side for the smooth-solution tests: wavenumbers k = 2 pi m / L
 
@@ -365,7 +366,7 @@ def test_adaptive_error_estimate_is_the_new_state_minus_the_fourth_stage():
     u = uniform(model.grid, 2, low=-0.5, high=0.5, seed=6)
     step = _EtdStep(stepper)
     u_hat, n_hat = step.start(u)
-    weights = stepper._weights(u, 0.3)
+    weights = stepper._weights(u, 0.3, step.linear)
     new, _, _, error = step(u_hat, n_hat, weights, 0.3, estimate_error=True)
     dims = (-2, -1)
     irfft = lambda x: torch.fft.irfftn(x, s=(16, 12), dim=dims)  # noqa: E731
@@ -397,15 +398,15 @@ def test_weight_cache_is_bounded_in_count_and_in_bytes_and_matches_a_direct_buil
     stepper = ExponentialSpectral(model, 0.1, order=4, variant="hochbruck-ostermann")
     u = torch.zeros(1, 16, 12)
     for i in range(20):
-        stepper._weights(u, 0.1 * (i + 1))
+        stepper._weights(u, 0.1 * (i + 1), 0.5)
     assert len(stepper._cache) == stepper._cache_size == 16
-    entry = sum(w.numel() * w.element_size() for ws in stepper._weights(u, 2.0) for w in ws)
+    entry = sum(w.numel() * w.element_size() for ws in stepper._weights(u, 2.0, 0.5) for w in ws)
     stepper._cache_bytes = 3 * entry + 1
-    got = stepper._weights(u, 5.0)
+    got = stepper._weights(u, 5.0, 0.5)
     assert len(stepper._cache) == 3 and list(stepper._cache)[-1][2] == 5.0
     # spread from the distinct |k|^2 values: the same numbers as computing on every mode
     k2 = model.grid.k_squared(dtype=torch.float64).expand(16, 7)
-    direct = stepper._build_weights(k2, 5.0)
+    direct = stepper._build_weights(k2, 5.0, 0.5)
     for ws, ds in zip(got, direct):
         for w, d in zip(ws, ds):
             assert torch.equal(w, d.expand(16, 7).float())
@@ -424,20 +425,45 @@ def test_adaptive_stepper_refuses_bad_tolerances_and_reports_a_collapsing_step()
         AdaptiveExponentialSpectral(model, 0.1).integrate(blowing_up, 1.0)
 
 
-def test_phi_functions_are_accurate_across_the_series_switch():
-    z = torch.tensor([-2500.0, -50.0, -1.0, -0.101, -0.099, -0.011, -1e-8, 0.0, 1e-8, 0.099, 0.101, 0.5],
-                     dtype=torch.float64)
-    phis = _phi_functions(z)
+@pytest.mark.parametrize("complex_z", [False, True])
+def test_phi_functions_are_accurate_across_the_series_switch(complex_z):
+    """Against 40-digit mpmath, on both sides of the switch from the series to the closed forms
+    at |z| = 1, for real z (phase-field symbols) and complex z (KdV's imaginary symbol)."""
+    real = [-2500.0, -50.0, -1.001, -0.999, -0.5, -0.101, -0.099, -0.011, -1e-8, 0.0, 1e-8, 0.099, 0.5,
+            0.999, 1.001, 3.0]
+    values = real + ([0.7j, -0.999j, 1.001j, 30j, 0.6 + 0.6j, -0.8 + 0.8j, 1e5j] if complex_z else [])
+    z = torch.tensor(values, dtype=torch.complex128 if complex_z else torch.float64)
+    phis = phi_functions(z)
     mp = pytest.importorskip("mpmath")
     mp.mp.dps = 40
-    for i, zi in enumerate(z.tolist()):
-        zz = mp.mpf(zi)
+    for i, zi in enumerate(values):
+        zz = mp.mpc(zi)
         for k, phi in enumerate(phis, start=1):
             if zi == 0:
                 exact = mp.mpf(1) / mp.factorial(k)
             else:
                 exact = (mp.e**zz - sum(zz**j / mp.factorial(j) for j in range(k))) / zz**k
-            assert phi[i].item() == pytest.approx(float(exact), rel=1e-12), (k, zi)
+            exact = complex(exact)
+            got = complex(phi[i].item())
+            assert abs(got - exact) <= 2e-15 * abs(exact), (k, zi, got, exact)
+
+
+def test_the_phase_field_steppers_and_the_1d_solver_share_one_exponential_core():
+    from coarsegrain.systems import conservation1d
+
+    model = CahnHilliard(Grid((16, 16), 0.7), quartic())
+    etd = ExponentialSpectral(model, 0.1, order=4)
+    one_d = conservation1d.ETDRK4(conservation1d.KdV(), 64, 1e-3)
+    assert type(etd.method) is type(one_d.method) is ExponentialRK
+    assert etd.method.scheme == one_d.method.scheme == "cox-matthews"
+    # the weights of a real symbol, from the core: e^{L dt} first, then dt phi-combinations
+    lin = torch.tensor([0.0, -1.0, -40.0], dtype=torch.float64)
+    w = ExponentialRK("etd1").weights(lin, 0.5)
+    torch.testing.assert_close(w[0][0], torch.exp(lin * 0.5))
+    torch.testing.assert_close(w[0][1], torch.tensor([0.5, 1 - math.exp(-0.5), (1 - math.exp(-20.0)) / 40],
+                                                     dtype=torch.float64), rtol=1e-15, atol=0)
+    with pytest.raises(ValueError, match="ExponentialRK: scheme must be one of"):
+        ExponentialRK("rk4")
 
 
 def test_long_exponential_runs_do_not_grow_hidden_anti_hermitian_modes():

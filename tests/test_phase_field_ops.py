@@ -10,6 +10,7 @@ import torch
 
 import reference as ref
 from coarsegrain import _core, ops
+from coarsegrain.ops import phase_field as pf
 
 SPACINGS = {1: [0.9], 2: [0.9, 1.1], 3: [0.9, 1.1, 1.0]}
 GRIDS = {1: (24,), 2: (12, 10), 3: (10, 6, 8)}
@@ -143,3 +144,46 @@ def test_opcheck_phase_field_ops(device):
                           (u, [1.0, 1.0], 1e-3, 1.0, 1.0, [0.0, -1.0, 0.0, 1.0], 3, "fused"))
     torch.library.opcheck(torch.ops.coarsegrain.allen_cahn_explicit.default,
                           (u, [1.0, 1.0], 1e-2, 1.0, 1.0, [0.0, -1.0, 0.0, 1.0], 2))
+
+
+def _minus_laplacian_matrix(shape, spacing, order):
+    """The periodic finite-difference -lap as a dense NumPy matrix, built from its stencil."""
+    stencil = {2: {0: -2.0, 1: 1.0, -1: 1.0},
+               4: {0: -30 / 12, 1: 16 / 12, -1: 16 / 12, 2: -1 / 12, -2: -1 / 12}}[order]
+    n = int(np.prod(shape))
+    index = np.arange(n).reshape(shape)
+    a = np.zeros((n, n))
+    for axis, h in enumerate(spacing):
+        for offset, weight in stencil.items():
+            a[index.reshape(-1), np.roll(index, -offset, axis).reshape(-1)] -= weight / h**2
+    return a
+
+
+@pytest.mark.parametrize("order", [2, 4])
+@pytest.mark.parametrize("conserved", [True, False])
+@pytest.mark.parametrize("curvature", [0.0, 2.0, -1.0])
+def test_explicit_stability_limit_against_the_numerical_spectrum(order, conserved, curvature):
+    """The limit is where the explicit-Euler amplification matrix of the linearized equation,
+    I - dt M K (kappa L + c) (K = L for Cahn-Hilliard, I for Allen-Cahn, L = -lap built from
+    the stencil), reaches spectral radius 1: checked with NumPy's eigenvalues on a 6 x 8 grid of
+    unequal spacings."""
+    shape, spacing, mobility, kappa = (6, 8), (0.7, 1.3), 1.7, 0.6
+    lap = _minus_laplacian_matrix(shape, spacing, order)
+    lam = np.linalg.eigvalsh(lap).max()
+    assert pf.laplacian_max_eigenvalue(spacing, order) == pytest.approx(lam, rel=1e-12)
+    limit = ops.explicit_stability_limit(spacing, mobility, kappa, conserved, curvature, laplacian_order=order)
+    eye = np.eye(lap.shape[0])
+    rate = mobility * (lap if conserved else eye) @ (kappa * lap + max(curvature, 0.0) * eye)
+
+    def radius(dt):
+        return np.abs(np.linalg.eigvals(eye - dt * rate)).max()
+
+    assert radius(0.999 * limit) <= 1 + 1e-12 < radius(1.001 * limit)
+    message = pf.explicit_stability_error(1.001 * limit, spacing, mobility, kappa, conserved, curvature, order)
+    assert f"stability limit {limit:.6g}" in message and ("(16/3)/h^2" if order == 4 else "4/h^2") in message
+    assert pf.explicit_stability_error(0.999 * limit, spacing, mobility, kappa, conserved, curvature, order) is None
+
+
+def test_laplacian_max_eigenvalue_refuses_other_orders():
+    with pytest.raises(ValueError, match="laplacian_max_eigenvalue: order must be 2 or 4, got 6"):
+        pf.laplacian_max_eigenvalue([1.0], 6)

@@ -54,11 +54,34 @@ def test_receptive_fields():
 def test_blow_up_is_reported_with_time_and_place():
     u0 = torch.zeros(1, 8, dtype=torch.float64)
     u0[0, 3] = 1.0  # u_t = u^2 from u = 1 blows up at t = 1
-    with pytest.raises(BlowUpError, match=r"rollout blew up at t = 0\.9[0-9]*: \|u\| = .* > bound 10 at index \(0, 3\)") as info:
-        rollout(lambda u: u * u, u0, 1e-3, 2000, method="rk4", bound=10.0)
+    with pytest.raises(BlowUpError, match=r"rollout blew up at t = 0\.9[0-9]*: value 1\d\.?\d* outside the bounds "
+                                          r"\[-10, 10\] at index \(0, 3\)") as info:
+        rollout(lambda u: u * u, u0, 1e-3, 2000, method="rk4", bounds=10.0)
     assert 0.88 < info.value.time < 1.0 and info.value.index == (0, 3)
     assert info.value.trajectory is not None
     with pytest.raises(BlowUpError, match=r"non-finite"):
         rollout(lambda u: u * float("nan"), u0, 1e-3, 5)
     with pytest.raises(BlowUpError):
-        solve_ivp_rollout(lambda u: u * u, u0, [0.0, 2.0], method="RK45", bound=100.0)
+        solve_ivp_rollout(lambda u: u * u, u0, [0.0, 2.0], method="RK45", bounds=100.0)
+
+
+def test_rollout_bounds_take_a_number_or_a_pair_and_one_check_serves_both_rollouts():
+    from coarsegrain.rollout.learned import normalize_bounds
+
+    assert normalize_bounds(None) is None and normalize_bounds(2) == (-2.0, 2.0)
+    assert normalize_bounds((-0.5, 1.5)) == (-0.5, 1.5) and normalize_bounds([0, 1]) == (0.0, 1.0)
+    for bad, match in ((0.0, "positive number"), (float("nan"), "positive number"), ((1.0, 0.0), "lo < hi"),
+                       ("ab", "positive number b"), ((1, 2, 3), "positive number b"), (True, "positive number b")):
+        with pytest.raises(ValueError, match=r"bounds must .*" + match):
+            normalize_bounds(bad)
+    # a pair bounds each side: u' = 1 from 0 leaves [-1, 0.5] at t > 0.5, not at |u| > 1
+    u0 = torch.zeros(1, 4, dtype=torch.float64)
+    with pytest.raises(BlowUpError, match=r"t = 0\.6: value 0\.6 outside the bounds \[-1, 0\.5\]") as info:
+        rollout(lambda u: torch.ones_like(u), u0, 0.1, 10, method="euler", bounds=(-1.0, 0.5), progress=False)
+    assert info.value.trajectory.shape == (6, 1, 4)  # the frames before the blow-up
+    out = rollout(lambda u: -torch.ones_like(u), u0, 0.1, 5, method="euler", bounds=(-1.0, 0.5), progress=False)
+    assert out[-1].min().item() == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match=r"bounds must have lo < hi, got \(1, -1\)"):
+        rollout(lambda u: u, u0, 0.1, 2, bounds=(1.0, -1.0))
+    with pytest.raises(BlowUpError, match=r"outside the bounds \[-0\.4, 0\.4\]"):
+        solve_ivp_rollout(lambda u: torch.ones_like(u), u0, [0.0, 1.0], method="RK45", bounds=0.4, progress=False)

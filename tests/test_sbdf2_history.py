@@ -88,3 +88,25 @@ def test_inference_mode_tensors():
         u = stepper.advance(u0.clone(), 10)
         two = stepper.advance(u.clone(), 10)
     torch.testing.assert_close(two, one, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("how", ["copy", "deepcopy"])
+def test_a_copied_stepper_continues_like_the_original_and_independently(how):
+    """A copy of a stepper mid-run (copy.copy or copy.deepcopy) carries the history: both
+    continue at second order like one uninterrupted run, and what one of them does next
+    (restarting on another field, reset) leaves the other's history alone."""
+    import copy
+
+    model, u0 = _model(), smooth_field(16)
+    one = SemiImplicitSpectral(model, 0.05, order=2).advance(u0, 40)
+    first_order_restart = SemiImplicitSpectral(model, 0.05, order=2)
+    a = SemiImplicitSpectral(model, 0.05, order=2)
+    mid = a.advance(u0, 20)
+    b = getattr(copy, how)(a)
+    a.advance(0.5 * u0, 5)  # a restarts on another field: a new history for a only
+    a.reset()
+    torch.testing.assert_close(b.advance(mid.clone(), 20), one, rtol=1e-12, atol=1e-12)
+    # and a, whose history is gone, restarts with a first-order step: not the continued run
+    restarted = a.advance(mid.clone(), 20)
+    torch.testing.assert_close(restarted, first_order_restart.advance(mid.clone(), 20), rtol=1e-12, atol=1e-12)
+    assert (restarted - one).abs().max() > 1e-8

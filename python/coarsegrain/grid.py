@@ -93,9 +93,12 @@ class Grid:
         return sum((2 - 2 * torch.cos(k * h)) / h**2
                    for k, h in zip(self.wavenumbers(device=device, dtype=dtype), self.spacing))
 
-    def max_laplacian_eigenvalue(self) -> float:
-        """Largest eigenvalue of the finite-difference -lap: sum_a 4 / h_a^2."""
-        return sum(4.0 / h**2 for h in self.spacing)
+    def max_laplacian_eigenvalue(self, order: int = 2) -> float:
+        """Largest eigenvalue of the finite-difference -lap of ``order`` 2 (sum_a 4 / h_a^2) or
+        4 (sum_a (16/3) / h_a^2): :func:`coarsegrain.ops.laplacian_max_eigenvalue`."""
+        from .ops.phase_field import laplacian_max_eigenvalue
+
+        return laplacian_max_eigenvalue(self.spacing, order)
 
     def to_dict(self) -> dict:
         return {"shape": list(self.shape), "spacing": list(self.spacing), "boundary": self.boundary}

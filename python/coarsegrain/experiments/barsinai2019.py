@@ -40,6 +40,7 @@ from torch import Tensor
 
 from .. import ops
 from .._atomic import write_json_atomic
+from ..grid import Grid
 from ..models.learned_fv import LearnedFiniteVolume, baseline_width
 from ..systems.conservation1d import (
     ETDRK4,
@@ -127,6 +128,7 @@ class Reference:
     def __init__(self, equation: str, batch: int, seed: int, multiple: int = 1):
         self.setup = s = SETUPS[equation]
         self.length, self.n = s.length * multiple, s.fine * multiple
+        self.grid = Grid(self.n, self.length / self.n)
         if equation == "burgers":
             self.forcing = SinusoidForcing.random(batch, seed, length=self.length, domain_multiple=multiple)
             self.pde = Burgers(forcing=self.forcing, length=self.length)
@@ -143,12 +145,12 @@ class Reference:
         are cell averages (Burgers) or point values (spectral)."""
         saves = int(round(t_end / save_dt))
         if self.finite_volume:
-            solver = WenoBurgers(self.pde, self.n, max_speed=self.setup.max_speed)
+            solver = WenoBurgers(self.pde, self.grid, max_speed=self.setup.max_speed)
             per_save = math.ceil(save_dt / solver.dt)
             solver.dt = save_dt / per_save
         else:
             per_save = max(1, int(round(save_dt / self.setup.dt)))
-            solver = ETDRK4(self.pde, self.n, save_dt / per_save)
+            solver = ETDRK4(self.pde, self.grid, save_dt / per_save)
         u, t = self.u0, 0.0
         frames, rates = [u], [self.flux_rate(u, solver)]
         for i in range(saves):
@@ -346,7 +348,7 @@ def _methods(equation: str, factor: int, trained: dict, length: float, n: int):
                                    width=baseline_width(equation, acc)).double().eval()
         out.append((f"fv{acc}", base))
     if equation == "burgers":
-        weno = WenoBurgers(Burgers(length=length), n)
+        weno = WenoBurgers(Burgers(length=length), Grid(n, length / n))
         out.append(("weno5", lambda v: weno.flux_rhs(v[:, 0])[:, None]))
     for kind, model in trained.get(factor, {}).items():
         out.append((kind, model))

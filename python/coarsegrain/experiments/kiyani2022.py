@@ -202,12 +202,12 @@ def learned_pde_rollout(model, data_path: Path, cfg: KiyaniConfig, *, progress: 
         if cfg.rollout_method in ("euler", "rk4"):
             dt = 1e-3
             n = round((t_eval[-1] - t_eval[0]) / dt)
-            traj = rollout(rhs, u0, dt, n, method=cfg.rollout_method, save_every=1, bound=1e3, progress=progress)
+            traj = rollout(rhs, u0, dt, n, method=cfg.rollout_method, save_every=1, bounds=1e3, progress=progress)
             picks = [round((t - t_eval[0]) / dt) for t in t_eval]
             states = traj[picks]
         else:
             states = solve_ivp_rollout(rhs, u0, t_eval, method=cfg.rollout_method, ndim=2, rtol=1e-4,
-                                       atol=1e-6, bound=1e3, progress=progress)
+                                       atol=1e-6, bounds=1e3, progress=progress)
     except BlowUpError as e:
         return {"blew_up": True, "report": str(e), "seconds": time.perf_counter() - start}
     out = {"blew_up": False, "method": cfg.rollout_method, "t": t_eval[1:], "seconds": time.perf_counter() - start,

@@ -29,22 +29,66 @@ from .stencil import (
     normalize_spacing,
 )
 
-__all__ = ["cahn_hilliard_explicit", "allen_cahn_explicit", "explicit_stability_limit"]
+__all__ = ["cahn_hilliard_explicit", "allen_cahn_explicit", "explicit_stability_limit",
+           "explicit_stability_error", "laplacian_max_eigenvalue"]
+
+# Per axis, the largest eigenvalue of the periodic -lap stencil times h^2. Its symbol is
+# (2 - 2 cos theta) for the 3-point stencil and (30 - 32 cos theta + 2 cos 2 theta) / 12 =
+# (28 - 32 c + 4 c^2) / 12 (c = cos theta) for the 5-point one; both fall with c on [-1, 1],
+# so the maximum is at theta = pi (the checkerboard): 4 and 64 / 12 = 16 / 3.
+_LAPLACIAN_MAX_SYMBOL = {2: 4.0, 4: 16.0 / 3.0}
+
+
+def laplacian_max_eigenvalue(spacing: Sequence[float], order: int = 2) -> float:
+    """The largest eigenvalue of the periodic finite-difference -lap of ``order`` 2 (3-point
+    stencil per axis) or 4 (5-point): ``sum_a 4 / h_a^2`` or ``sum_a (16/3) / h_a^2`` (reached
+    where every axis has an even number of points, by the checkerboard mode)."""
+    if order not in _LAPLACIAN_MAX_SYMBOL:
+        raise ValueError(f"laplacian_max_eigenvalue: order must be 2 or 4, got {order!r}")
+    return sum(_LAPLACIAN_MAX_SYMBOL[order] / (float(h) * float(h)) for h in spacing)
 
 
 def explicit_stability_limit(
-    spacing: Sequence[float], mobility: float, kappa: float, conserved: bool, curvature: float = 0.0
+    spacing: Sequence[float], mobility: float, kappa: float, conserved: bool, curvature: float = 0.0,
+    laplacian_order: int = 2,
 ) -> float:
-    """Largest stable explicit-Euler dt of the linearized equation.
+    """Largest stable explicit-Euler dt of the linearized phase-field equation (every check
+    and error message in coarsegrain uses this one function).
 
-    With ``lam = sum_a 4/h_a^2`` the largest eigenvalue of -lap and ``curvature`` an upper bound
-    of f''(U) over the field's range (only its positive part tightens the limit):
-    ``2 / (M lam (kappa lam + curvature))`` for Cahn-Hilliard, ``2 / (M (kappa lam + curvature))``
-    for Allen-Cahn.
+    Linearized about a state where f'' = c, a Fourier mode with -lap eigenvalue mu decays as
+    ``U+ = (1 - dt M mu (kappa mu + c)) U`` (Cahn-Hilliard) or ``(1 - dt M (kappa mu + c)) U``
+    (Allen-Cahn); |factor| <= 1 on 0 <= mu <= lam, lam = :func:`laplacian_max_eigenvalue`,
+    gives ``2 / (M lam (kappa lam + c))`` and ``2 / (M (kappa lam + c))``. ``curvature`` is an
+    upper bound of f''(U) over the field's range; only its positive part tightens the limit
+    (a negative c is the physical instability, not the scheme's). With c = 0:
+    ``2 / (M kappa lam^2)`` and ``2 / (M kappa lam)``; in d dimensions of spacing dx with the
+    second-order Laplacian lam = 4 d / dx^2, so Cahn-Hilliard needs dt < dx^4 / (8 d^2 M kappa).
     """
-    lam = sum(4.0 / h**2 for h in spacing)
+    lam = laplacian_max_eigenvalue(spacing, laplacian_order)
     rate = mobility * (kappa * lam + max(curvature, 0.0))
     return 2.0 / (rate * lam) if conserved else 2.0 / rate
+
+
+def explicit_stability_error(
+    dt: float, spacing: Sequence[float], mobility: float, kappa: float, conserved: bool,
+    curvature: float = 0.0, laplacian_order: int = 2,
+) -> str | None:
+    """None when ``dt`` is below :func:`explicit_stability_limit`, else the one-line message
+    that says so and names the limit (the caller prefixes its name and raises)."""
+    limit = explicit_stability_limit(spacing, mobility, kappa, conserved, curvature, laplacian_order)
+    if dt < limit:
+        return None
+    lam = laplacian_max_eigenvalue(spacing, laplacian_order)
+    c = max(curvature, 0.0)
+    if c > 0:
+        formula = "2 / (M lam (kappa lam + c))" if conserved else "2 / (M (kappa lam + c))"
+        formula += f" with c = max f'' = {c:.6g}"
+    else:
+        formula = "2 / (M kappa lam^2)" if conserved else "2 / (M kappa lam)"
+    per_axis = "4/h^2" if laplacian_order == 2 else "(16/3)/h^2"
+    return (f"dt = {dt:g} is beyond the stability limit {limit:.6g} of explicit Euler on this grid: "
+            f"{formula} = {limit:.6g}, lam = sum {per_axis} = {lam:.6g} the largest eigenvalue of -lap; "
+            "take a smaller dt or a semi-implicit or exponential spectral stepper")
 
 
 def _prepare(op: str, u: Tensor, spacing, ndim, dfdu) -> tuple[list[float], list[float]]:
@@ -57,6 +101,23 @@ def _prepare(op: str, u: Tensor, spacing, ndim, dfdu) -> tuple[list[float], list
     except TypeError:
         raise TypeError(f"{op}: dfdu must be a sequence of polynomial coefficients") from None
     return h, coeffs
+
+
+def _check_dt(op: str, u: Tensor, dt, spacing: list[float], mobility, kappa, coeffs: list[float], steps,
+              conserved: bool) -> None:
+    """The stability limit, checked here with the one message where every other argument is
+    valid (otherwise the compiled op names the bad one first; it checks the limit again)."""
+    try:
+        values = [float(dt), float(mobility), float(kappa)]
+        steps = int(steps)
+    except (TypeError, ValueError):
+        return
+    if (all(math.isfinite(v) and v > 0 for v in values) and 1 <= len(spacing) <= min(3, u.dim())
+            and all(math.isfinite(h) and h > 0 for h in spacing) and steps >= 1
+            and 1 <= len(coeffs) <= 8 and all(math.isfinite(c) for c in coeffs)):
+        message = explicit_stability_error(values[0], spacing, values[1], values[2], conserved)
+        if message is not None:
+            raise ValueError(f"{op}: {message}")
 
 
 def cahn_hilliard_explicit(
@@ -75,9 +136,11 @@ def cahn_hilliard_explicit(
 
     ``scheme="fused"`` keeps mu in a ring of planes (per thread on CPU; per block in shared
     memory on CUDA, one kernel per step), so a step reads and writes the field about once;
-    ``"two_pass"`` writes mu to memory first. A ``dt`` at or beyond ``2 / (M kappa lam^2)`` raises ``ValueError`` stating the limit.
+    ``"two_pass"`` writes mu to memory first. A ``dt`` at or beyond :func:`explicit_stability_limit`
+    (``2 / (M kappa lam^2)``) raises ``ValueError`` stating the limit.
     """
     h, coeffs = _prepare("cahn_hilliard_explicit", u, spacing, ndim, dfdu)
+    _check_dt("cahn_hilliard_explicit", u, dt, h, mobility, kappa, coeffs, steps, True)
     return torch.ops.coarsegrain.cahn_hilliard_explicit(
         u, h, float(dt), float(mobility), float(kappa), coeffs, int(steps), scheme
     )
@@ -96,9 +159,11 @@ def allen_cahn_explicit(
 ) -> Tensor:
     """``steps`` explicit Allen-Cahn steps from ``u``; returns a new tensor.
 
-    A ``dt`` at or beyond ``2 / (M kappa lam)`` raises ``ValueError`` stating the limit.
+    A ``dt`` at or beyond :func:`explicit_stability_limit` (``2 / (M kappa lam)``) raises
+    ``ValueError`` stating the limit.
     """
     h, coeffs = _prepare("allen_cahn_explicit", u, spacing, ndim, dfdu)
+    _check_dt("allen_cahn_explicit", u, dt, h, mobility, kappa, coeffs, steps, False)
     return torch.ops.coarsegrain.allen_cahn_explicit(
         u, h, float(dt), float(mobility), float(kappa), coeffs, int(steps)
     )
@@ -112,13 +177,8 @@ def _fake_phase_field(op, u, spacing, dt, mobility, kappa, dfdu, steps, conserve
         torch._check_value(math.isfinite(value) and value > 0, lambda: (
             f"{op}: {name} must be a positive finite number, got {_num(value)}"))
     torch._check_value(steps >= 1, lambda: f"{op}: steps must be >= 1, got {steps}")
-    lam = sum(4.0 / (h * h) for h in spacing)
-    limit = 2.0 / (mobility * kappa * lam * lam) if conserved else 2.0 / (mobility * kappa * lam)
-    torch._check_value(dt < limit, lambda: (
-        f"{op}: dt = {_num(dt)} is beyond the explicit-Euler stability limit of this grid, "
-        f"{'2 / (M kappa lam^2)' if conserved else '2 / (M kappa lam)'} = {_num(limit)} "
-        f"(lam = sum 4/h^2 = {_num(lam)}); take dt well below it (the nonlinear term tightens it "
-        "further) or use the semi-implicit spectral stepper"))
+    message = explicit_stability_error(dt, spacing, mobility, kappa, conserved)
+    torch._check_value(message is None, lambda: f"{op}: {message}")
     return out
 
 

@@ -6,8 +6,9 @@
   with the sparsity pattern of F's receptive field (:func:`receptive_field`), so BDF costs a
   handful of F evaluations per Jacobian instead of one per unknown.
 
-Both stop on blow-up -- a non-finite value or ``|u|`` beyond ``bound`` -- with a
-:class:`BlowUpError` that says when and where, and carries the trajectory so far. Both show a
+Both stop on blow-up -- a non-finite value or one outside ``bounds`` (a number b for
+``[-b, b]`` or a ``(lo, hi)`` pair, :func:`normalize_bounds`; the recurrent rollouts take the
+same) -- with a :class:`BlowUpError` that says when and where, and carries the trajectory so far. Both show a
 progress bar (``progress=True``, the default) once they have run :data:`PROGRESS_DELAY_S`
 seconds, so quick calls print nothing; ``progress=False`` prints nothing at all.
 """
@@ -25,7 +26,7 @@ from torch import Tensor
 from .. import threads
 from .._progress import PROGRESS_DELAY_S, progress_bar  # noqa: F401  (PROGRESS_DELAY_S: named in the docs)
 
-__all__ = ["BlowUpError", "rollout", "solve_ivp_rollout", "receptive_field"]
+__all__ = ["BlowUpError", "rollout", "solve_ivp_rollout", "receptive_field", "normalize_bounds", "check_bounds"]
 
 RHS = Callable[[Tensor], Tensor]
 
@@ -77,28 +78,59 @@ class BlowUpError(FloatingPointError):
         self.time, self.index, self.trajectory = time, index, trajectory
 
 
-def _check_state(u: Tensor, t: float, bound: float | None, saved: list[Tensor]) -> None:
+def normalize_bounds(bounds, name: str = "bounds") -> tuple[float, float] | None:
+    """``bounds`` as a ``(lo, hi)`` pair: a number b means ``(-b, b)``; None means no limit
+    (only non-finite values stop a rollout)."""
+    if bounds is None:
+        return None
+    if isinstance(bounds, (int, float)) and not isinstance(bounds, bool):
+        b = float(bounds)
+        if not b > 0:  # also refuses NaN
+            raise ValueError(f"{name} must be a positive number b (for [-b, b]) or a (lo, hi) pair, got {bounds!r}")
+        return (-b, b)
+    try:
+        lo, hi = (float(x) for x in bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number b (for [-b, b]) or a (lo, hi) pair, "
+                         f"got {bounds!r}") from None
+    if not lo < hi:
+        raise ValueError(f"{name} must have lo < hi, got ({lo:g}, {hi:g})")
+    return (lo, hi)
+
+
+def check_bounds(u: Tensor, bounds: tuple[float, float] | None, when: str, time: float,
+                 saved: Sequence[Tensor] = (), layout: str = "") -> None:
+    """Raises :class:`BlowUpError` if ``u`` holds a non-finite value or one outside ``bounds``
+    (already normalized): "<when>: <what> at index <index><layout>", carrying the frames
+    ``saved`` so far (stacked; None if there are none)."""
     bad = ~torch.isfinite(u)
-    if bound is not None:
-        bad = bad | (u.abs() > bound)
+    if bounds is not None:
+        bad = bad | (u < bounds[0]) | (u > bounds[1])
     if bool(bad.any()):
         index = tuple(int(i) for i in torch.nonzero(bad)[0])
         value = u[index].item()
-        what = "non-finite" if not np.isfinite(value) else f"|u| = {abs(value):.3g} > bound {bound:g}"
-        raise BlowUpError(f"rollout blew up at t = {t:g}: {what} at index {index}", t, index,
-                          torch.stack(saved) if saved else None)
+        what = ("a non-finite value" if not np.isfinite(value)
+                else f"value {value:.4g} outside the bounds [{bounds[0]:g}, {bounds[1]:g}]")
+        raise BlowUpError(f"{when}: {what} at index {index}{layout}", time, index,
+                          torch.stack(list(saved)) if len(saved) else None)
+
+
+def _check_state(u: Tensor, t: float, bounds: tuple[float, float] | None, saved: list[Tensor]) -> None:
+    check_bounds(u, bounds, f"rollout blew up at t = {t:g}", t, saved)
 
 
 def rollout(rhs: RHS, u0: Tensor, dt: float, steps: int, *, method: str = "rk4", save_every: int = 1,
-            bound: float | None = None, progress: bool = True) -> Tensor:
-    """States at ``t = k * save_every * dt`` for k = 0.., as ``[n_saved, *u0.shape]``."""
+            bounds: float | tuple[float, float] | None = None, progress: bool = True) -> Tensor:
+    """States at ``t = k * save_every * dt`` for k = 0.., as ``[n_saved, *u0.shape]``; stops
+    with a :class:`BlowUpError` at a value outside ``bounds`` (:func:`normalize_bounds`)."""
+    bounds = normalize_bounds(bounds)
     if method not in ("euler", "rk4"):
         raise ValueError(f"rollout: method must be 'euler' or 'rk4', got {method!r}")
     if steps < 1 or save_every < 1 or not dt > 0:
         raise ValueError("rollout: need steps >= 1, save_every >= 1 and dt > 0")
     saved = [u0.detach().clone()]
     u = u0.detach()
-    _check_state(u, 0.0, bound, [])
+    _check_state(u, 0.0, bounds, [])
     with torch.no_grad(), progress_bar(progress, total=steps, desc="rollout", unit="step") as bar:
         for step in range(1, steps + 1):
             threads.tick()
@@ -110,7 +142,7 @@ def rollout(rhs: RHS, u0: Tensor, dt: float, steps: int, *, method: str = "rk4",
                 k3 = rhs(u + 0.5 * dt * k2)
                 k4 = rhs(u + dt * k3)
                 u = u + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-            _check_state(u, step * dt, bound, saved)
+            _check_state(u, step * dt, bounds, saved)
             if step % save_every == 0:
                 saved.append(u.clone())
             bar.update(1)
@@ -158,19 +190,20 @@ def _sparsity(grid: Sequence[int], offsets: Sequence[Sequence[int]], batch: int)
 
 def solve_ivp_rollout(rhs: RHS, u0: Tensor, t_eval: Sequence[float], *, method: str = "BDF",
                       ndim: int | None = None, rtol: float = 1e-4, atol: float = 1e-6,
-                      bound: float | None = None, jac_sparsity="auto", progress: bool = True,
-                      **options) -> Tensor:
+                      bounds: float | tuple[float, float] | None = None, jac_sparsity="auto",
+                      progress: bool = True, **options) -> Tensor:
     """States at ``t_eval`` (from ``t = t_eval[0]``) by ``scipy.integrate.solve_ivp``.
 
     ``rhs`` maps a torch tensor shaped like ``u0`` to its time derivative (e.g. a trained model).
     With an implicit ``method`` (BDF, Radau, LSODA), ``jac_sparsity="auto"`` derives the Jacobian
     pattern from F's receptive field (needs ``ndim``, the number of grid axes); pass ``None`` for
-    a dense Jacobian or your own scipy sparse matrix. Returns ``[len(t_eval), *u0.shape]``.
+    a dense Jacobian or your own scipy sparse matrix. ``bounds``: see :func:`normalize_bounds`. Returns ``[len(t_eval), *u0.shape]``.
     ``progress`` shows the model time reached and the number of F evaluations (after
     :data:`PROGRESS_DELAY_S` seconds).
     """
     from scipy.integrate import solve_ivp
 
+    bounds = normalize_bounds(bounds)
     t_eval = np.asarray(t_eval, dtype=np.float64)
     if t_eval.ndim != 1 or len(t_eval) < 2 or np.any(np.diff(t_eval) <= 0):
         raise ValueError("solve_ivp_rollout: t_eval must be at least two increasing times")
@@ -181,7 +214,7 @@ def solve_ivp_rollout(rhs: RHS, u0: Tensor, t_eval: Sequence[float], *, method: 
     def f(t, y):
         tracker(float(t))
         u = torch.from_numpy(y).to(dtype=dtype, device=device).reshape(shape)
-        _check_state(u, float(t), bound, saved)
+        _check_state(u, float(t), bounds, saved)
         with torch.no_grad():
             return rhs(u).double().cpu().numpy().reshape(-1)
 

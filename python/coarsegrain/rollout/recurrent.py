@@ -9,7 +9,6 @@ stops a rollout whose field leaves ``bounds`` with a :class:`BlowUpError` saying
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from torch import Tensor, nn
 
 from .. import threads
 from .._progress import progress_bar
-from .learned import BlowUpError
+from .learned import check_bounds, normalize_bounds
 
 __all__ = ["RecurrentRollout", "rollout_recurrent", "rollout_to_file"]
 
@@ -50,16 +49,8 @@ def _grid_dims(frame: Tensor) -> tuple[int, ...]:
 
 
 def _check_bounds(frame: Tensor, step: int, bounds: tuple[float, float] | None) -> None:
-    bad = ~torch.isfinite(frame)
-    if bounds is not None:
-        bad = bad | (frame < bounds[0]) | (frame > bounds[1])
-    if bool(bad.any()):
-        index = tuple(int(i) for i in torch.nonzero(bad)[0])
-        value = frame[index].item()
-        what = "a non-finite value" if not math.isfinite(value) else (
-            f"value {value:.4g} outside the bounds [{bounds[0]:g}, {bounds[1]:g}]")
-        raise BlowUpError(f"recurrent rollout left the valid range at step {step}: {what} at "
-                          f"index {index} (batch, channel, *grid)", float(step), index, None)
+    check_bounds(frame, bounds, f"recurrent rollout left the valid range at step {step}", float(step),
+                 layout=" (batch, channel, *grid)")
 
 
 def _check_model(model: nn.Module, frame: Tensor) -> None:
@@ -72,7 +63,7 @@ def _check_model(model: nn.Module, frame: Tensor) -> None:
 
 
 def rollout_recurrent(model: nn.Module, phi0: Tensor, steps: int, *, save_every: int = 1,
-                      state: Sequence[Tensor] | None = None, bounds: tuple[float, float] | None = None,
+                      state: Sequence[Tensor] | None = None, bounds: float | tuple[float, float] | None = None,
                       start_step: int = 0, callback: Callable[[int, Tensor], None] | None = None,
                       progress: bool = True) -> RecurrentRollout:
     """Iterates ``model.step`` ``steps`` times from ``phi0 [B, C, *grid]``.
@@ -81,7 +72,10 @@ def rollout_recurrent(model: nn.Module, phi0: Tensor, steps: int, *, save_every:
     ``state`` continues an earlier rollout's hidden state. ``callback(step, frame)`` runs after
     every step (monitoring, or an injected interruption in tests). ``progress`` shows a bar
     once the rollout has run ``PROGRESS_DELAY_S`` seconds (quick ones print nothing).
+    ``bounds``: a number b for ``[-b, b]`` or a ``(lo, hi)`` pair
+    (:func:`~coarsegrain.rollout.learned.normalize_bounds`).
     """
+    bounds = normalize_bounds(bounds)
     if steps < 0 or save_every < 1:
         raise ValueError(f"need steps >= 0 and save_every >= 1, got {steps} and {save_every}")
     _check_model(model, phi0)
@@ -117,7 +111,7 @@ def rollout_recurrent(model: nn.Module, phi0: Tensor, steps: int, *, save_every:
 
 def rollout_to_file(model: nn.Module, phi0: Tensor, path: str | os.PathLike, steps: int, *,
                     save_every: int = 1, chunk_steps: int = 100, tau: float = 1.0,
-                    spacing: Sequence[float] | None = None, bounds: tuple[float, float] | None = None,
+                    spacing: Sequence[float] | None = None, bounds: float | tuple[float, float] | None = None,
                     parameters: dict[str, Any] | None = None, overwrite: bool = False,
                     progress: bool = True, callback: Callable[[int, Tensor], None] | None = None) -> Path:
     """A rollout of ``steps`` steps written to a coarsegrain dataset at ``path``, chunk by chunk.
@@ -129,6 +123,8 @@ def rollout_to_file(model: nn.Module, phi0: Tensor, path: str | os.PathLike, ste
     metadata, e.g. the model's spec) must match for a resume. Returns ``path``.
     """
     from ..data.dataset import DatasetWriter
+
+    bounds = normalize_bounds(bounds)
 
     if steps < 1 or save_every < 1 or chunk_steps < 1 or chunk_steps % save_every:
         raise ValueError("need steps >= 1, save_every >= 1 and chunk_steps a positive multiple of "

@@ -8,13 +8,16 @@
 Two discretizations:
 
 * pseudo-spectral in space with fourth-order exponential time differencing (ETDRK4, Cox &
-  Matthews 2002, coefficients by the contour integral of Kassam & Trefethen 2005), 2/3-rule
-  dealiasing of the quadratic term -- :class:`ETDRK4`, for all three;
+  Matthews 2002, through the exponential Runge-Kutta core the phase-field steppers share,
+  :mod:`coarsegrain.systems.exponential`), 2/3-rule dealiasing of the quadratic term --
+  :class:`ETDRK4`, for all three;
 * finite volumes with WENO5 and the exact Godunov flux for v^2/2, a centred viscous flux and
   exactly cell-averaged forcing, advanced with SSP-RK3 -- :class:`WenoBurgers`, for Burgers.
 
-Fields are ``[*batch, n]`` float64 tensors of point values (spectral) or cell averages (FV) on
-``x_j = j * L / n`` (spectral) or cells ``[j, j + 1) * L / n`` (FV).
+The solvers run on a 1D periodic :class:`~coarsegrain.grid.Grid` of n points, spacing h = L / n
+(L the pde's period). Fields are ``[*batch, n]`` float64 tensors of point values (spectral) on
+``x_j = j h`` or cell averages (FV) over the cells ``[j, j + 1) h`` (the Grid's cells, whose
+centres are the Grid's points).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import torch
 from torch import Tensor
 
 from .. import ops
+from ..grid import Grid
+from .exponential import ExponentialRK
 
 __all__ = ["ETDRK4", "Burgers", "KdV", "KuramotoSivashinsky", "SinusoidForcing", "WenoBurgers",
            "random_sinusoids", "spectral_cell_averages", "ssprk3_step"]
@@ -183,31 +188,58 @@ class KuramotoSivashinsky(_Spectral1D):
         return -0.5
 
 
-class ETDRK4:
-    """Fourth-order exponential time differencing Runge-Kutta for a :class:`_Spectral1D` PDE.
+def _solver_grid(solver: str, pde: _Spectral1D, grid: Grid | int) -> Grid:
+    """``grid`` as the 1D periodic Grid the solver runs on: a Grid spanning the pde's period, or
+    a number of points n (a convenience: ``Grid(n, pde.length / n)``)."""
+    if isinstance(grid, bool) or not isinstance(grid, (Grid, int)):
+        raise TypeError(f"{solver}: grid must be a 1D coarsegrain.Grid (or a number of points), "
+                        f"got {type(grid).__name__}")
+    if isinstance(grid, int):
+        if grid < 1:
+            raise ValueError(f"{solver}: grid (a number of points) must be >= 1, got {grid}")
+        grid = Grid(grid, pde.length / grid)
+    if grid.ndim != 1 or grid.boundary != "periodic":
+        raise ValueError(f"{solver}: grid must be 1D and periodic, got shape {grid.shape}, boundary {grid.boundary!r}")
+    if not math.isclose(grid.lengths[0], pde.length, rel_tol=1e-12):
+        raise ValueError(f"{solver}: grid spans {grid.lengths[0]:g} (n * spacing) but the "
+                         f"{type(pde).__name__} has period {pde.length:g}")
+    return grid
 
-    The phi-function coefficients are evaluated as means over ``contour_points`` points of a
-    circle of radius 1 about each h L (Kassam & Trefethen 2005), which stays accurate where
-    h L -> 0; the quadratic term is dealiased by the 2/3 rule.
+
+class ETDRK4:
+    """Fourth-order exponential time differencing Runge-Kutta (Cox & Matthews 2002) for a
+    :class:`_Spectral1D` PDE on a 1D periodic ``grid`` (a :class:`~coarsegrain.grid.Grid` that
+    spans the pde's period; a number of points n is taken as ``Grid(n, pde.length / n)``), step
+    ``dt``. Points sit at ``x_j = j * spacing``.
+
+    The scheme and its phi-function coefficients are the shared exponential Runge-Kutta core
+    (:class:`~coarsegrain.systems.exponential.ExponentialRK`, the phase-field steppers' too),
+    evaluated on the complex symbol of L (series near L dt = 0, so the k = 0 mode and the small
+    wavenumbers keep full accuracy); ``variant="hochbruck-ostermann"`` takes the stiffly
+    accurate five-stage method instead. The quadratic term is dealiased by the 2/3 rule; the
+    forcing is evaluated at the stages' times.
     """
 
-    def __init__(self, pde: _Spectral1D, n: int, dt: float, contour_points: int = 64):
-        if n < 8 or not dt > 0:
-            raise ValueError(f"ETDRK4: need n >= 8 and dt > 0, got n = {n}, dt = {dt}")
-        self.pde, self.n, self.dt = pde, n, dt
-        k = pde.wavenumbers(n)
-        hl = dt * pde.linear_symbol(k)
-        self.e, self.e2 = torch.exp(hl), torch.exp(hl / 2)
-        roots = torch.exp(2j * math.pi * (torch.arange(contour_points, dtype=torch.float64) + 0.5) / contour_points)
-        lr = hl[:, None] + roots[None, :]
-        mean = lambda z: z.mean(-1)  # noqa: E731
-        self.q = dt * mean((torch.exp(lr / 2) - 1) / lr)
-        self.f1 = dt * mean((-4 - lr + torch.exp(lr) * (4 - 3 * lr + lr ** 2)) / lr ** 3)
-        self.f2 = dt * mean((2 + lr + torch.exp(lr) * (lr - 2)) / lr ** 3)
-        self.f3 = dt * mean((-4 - 3 * lr - lr ** 2 + torch.exp(lr) * (4 - lr)) / lr ** 3)
-        keep = torch.ones_like(k)
-        keep[k.abs() > (2 / 3) * k.abs().max()] = 0
+    def __init__(self, pde: _Spectral1D, grid: Grid | int, dt: float, variant: str = "cox-matthews"):
+        self.grid = _solver_grid("ETDRK4", pde, grid)
+        n = self.grid.shape[0]
+        dt = float(dt)
+        if n < 8:
+            raise ValueError(f"ETDRK4: grid needs at least 8 points, got {n}")
+        if not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"ETDRK4: dt must be a positive finite number, got {dt}")
+        if variant not in ("cox-matthews", "hochbruck-ostermann"):
+            raise ValueError(f"ETDRK4: variant must be 'cox-matthews' or 'hochbruck-ostermann', got {variant!r}")
+        self.pde, self.dt, self.variant = pde, dt, variant
+        self.method = ExponentialRK(variant)
+        (k,) = self.grid.wavenumbers(dtype=torch.float64)
+        self.weights = self.method.weights(pde.linear_symbol(k), dt)
+        keep = (k.abs() <= (2 / 3) * k.abs().max()).to(torch.float64)
         self.nonlinear_factor = pde.quadratic_coefficient() * 1j * k * keep
+
+    @property
+    def n(self) -> int:
+        return self.grid.shape[0]
 
     def _nonlinear(self, v_hat: Tensor, t: float) -> Tensor:
         u = torch.fft.irfft(v_hat, n=self.n)
@@ -216,38 +248,37 @@ class ETDRK4:
         return out if f is None else out + f
 
     def advance(self, u: Tensor, steps: int, t0: float = 0.0) -> Tensor:
-        """``u`` after ``steps`` steps from time ``t0``."""
+        """``u`` (``[*batch, n]``) after ``steps`` steps from time ``t0``."""
         if u.shape[-1] != self.n:
             raise ValueError(f"ETDRK4: u has {u.shape[-1]} points, the stepper was built for {self.n}")
         v = torch.fft.rfft(u.to(torch.float64))
-        h, t = self.dt, t0
+        dt, t, node = self.dt, t0, self.method.node
         for _ in range(steps):
-            nv = self._nonlinear(v, t)
-            a = self.e2 * v + self.q * nv
-            na = self._nonlinear(a, t + h / 2)
-            b = self.e2 * v + self.q * na
-            nb = self._nonlinear(b, t + h / 2)
-            c = self.e2 * a + self.q * (2 * nb - nv)
-            nc = self._nonlinear(c, t + h)
-            v = self.e * v + nv * self.f1 + 2 * (na + nb) * self.f2 + nc * self.f3
-            t += h
+            start = t
+            v = self.method.step(v, self._nonlinear(v, t), self.weights,
+                                 lambda stage_hat, stage: self._nonlinear(stage_hat, start + node(stage) * dt))
+            t += dt
         out = torch.fft.irfft(v, n=self.n)
         if not torch.isfinite(out).all():
-            raise FloatingPointError(f"ETDRK4 blew up before t = {t:g}; reduce dt (now {h:g})")
+            raise FloatingPointError(f"ETDRK4 blew up before t = {t:g}; reduce dt (now {dt:g})")
         return out
 
 
 class WenoBurgers:
-    """Finite-volume Burgers: dv_j/dt = -(J_{j+1/2} - J_{j-1/2}) / h + <f>_j with
-    J = Godunov(WENO5 states) - eta (v_{j+1} - v_j) / h, advanced by SSP-RK3 (Shu-Osher).
+    """Finite-volume Burgers on the cells of a 1D periodic ``grid`` (a
+    :class:`~coarsegrain.grid.Grid` spanning the pde's period; a number of cells n is taken as
+    ``Grid(n, pde.length / n)``): dv_j/dt = -(J_{j+1/2} - J_{j-1/2}) / h + <f>_j with
+    J = Godunov(WENO5 states) - eta (v_{j+1} - v_j) / h, h = ``spacing``, advanced by SSP-RK3
+    (Shu-Osher).
 
     ``dt=None`` picks :meth:`stable_dt` for speeds up to ``max_speed`` (the forced Burgers
     solutions of barsinai2019 stay below ~3)."""
 
-    def __init__(self, pde: Burgers, n: int, dt: float | None = None, flux: str = "godunov",
+    def __init__(self, pde: Burgers, grid: Grid | int, dt: float | None = None, flux: str = "godunov",
                  max_speed: float = 3.0):
-        self.pde, self.n, self.flux = pde, n, flux
-        self.h = pde.length / n
+        self.grid = _solver_grid("WenoBurgers", pde, grid)
+        self.pde, self.flux = pde, flux
+        n = self.n
         limit = self.viscous_limit()
         if dt is None:  # within CFL 0.4 for |v| <= max_speed and the viscous limit
             dt = self.stable_dt(max_speed)
@@ -256,18 +287,28 @@ class WenoBurgers:
                              f"h^2 / (2 eta) = {limit:g} (n = {n}); use dt <= {limit:g}")
         self.dt = dt
 
+    @property
+    def n(self) -> int:
+        return self.grid.shape[0]
+
+    @property
+    def spacing(self) -> float:
+        """The cell width h."""
+        return self.grid.spacing[0]
+
     def viscous_limit(self) -> float:
         """Largest stable dt of the explicit viscous term, h^2 / (2 eta)."""
-        return self.h ** 2 / (2 * self.pde.eta) if self.pde.eta > 0 else math.inf
+        return self.spacing ** 2 / (2 * self.pde.eta) if self.pde.eta > 0 else math.inf
 
     def stable_dt(self, max_speed: float, cfl: float = 0.4) -> float:
         """A dt within both the advective CFL limit (cfl h / max|v|) and the viscous limit."""
-        return min(cfl * self.h / max(max_speed, 1e-12), 0.9 * self.viscous_limit())
+        return min(cfl * self.spacing / max(max_speed, 1e-12), 0.9 * self.viscous_limit())
 
     def flux_rhs(self, v: Tensor) -> Tensor:
         """The conservative part of dv/dt (everything but the forcing), ``[*batch, n]``."""
-        face = ops.weno5_flux(v, self.flux) - self.pde.eta * (torch.roll(v, -1, -1) - v) / self.h
-        return -ops.divergence(face[..., None, :], [self.h])
+        h = self.spacing
+        face = ops.weno5_flux(v, self.flux) - self.pde.eta * (torch.roll(v, -1, -1) - v) / h
+        return -ops.divergence(face[..., None, :], [h])
 
     def rhs(self, v: Tensor, t: float) -> Tensor:
         out = self.flux_rhs(v)
@@ -276,21 +317,21 @@ class WenoBurgers:
         return out
 
     def advance(self, v: Tensor, steps: int, t0: float = 0.0) -> Tensor:
-        h, t = self.dt, t0
+        dt, t = self.dt, t0
         for _ in range(steps):
-            v = ssprk3_step(self.rhs, v, t, h)
-            t += h
+            v = ssprk3_step(self.rhs, v, t, dt)
+            t += dt
         if not torch.isfinite(v).all():
-            raise FloatingPointError(f"WenoBurgers blew up before t = {t:g}; reduce dt (now {h:g})")
+            raise FloatingPointError(f"WenoBurgers blew up before t = {t:g}; reduce dt (now {dt:g})")
         return v
 
 
-def ssprk3_step(rate, v: Tensor, t: float, h: float) -> Tensor:
-    """One step of the strong-stability-preserving third-order Runge-Kutta scheme (Shu-Osher)
-    for dv/dt = rate(v, t); differentiable."""
-    v1 = v + h * rate(v, t)
-    v2 = 0.75 * v + 0.25 * (v1 + h * rate(v1, t + h))
-    return v / 3 + (2 / 3) * (v2 + h * rate(v2, t + h / 2))
+def ssprk3_step(rate, v: Tensor, t: float, dt: float) -> Tensor:
+    """One step ``dt`` of the strong-stability-preserving third-order Runge-Kutta scheme
+    (Shu-Osher) for dv/dt = rate(v, t); differentiable."""
+    v1 = v + dt * rate(v, t)
+    v2 = 0.75 * v + 0.25 * (v1 + dt * rate(v1, t + dt))
+    return v / 3 + (2 / 3) * (v2 + dt * rate(v2, t + dt / 2))
 
 
 def spectral_cell_averages(u: Tensor, factor: int) -> Tensor:

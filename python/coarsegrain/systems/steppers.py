@@ -1,14 +1,16 @@
 """Time steppers for the phase-field models.
 
 * :class:`ExplicitEuler` -- finite differences, fused compiled ops (Allen-Cahn, Cahn-Hilliard);
-  refuses a dt beyond the stability limit and says what the limit is.
+  refuses a dt beyond the stability limit (:func:`coarsegrain.ops.explicit_stability_limit`)
+  and says what the limit is.
 * :class:`SemiImplicitSpectral` -- Fourier pseudo-spectral, stiff linear part implicit and
   f'(U) explicit (Chen & Shen 1998; kiyani2022 §2.3). ``order=1`` is the first-order
   semi-implicit scheme, ``order=2`` the second-order SBDF2 (BDF2 with extrapolated f'),
   started by one first-order step. FFTs go through torch.fft (MKL or pocketfft, cuFFT),
   the inverse on CPU through ``ops.irfftn`` (a half-length complex FFT, faster there).
 * :class:`ExponentialSpectral` -- exponential time differencing: ETD1 (SymPhas's scheme),
-  ETDRK2 and ETDRK4 (Cox-Matthews, or the stiffly accurate Hochbruck-Ostermann), which
+  ETDRK2 and ETDRK4 (Cox-Matthews, or the stiffly accurate Hochbruck-Ostermann; the schemes and
+  their phi-function weights are the core in :mod:`.exponential`, shared with the 1D solvers), which
   integrate the linear part exactly; far more accurate per step on stiff problems, for two
   (ETDRK2), four or five (ETDRK4) FFT pairs per step.
 * :class:`AdaptiveExponentialSpectral` -- stiffly accurate ETDRK4 with an embedded error
@@ -32,6 +34,8 @@ import torch
 from torch import Tensor
 
 from .. import ops
+from ..ops.phase_field import explicit_stability_error
+from .exponential import ExponentialRK
 from .phase_field import AllenCahn, CahnHilliard, PhaseFieldModel
 
 __all__ = ["ExplicitEuler", "SemiImplicitSpectral", "SBDF2History", "ExponentialSpectral", "AdaptiveExponentialSpectral",
@@ -69,13 +73,10 @@ class ExplicitEuler:
         self.limit = ops.explicit_stability_limit(
             model.grid.spacing, model.mobility, model.kappa, model.conserved
         )
-        if self.dt >= self.limit:
-            raise ValueError(
-                f"ExplicitEuler: dt = {self.dt} is beyond the stability limit {self.limit:.6g} of "
-                f"the linear part on this grid (2 / (M kappa lam{'^2' if model.conserved else ''}), "
-                f"lam = sum 4/h^2 = {model.grid.max_laplacian_eigenvalue():g}); take a smaller dt "
-                "or SemiImplicitSpectral"
-            )
+        message = explicit_stability_error(self.dt, model.grid.spacing, model.mobility, model.kappa,
+                                               model.conserved)
+        if message is not None:
+            raise ValueError(f"ExplicitEuler: {message}")
         self._warned = False
 
     def _warn_if_nonlinear_unstable(self, u: Tensor) -> None:
@@ -130,8 +131,8 @@ class _FourierStepper(abc.ABC):
 
     def _weights(self, u: Tensor, dt: float | None = None, linear: float | None = None):
         """The weights for step ``dt`` (default: the stepper's) and, for the exponential
-        steppers, the coefficient ``linear`` of U in the exact linear part (default: that of
-        the split about 0)."""
+        steppers, the coefficient ``linear`` of V in the exact linear part (their split's,
+        :meth:`ExponentialSpectral._split`; required there, unused by the semi-implicit one)."""
         dt = self.dt if dt is None else dt
         key = (u.device, u.dtype, dt, linear)
         if key in self._cache:
@@ -164,7 +165,7 @@ class _FourierStepper(abc.ABC):
         return self._k_squared[device]
 
     @abc.abstractmethod
-    def _build_weights(self, k2: Tensor, dt: float, linear: float | None = None) -> tuple[list[Tensor], ...]:
+    def _build_weights(self, k2: Tensor, dt: float, linear: float | None) -> tuple[list[Tensor], ...]:
         """The real weight arrays of the update's spectral combinations, from |k|^2."""
 
     def _check_advance(self, u: Tensor, steps: int) -> None:
@@ -210,7 +211,7 @@ class SemiImplicitSpectral(_FourierStepper):
         """Forget the history: the next call starts with a first-order step."""
         self.history = None
 
-    def _build_weights(self, k2: Tensor, dt: float, linear: float | None = None):
+    def _build_weights(self, k2: Tensor, dt: float, linear: float | None):
         # f' is wholly explicit: nothing of it sits in the implicit part, so where it is
         # linearized does not matter (and a constant shift of U passes through the scheme
         # exactly, since K or Lambda vanishes on constants).
@@ -277,25 +278,6 @@ def _version(t: Tensor) -> int | None:
     return None if t.is_inference() else t._version
 
 
-def _phi_functions(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """phi1, phi2, phi3 of z (float64): phi_k(z) = (e^z - sum_{j<k} z^j / j!) / z^k, with
-    their z -> 0 limits 1, 1/2, 1/6.
-
-    Near 0 (|z| < 0.1) the closed forms cancel catastrophically (phi3 loses about
-    3 log10(1/|z|) digits), so a Taylor series is used there (truncation below 1e-12 relative).
-    """
-    small = z.abs() < 0.1
-    zs = torch.where(small, torch.ones_like(z), z)
-    em1 = torch.expm1(zs)
-    closed = [em1 / zs, (em1 - zs) / zs**2, (em1 - zs - zs**2 / 2) / zs**3]
-    powers = [torch.ones_like(z)]
-    for _ in range(7):
-        powers.append(powers[-1] * z)
-    # phi_k(z) = sum_j z^j / (j + k)!
-    series = [sum(p / math.factorial(j + k) for j, p in enumerate(powers)) for k in (1, 2, 3)]
-    return tuple(torch.where(small, s, c) for s, c in zip(series, closed))
-
-
 class ExponentialSpectral(_FourierStepper):
     """Exponential Runge-Kutta stepping of ``U_t = L U + N(U)``.
 
@@ -326,7 +308,7 @@ class ExponentialSpectral(_FourierStepper):
 
     * ``"cox-matthews"`` (ETDRK4 of Cox & Matthews 2002, Eqs 26-29): four stages, four FFT
       pairs per step; order 4 where N is smooth in time, but only order 2 on stiff problems
-      (Hochbruck & Ostermann 2005): on late quartic Cahn-Hilliard coarsening (256^2, h = 0.5,
+      (Hochbruck & Ostermann 2005): on late quartic Cahn-Hilliard coarsening (256^2, spacing 0.5,
       S = 1) its error falls as dt^2.1.
     * ``"hochbruck-ostermann"`` (the five-stage method of Hochbruck & Ostermann 2005, stiff
       order 4): five FFT pairs per step, error falling as dt^2.8 on the same coarsening, and
@@ -363,6 +345,7 @@ class ExponentialSpectral(_FourierStepper):
                 raise ValueError(f"{type(self).__name__}: reference must be finite, got {reference}")
         self.stabilization, self.variant, self.reference = stabilization, variant, reference
         self.scheme = {1: "etd1", 2: "etdrk2", 4: variant}[order]
+        self.method = ExponentialRK(self.scheme)  # the shared exponential Runge-Kutta core
         wells = model.energy.minimizers()
         self._reference_quantum = (wells[-1] - wells[0] if len(wells) >= 2 else 1.0) / self._reference_steps
         self._fixed_reference = (reference if isinstance(reference, float)
@@ -414,9 +397,11 @@ class ExponentialSpectral(_FourierStepper):
         mk = m.mobility * m.mobility_symbol(k2)
         return -mk * (m.linear_symbol(k2) + linear), -mk
 
-    def _build_weights(self, k2: Tensor, dt: float, linear: float | None = None):
-        linear = self._split(0.0)[0] if linear is None else linear
-        return _etd_weights(*self._linear_and_nonlinear_symbols(k2, linear), dt, self.scheme)
+    def _build_weights(self, k2: Tensor, dt: float, linear: float):
+        if linear is None:
+            raise TypeError(f"{type(self).__name__}: the weights need the split's linear coefficient")
+        lin, nonlinear_factor = self._linear_and_nonlinear_symbols(k2, linear)
+        return self.method.weights(lin, dt, nonlinear_factor)
 
     def _growth_rate(self, linear: float) -> float:
         """The largest eigenvalue of L (> 0 where the linear part has unstable modes)."""
@@ -428,7 +413,7 @@ class ExponentialSpectral(_FourierStepper):
     @property
     def evaluations_per_step(self) -> int:
         """Nonlinear evaluations (FFT pairs) per step: the stages and the new state."""
-        return len(_ERK_SOURCES[self.scheme][0]) + 1
+        return self.method.evaluations_per_step
 
     def parameters(self) -> dict:
         extra = {"variant": self.variant} if self.order == 4 else {}
@@ -449,60 +434,6 @@ class ExponentialSpectral(_FourierStepper):
         return v
 
 
-# Exponential Runge-Kutta schemes as the terms each combination takes: 0 is U (weight e^{c L dt}),
-# j >= 1 the nonlinear part N_j of stage j (stage 1 is U itself). Per scheme: the stages 2, 3,
-# ..., and the new state.
-_ERK_SOURCES = {
-    "etd1": ((), (0, 1)),
-    "etdrk2": (((0, 1),), (0, 1, 2)),
-    "cox-matthews": (((0, 1), (0, 2), (0, 1, 3)), (0, 1, 2, 3, 4)),
-    "hochbruck-ostermann": (((0, 1), (0, 1, 2), (0, 1, 2, 3), (0, 1, 2, 3, 4)), (0, 1, 4, 5)),
-}
-# The stage (counting U as stage 1) that approximates U+ to lower order: the new state minus it
-# estimates the local error. Hochbruck-Ostermann's stage 4 (c = 1) is of stiff order 2.
-_EMBEDDED_STAGE = {"hochbruck-ostermann": 4}
-
-
-def _etd_weights(lin: Tensor, nk: Tensor, dt: float, scheme: str):
-    """The real weight lists of one exponential Runge-Kutta step of size ``dt`` (float64, from
-    the symbols of L and of the factor ``nk`` that turns the nonlinear spectrum into N-hat), in
-    the order and over the terms of ``_ERK_SOURCES[scheme]``: the stages, then the new state.
-
-    Cox-Matthews: a = e^{z/2} U + Q N1, b = e^{z/2} U + Q N_a, c = e^{z/2} a + Q (2 N_b - N1)
-    (written over U: e^z U + (e^{z/2} - 1) Q N1 + 2 Q N_b).
-    Hochbruck-Ostermann (2005, Eq 5.8; c = 0, 1/2, 1/2, 1, 1/2), with phi_ij = phi_i(c_j z):
-    a21 = phi_12 / 2; a31 = phi_13 / 2 - phi_23, a32 = phi_23; a41 = phi_1 - 2 phi_2,
-    a42 = a43 = phi_2; a52 = a53 = phi_25 / 2 - phi_34 + phi_24 / 4 - phi_35 / 2,
-    a54 = phi_25 / 4 - a52, a51 = phi_15 / 2 - 2 a52 - a54; b1 = phi_1 - 3 phi_2 + 4 phi_3,
-    b4 = 4 phi_3 - phi_2, b5 = 4 phi_2 - 8 phi_3.
-    """
-    z = lin * dt
-    phi1, phi2, phi3 = _phi_functions(z)
-    full = torch.exp(z)
-    h = nk * dt  # every nonlinear weight carries the factor that makes N-hat, and dt
-    if scheme == "etd1":
-        return ([full, h * phi1],)
-    if scheme == "etdrk2":
-        return [full, h * phi1], [full, h * (phi1 - phi2), h * phi2]
-    half = torch.exp(z / 2)
-    p1, p2, p3 = _phi_functions(z / 2)
-    if scheme == "cox-matthews":
-        q = h * p1 / 2
-        f1, f2, f3 = h * (phi1 - 3 * phi2 + 4 * phi3), h * (phi2 - 2 * phi3), h * (4 * phi3 - phi2)
-        return [half, q], [half, q], [full, (half - 1) * q, 2 * q], [full, f1, 2 * f2, 2 * f2, f3]
-    if scheme != "hochbruck-ostermann":
-        raise ValueError(f"unknown exponential Runge-Kutta scheme {scheme!r}")
-    a52 = p2 / 2 - phi3 + phi2 / 4 - p3 / 2
-    a54 = p2 / 4 - a52
-    a41, a42 = phi1 - 2 * phi2, phi2
-    b1, b4, b5 = phi1 - 3 * phi2 + 4 * phi3, 4 * phi3 - phi2, 4 * phi2 - 8 * phi3
-    return ([half, h * p1 / 2],
-            [half, h * (p1 / 2 - p2), h * p2],
-            [full, h * a41, h * a42, h * a42],
-            [half, h * (p1 / 2 - 2 * a52 - a54), h * a52, h * a52, h * a54],
-            [full, h * b1, h * b4, h * b5])
-
-
 class _EtdStep:
     """One exponential Runge-Kutta step on spectra, shared by the fixed-step and the adaptive
     stepper.
@@ -518,8 +449,8 @@ class _EtdStep:
         self.dims = tuple(range(-grid.ndim, 0))
         self.shape = grid.shape
         self.scheme = stepper.scheme
-        self.stage_sources, self.final_sources = _ERK_SOURCES[stepper.scheme]
-        self.embedded_stage = _EMBEDDED_STAGE.get(stepper.scheme)
+        self.method = stepper.method
+        self.embedded_stage = self.method.embedded_stage
         self.linear, self.g = stepper._split(reference)
         # The op handles directly: this runs once per stage, Python overhead counts.
         self.poly = torch.ops.coarsegrain.polynomial.default
@@ -539,14 +470,15 @@ class _EtdStep:
     def __call__(self, u_hat, n_hat, weights, dt: float, estimate_error: bool = False):
         if estimate_error and self.embedded_stage is None:
             raise ValueError(f"{self.scheme}: no embedded stage to estimate the error with")
-        combine, irfftn = self.combine, self.irfftn
-        terms, embedded = [u_hat, n_hat], None
-        for number, (sources, w) in enumerate(zip(self.stage_sources, weights), start=2):
-            stage = irfftn(combine([terms[j] for j in sources], w))
-            if number == self.embedded_stage:
-                embedded = stage
-            terms.append(self.nonlinear_hat(stage))
-        new_hat = combine([terms[j] for j in self.final_sources], weights[-1])
+        irfftn, embedded_stage, kept = self.irfftn, self.embedded_stage, []
+
+        def evaluate(stage_hat: Tensor, number: int) -> Tensor:
+            stage = irfftn(stage_hat)
+            if number == embedded_stage:
+                kept.append(stage)
+            return self.nonlinear_hat(stage)
+
+        new_hat = self.method.step(u_hat, n_hat, weights, evaluate, self.combine)
         # Project often enough that hidden round-off grows at most 10x in between (never where
         # no mode grows, e.g. with stabilization): the projection costs about 1/10 of a step.
         self._unprojected_growth += self.growth_rate * dt
@@ -556,7 +488,7 @@ class _EtdStep:
         u = irfftn(new_hat)
         # In real space, where both fields already are: one subtraction instead of a combination
         # of five spectra (and the norm needs no Parseval bookkeeping).
-        error = u - embedded if estimate_error else None
+        error = u - kept[0] if estimate_error else None
         return u, new_hat, self.nonlinear_hat(u), error
 
     def make_hermitian_(self, x_hat: Tensor) -> None:
@@ -613,7 +545,7 @@ class AdaptiveExponentialSpectral(ExponentialSpectral):
     over from one call to the next. Step sizes are snapped to a ladder ``dt * 2^(j/4)`` so that
     the weights of a handful of sizes are computed once and reused. The steps follow the
     dynamics: from 0.01 through the noise decay to 45 by t = 400 on a nearly separated 32^2
-    quartic system (S = 2); on 256^2 (h = 0.5), where interfaces keep moving, they grow to
+    quartic system (S = 2); on 256^2 (spacing 0.5), where interfaces keep moving, they grow to
     about 2 by t = 200 (rtol 1e-3).
 
     ``stabilization`` (see :class:`ExponentialSpectral`) defaults to ``"auto"``: half the largest
