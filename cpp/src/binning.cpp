@@ -106,7 +106,7 @@ std::string nonfinite_message(const char* op, const BinStats& stats) {
 template <typename T>
 BinStats bin_particles(const T* positions, const T* quantities, int64_t n, int64_t nq, const BinGrid& grid,
                        T* out) {
-  if (n < 0 || nq < 1 || (quantities == nullptr && nq != 1))
+  if (n < 0 || nq < 1 || (quantities == nullptr && nq != 1 && n > 0))
     throw std::invalid_argument("bin_particles: need n >= 0 and nq >= 1 (nq == 1 without quantities)");
   const int64_t cells = grid.cells();
   const int64_t width = cells * nq;
@@ -159,7 +159,7 @@ BinStats bin_particles(const T* positions, const T* quantities, int64_t n, int64
 template <typename T>
 void bin_particles_backward(const T* grad, const T* positions, const T* quantities, int64_t n, int64_t nq,
                             const BinGrid& grid, T* grad_quantities, T* grad_positions) {
-  if (n < 0 || nq < 1 || (quantities == nullptr && nq != 1))
+  if (n < 0 || nq < 1 || (quantities == nullptr && nq != 1 && n > 0))
     throw std::invalid_argument("bin_particles_backward: need n >= 0 and nq >= 1 (nq == 1 without quantities)");
   parallel_for(n, std::max<int64_t>(int64_t(1) << 14, 1), [&](int64_t p0, int64_t p1) {
     COARSEGRAIN_ISA_CALL(bin_backward_range, grad, positions, quantities, p0, p1, nq, grid, grad_quantities,

@@ -4,6 +4,7 @@
 // shared with the CUDA kernels.
 #include "binning_kernels.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "coarsegrain/detail/binning_math.h"
@@ -26,19 +27,50 @@ inline void note(Status s, int64_t p, int axis, BinStats& stats) {
   }
 }
 
+// Particles go in blocks: a vectorized pass finds the cells of the particles in the interior of
+// the box (binning_math's *_interior), then a scalar pass adds them and sends the rest (wrapped,
+// on a face, dropped, non-finite) through the general per-particle functions.
+constexpr int kBlock = 256;
+
+template <typename T, int D>
+void ngp_block_cells(const T* pos, int64_t first, int m, const BinAxes& axes, int32_t* idx) {
+  int32_t stride[D];
+  for (int d = 0; d < D; ++d) stride[d] = static_cast<int32_t>(axes.stride[d]);
+#pragma omp simd
+  for (int k = 0; k < m; ++k) {
+    int32_t flat = 0;
+    bool ok = true;
+    for (int d = 0; d < D; ++d) {
+      int32_t c;
+      ok &= ngp_cell_interior(double(pos[(first + k) * D + d]), axes.axis[d], c);
+      flat += c * stride[d];
+    }
+    idx[k] = ok ? flat : -1;
+  }
+}
+
 // Nearest grid point without quantities: integer counts (exact, and no floating-point add
 // chain when neighbouring particles share a cell).
 template <typename T, int D>
 void count_range(const T* pos, int64_t begin, int64_t end, const BinAxes& axes, bool periodic, uint32_t* counts,
                  BinStats& stats) {
-  for (int64_t p = begin; p < end; ++p) {
-    int64_t flat = 0;
-    int bad = -1;
-    const Status s = ngp_flat<D>(pos + p * D, axes, periodic, flat, bad);
-    if (s == kInside)
-      ++counts[flat];
-    else
-      note(s, p, bad, stats);
+  int32_t idx[kBlock];
+  for (int64_t b = begin; b < end; b += kBlock) {
+    const int m = static_cast<int>(std::min<int64_t>(kBlock, end - b));
+    ngp_block_cells<T, D>(pos, b, m, axes, idx);
+    for (int k = 0; k < m; ++k) {
+      if (idx[k] >= 0) {
+        ++counts[idx[k]];
+        continue;
+      }
+      int64_t flat = 0;
+      int bad = -1;
+      const Status s = ngp_flat<D>(pos + (b + k) * D, axes, periodic, flat, bad);
+      if (s == kInside)
+        ++counts[flat];
+      else
+        note(s, b + k, bad, stats);
+    }
   }
 }
 
@@ -46,11 +78,62 @@ template <typename T, int D>
 void deposit_range(const T* pos, const T* q, int64_t begin, int64_t end, int64_t nq, const BinAxes& axes,
                    bool periodic, bool cic, int64_t cells, double* sums, BinStats& stats) {
   auto add = [sums](int64_t i, double v) { sums[i] += v; };
-  for (int64_t p = begin; p < end; ++p) {
+  auto general = [&](int64_t p) {
     int bad = -1;
     const Status s =
         deposit<D>(pos + p * D, q != nullptr ? q + p * nq : nullptr, nq, axes, periodic, cic, cells, add, bad);
     if (s != kInside) note(s, p, bad, stats);
+  };
+  if (!cic) {
+    int32_t idx[kBlock];
+    for (int64_t b = begin; b < end; b += kBlock) {
+      const int m = static_cast<int>(std::min<int64_t>(kBlock, end - b));
+      ngp_block_cells<T, D>(pos, b, m, axes, idx);
+      for (int k = 0; k < m; ++k) {
+        if (idx[k] < 0) {
+          general(b + k);
+        } else if (q == nullptr) {
+          sums[idx[k]] += 1.0;
+        } else {
+          const T* qp = q + (b + k) * nq;
+          for (int64_t j = 0; j < nq; ++j) sums[j * cells + idx[k]] += double(qp[j]);
+        }
+      }
+    }
+    return;
+  }
+  int32_t lo[D][kBlock];
+  double w_hi[D][kBlock];
+  bool ok[kBlock];
+  CicStencil<D> st;
+  for (int64_t b = begin; b < end; b += kBlock) {
+    const int m = static_cast<int>(std::min<int64_t>(kBlock, end - b));
+#pragma omp simd
+    for (int k = 0; k < m; ++k) {
+      bool inside = true;
+      for (int d = 0; d < D; ++d)
+        inside &= cic_cells_interior(double(pos[(b + k) * D + d]), axes.axis[d], lo[d][k], w_hi[d][k]);
+      ok[k] = inside;
+    }
+    for (int k = 0; k < m; ++k) {
+      if (!ok[k]) {
+        general(b + k);
+        continue;
+      }
+      int64_t l[D], h[D];
+      double w[D];
+      for (int d = 0; d < D; ++d) {
+        l[d] = lo[d][k];
+        h[d] = l[d] + 1;
+        w[d] = w_hi[d][k];
+      }
+      cic_corners<D>(l, h, w, axes, st, false);
+      for (int64_t j = 0; j < (q == nullptr ? 1 : nq); ++j) {
+        const double v = q == nullptr ? 1.0 : double(q[(b + k) * nq + j]);
+        double* row = sums + j * cells;
+        for (int c = 0; c < CicStencil<D>::kCorners; ++c) row[st.cell[c]] += st.weight[c] * v;
+      }
+    }
   }
 }
 

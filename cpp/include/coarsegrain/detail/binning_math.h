@@ -122,21 +122,10 @@ struct CicStencil {
   double dweight[kCorners][D];
 };
 
-template <int D, typename T>
-COARSEGRAIN_HOST_DEVICE Status cic_stencil(const T* x, const BinAxes& g, bool periodic, CicStencil<D>& st,
-                                           bool derivative, int& bad_axis) {
-  int64_t lo[D], hi[D];
-  double w_hi[D];
-  Status worst = kInside;
-  for (int d = 0; d < D; ++d) {
-    const Status s = cic_cells(double(x[d]), g.axis[d], periodic, lo[d], hi[d], w_hi[d]);
-    if (s == kNonFinite) {
-      bad_axis = d;
-      return kNonFinite;
-    }
-    if (s == kDropped) worst = kDropped;
-  }
-  if (worst != kInside) return worst;
+// The corners of a particle from its per-axis cells and weights (lo[d], hi[d], w_hi[d]).
+template <int D>
+COARSEGRAIN_HOST_DEVICE void cic_corners(const int64_t* lo, const int64_t* hi, const double* w_hi, const BinAxes& g,
+                                         CicStencil<D>& st, bool derivative) {
   for (int c = 0; c < CicStencil<D>::kCorners; ++c) {
     int64_t flat = 0;
     double w = 1.0;
@@ -161,7 +150,43 @@ COARSEGRAIN_HOST_DEVICE Status cic_stencil(const T* x, const BinAxes& g, bool pe
       }
     }
   }
+}
+
+template <int D, typename T>
+COARSEGRAIN_HOST_DEVICE Status cic_stencil(const T* x, const BinAxes& g, bool periodic, CicStencil<D>& st,
+                                           bool derivative, int& bad_axis) {
+  int64_t lo[D], hi[D];
+  double w_hi[D];
+  Status worst = kInside;
+  for (int d = 0; d < D; ++d) {
+    const Status s = cic_cells(double(x[d]), g.axis[d], periodic, lo[d], hi[d], w_hi[d]);
+    if (s == kNonFinite) {
+      bad_axis = d;
+      return kNonFinite;
+    }
+    if (s == kDropped) worst = kDropped;
+  }
+  if (worst != kInside) return worst;
+  cic_corners<D>(lo, hi, w_hi, g, st, derivative);
   return kInside;
+}
+
+// Branch-free forms of the common cases, for loops the CPU compiler vectorizes: true when x is
+// inside the box away from its faces (and, for cloud in cell, the wrap point), where they give
+// what ngp_cell / cic_cells give; false sends the particle to those. Cells fit in 32 bits.
+COARSEGRAIN_HOST_DEVICE bool ngp_cell_interior(double x, const BinAxis& a, int32_t& cell) {
+  const double s = (x - a.origin) * a.cells_per_length;
+  const bool ok = (x >= a.origin) & (x < a.upper) & (s >= 0.0) & (s < a.cells);
+  cell = static_cast<int32_t>(ok ? s : 0.0);
+  return ok;
+}
+
+COARSEGRAIN_HOST_DEVICE bool cic_cells_interior(double x, const BinAxis& a, int32_t& lo, double& w_hi) {
+  const double s = (x - a.origin) * a.cells_per_length - 0.5;
+  const bool ok = (x >= a.origin) & (x <= a.upper) & (s >= 0.0) & (s < a.cells - 1.0);
+  lo = static_cast<int32_t>(ok ? s : 0.0);
+  w_hi = s - double(lo);
+  return ok;
 }
 
 // Deposits one particle (coordinates x[0..D), quantities qp[0..nq) or null for a weight of
