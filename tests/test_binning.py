@@ -260,7 +260,9 @@ def _away_from_centres(n, d, bins, seed=0):
 def test_gradcheck_cic_positions_and_quantities(d, periodic):
     x = _away_from_centres(12, d, 4, seed=d).requires_grad_()
     q = torch.randn(12, 2, dtype=torch.float64, requires_grad=True)
-    fn = lambda x_, q_: ops.bin_particles(x_, q_, bins=[4] * d, box=1.0, assignment="cic", periodic=periodic)
+    def fn(x_, q_):
+        return ops.bin_particles(x_, q_, bins=[4] * d, box=1.0, assignment="cic", periodic=periodic)
+
     assert torch.autograd.gradcheck(fn, (x, q))
     assert torch.autograd.gradcheck(lambda x_: ops.bin_particles(x_, bins=[4] * d, box=1.0, assignment="cic",
                                                                  periodic=periodic), (x,))
@@ -381,5 +383,7 @@ def test_cuda_matches_cpu(bins, assignment, dtype):
     xg = _away_from_centres(40, d, 4).to(dtype).cuda()
     if dtype == torch.float64:
         qg = torch.randn(40, 2, dtype=dtype, device="cuda", requires_grad=True)
-        fn = lambda x_, q_: ops.bin_particles(x_, q_, bins=[4] * d, box=1.0, assignment="cic")
+        def fn(x_, q_):
+            return ops.bin_particles(x_, q_, bins=[4] * d, box=1.0, assignment="cic")
+
         assert torch.autograd.gradcheck(fn, (xg.requires_grad_(), qg))

@@ -20,7 +20,6 @@ def _gas(n=4000, d=2, dv=3, seed=0, drift=(0.3, -1.0, 2.0)):
 
 def _numpy_moments(x, v, m, bins, box, unbiased):
     """Per-cell loops: cell of each particle from floor(x / h)."""
-    d = x.shape[1]
     h = np.asarray(box) / np.asarray(bins)
     cell = np.floor(x / h).astype(int)
     shape = tuple(bins)
