@@ -40,13 +40,13 @@ def weno5_reconstruct(v: Tensor) -> tuple[Tensor, Tensor]:
     return torch.ops.coarsegrain.weno5_reconstruct(v)
 
 
-def restrict_average(u: Tensor, *, factor: int, ndim: int = 1) -> Tensor:
+def restrict_average(u: Tensor, *, ndim: int = 1, factor: int) -> Tensor:
     """Block means of ``factor`` cells along each of the last ``ndim`` axes (cell averages on a
     grid ``factor`` times coarser); keeps the mean exactly. Differentiable.
 
-    ``factor`` and ``ndim`` are keyword-only: two ints are easily swapped, and the op underneath
-    (``torch.ops.coarsegrain.restrict_average``, like ``_core.restrict_average``) takes them in its
-    schema's order ``(u, ndim, factor)``."""
+    ``ndim`` and ``factor`` are keyword-only (two ints are easily swapped) and listed in the order
+    of the op underneath (``torch.ops.coarsegrain.restrict_average``, like
+    ``_core.restrict_average``), whose schema is ``(u, ndim, factor)``."""
     _check_tensor("restrict_average", "u", u)
     return torch.ops.coarsegrain.restrict_average(u, int(ndim), int(factor))
 

@@ -38,6 +38,8 @@ def spectral_combine(terms: Sequence[Tensor], weights: Sequence[Tensor]) -> Tens
     dimensions of the terms and broadcast over the leading (batch) ones. No autograd.
     """
     terms, weights = list(terms), list(weights)
+    if not terms:  # the op cannot say it: without a tensor argument the dispatcher finds no kernel
+        raise ValueError(f"spectral_combine: terms must hold 1 to {_MAX_COMBINE_TERMS} tensors, got 0")
     for i, t in enumerate(terms):
         _check_tensor("spectral_combine", f"terms[{i}]", t)
     if torch.is_grad_enabled() and any(t.requires_grad for t in terms + weights):

@@ -1,0 +1,650 @@
+"""One table of sample inputs per ``torch.ops.coarsegrain`` op, with an independent NumPy reference.
+
+tests/test_op_table.py drives every check of ARCHITECTURE.md "One op, end to end", point 5, from
+this table: NumPy reference (float32 and float64), gradcheck or a clear refusal of backward,
+``torch.library.opcheck``, ``torch.compile``, zero-size and non-contiguous inputs, and bad inputs.
+
+An entry (:class:`OpInfo`) names the op and gives
+
+* ``samples(dtype, device)``: calls ``(args, kwargs)`` in the schema's order, covering 1D/2D/3D
+  where the op has grid axes, odd and degenerate sizes, batches; ``dtype`` is the real dtype
+  (float32 / float64), complex ops take the matching complex dtype;
+* ``reference(*args, **kwargs)``: the expected outputs from float64 / complex128 NumPy copies of the
+  arguments, written with NumPy (np.roll, np.fft) and never calling the op;
+* ``zero_size(dtype, device)``: calls with an empty batch or grid axis, each with ``None`` (the op
+  accepts it and must match the reference) or ``(exception type, message regex)``;
+* ``bad(device)``: bad calls with the exception type and a regex that names the parameter.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+import reference as ref
+
+C = torch.ops.coarsegrain
+f32, f64 = torch.float32, torch.float64
+COMPLEX = {f32: torch.complex64, f64: torch.complex128}
+EPS = {f32: float(np.finfo(np.float32).eps), f64: float(np.finfo(np.float64).eps)}
+
+
+@dataclass
+class Sample:
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    id: str = ""
+    grad: bool = False  # small enough for gradcheck / gradgradcheck / opcheck
+    scale: float = 1.0  # magnitude of the terms summed into one output value (for tolerances)
+
+
+@dataclass
+class Bad:
+    id: str
+    args: tuple
+    exc: type
+    match: str  # a regex naming the parameter
+
+
+@dataclass
+class OpInfo:
+    name: str
+    samples: Callable[[torch.dtype, str], Iterator[Sample]]
+    reference: Callable[..., tuple]
+    differentiable: bool
+    grad_args: tuple[int, ...] = (0,)  # positions of the tensor arguments to differentiate
+    out_arg: int | None = None  # position of the mutated output of an *_into op
+    rtol: dict = field(default_factory=lambda: {f32: 0.0, f64: 0.0})
+    atol: dict = field(default_factory=lambda: {f32: 64 * EPS[f32], f64: 64 * EPS[f64]})  # times scale
+    zero_size: Callable[[torch.dtype, str], Iterator[tuple[Sample, tuple | None]]] = lambda dtype, device: iter(())
+    bad: Callable[[str], Iterator[Bad]] = lambda device: iter(())
+
+    @property
+    def op(self):
+        return getattr(C, self.name).default
+
+    def run(self, sample: Sample) -> tuple:
+        """The op's outputs: its result(s), or the written ``out`` of an *_into op."""
+        result = self.op(*sample.args, **sample.kwargs)
+        if self.out_arg is not None:
+            assert result is None
+            return (sample.args[self.out_arg],)
+        return result if isinstance(result, tuple) else (result,)
+
+
+def _rng(*key) -> np.random.Generator:
+    """A generator seeded by the key's text (the same in every process)."""
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def _randn(rng, shape, dtype, device) -> torch.Tensor:
+    return torch.from_numpy(rng.standard_normal(shape)).to(device=device, dtype=dtype)
+
+
+def _crandn(rng, shape, dtype, device) -> torch.Tensor:
+    z = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    return torch.from_numpy(z).to(device=device, dtype=COMPLEX[dtype])
+
+
+def _z(*shape, dtype=f32, device="cpu"):
+    if len(shape) == 1 and isinstance(shape[0], tuple):
+        shape = shape[0]
+    return torch.zeros(shape, dtype=dtype, device=device)
+
+
+# --- the periodic stencil family ----------------------------------------------------------------
+
+# Odd, even, and degenerate (1, 2: narrower than the stencil) extents; (20, 11, 37) spans several
+# CUDA tiles (32 x 8) and z chunks, none of them full.
+GRIDS = {1: [(17,), (2,), (1,)], 2: [(6, 9), (1, 5), (3, 2)], 3: [(5, 4, 7), (2, 3, 1), (20, 11, 37)]}
+SPACINGS = {1: [0.3], 2: [0.3, 1.7], 3: [0.3, 1.7, 0.05]}
+BATCHES = [(), (3,), (2, 2)]
+
+
+# A stencil sums O(1) terms of size |x| / h^2 per point: the round-off is eps times that scale.
+STENCIL_TOL = dict(atol={f32: 512 * EPS[f32], f64: 512 * EPS[f64]})
+
+
+def _stencil_scale(x: torch.Tensor, h) -> float:
+    return float(x.abs().max()) * sum(1.0 / s**2 + 1.0 / s for s in h) if x.numel() else 1.0
+
+
+def _stencil_samples(vector_in: bool, extra: Callable[[list[float], int], tuple] = lambda h, i: ()):
+    def samples(dtype, device):
+        i = 0
+        for nd in (1, 2, 3):
+            h = SPACINGS[nd]
+            for j, grid in enumerate(GRIDS[nd]):
+                batch = BATCHES[j % 3]
+                rng = _rng(nd, grid, dtype)
+                x = _randn(rng, (*batch, nd, *grid) if vector_in else (*batch, *grid), dtype, device)
+                yield Sample((x, h, *extra(h, i)), {}, id=f"{nd}d-{batch}-{grid}", grad=(j == 0 and nd < 3),
+                             scale=_stencil_scale(x, h))
+                i += 1
+
+    return samples
+
+
+def _stencil_bad(name: str, arg: str, vector_in: bool, into: Callable | None = None):
+    """Bad calls of a stencil op; ``into(x, h)`` appends the trailing arguments (order, out)."""
+    tail = into or (lambda x, h: ())
+
+    def bad(device):
+        def x_of(*grid, dtype=f32):
+            return _z(*((len(grid),) if vector_in else ()), *grid, dtype=dtype, device=device)
+
+        z2 = x_of(6, 5)
+        yield Bad("int dtype", (x_of(6, 5, dtype=torch.int64), [1.0, 1.0], *tail(z2, 2)), TypeError,
+                  rf"^{name}: {arg} must be a float32 or float64 tensor, got Long")
+        yield Bad("half dtype", (x_of(6, 5, dtype=torch.float16), [1.0, 1.0], *tail(z2, 2)), TypeError,
+                  rf"^{name}: {arg} must be a float32 or float64 tensor, got Half")
+        yield Bad("complex dtype", (x_of(6, 5, dtype=torch.complex64), [1.0, 1.0], *tail(z2, 2)), TypeError,
+                  rf"^{name}: {arg} must be a float32 or float64 tensor, got ComplexFloat")
+        yield Bad("too few dims", (_z(4, 4, device=device), [1.0] * 3, *tail(_z(4, 4, device=device), 3)),
+                  ValueError, rf"^{name}: {arg} must have at least {4 if vector_in else 3} dimensions")
+        yield Bad("no spacing", (z2, [], *tail(z2, 0)), ValueError, rf"^{name}: spacing must hold one value per grid axis")
+        yield Bad("4 spacings", (_z(2, 2, 2, 2, 2, device=device), [1.0] * 4, *tail(_z(2, 2, 2, 2, 2, device=device), 4)),
+                  ValueError, rf"^{name}: spacing must hold one value per grid axis \(1 to 3 values\), got 4")
+        for h in (0.0, -1.0, math.nan, math.inf):
+            yield Bad(f"spacing {h}", (z2, [1.0, h], *tail(z2, 2)), ValueError,
+                      rf"^{name}: spacing\[1\] must be a positive finite number, got {h:g}")
+        yield Bad("empty grid axis", (x_of(6, 0), [1.0, 1.0], *tail(x_of(6, 0), 2)), ValueError,
+                  rf"^{name}: {arg} grid axis 1 \(dimension {2 if vector_in else 1}\) must not be empty")
+        if vector_in:
+            yield Bad("component count", (_z(3, 6, 5, device=device), [1.0, 1.0], *tail(z2, 2)), ValueError,
+                      rf"^{name}: {arg} must have 2 components \(one per grid axis\) in dimension 0, got 3")
+
+    return bad
+
+
+def _stencil_zero(vector_in: bool, extra=lambda: ()):
+    def zero_size(dtype, device):
+        for shape in ((0, 5), (0, 3, 4), (2, 0, 3, 4)):  # batch 0, then a batch axis of 0 in 2D
+            nd = 1 if len(shape) == 2 else 2
+            x = _z(*shape[:-nd], *((nd,) if vector_in else ()), *shape[-nd:], dtype=dtype, device=device)
+            yield Sample((x, SPACINGS[nd], *extra()), id=f"batch0-{shape}"), None
+        x = _z(2, *((1,) if vector_in else ()), 0, dtype=dtype, device=device)  # a grid axis of 0
+        yield Sample((x, [1.0], *extra()), id="grid0"), (ValueError, r"grid axis 0 .* must not be empty")
+
+    return zero_size
+
+
+def _stencil_entries() -> list[OpInfo]:
+    entries = []
+
+    def lap_ref(u, spacing, order=2, out=None):
+        return (ref.laplacian(u, spacing, order),)
+
+    def lap_extra(h, i):
+        return (2 if i % 2 else 4,)
+
+    # laplacian: order 2 and 4 alternate; every third sample leaves order to its default (2).
+    def lap_samples(dtype, device):
+        for i, s in enumerate(_stencil_samples(False, lap_extra)(dtype, device)):
+            if i % 3 == 2:
+                s = Sample(s.args[:2], {}, s.id + "-default", s.grad, s.scale)
+            yield s
+
+    def lap_bad(device):
+        yield from _stencil_bad("laplacian", "u", False, lambda x, nd: (2,))(device)
+        yield Bad("order 3", (_z(6, 5, device=device), [1.0, 1.0], 3), ValueError, r"^laplacian: order must be 2 or 4, got 3")
+
+    entries.append(OpInfo("laplacian", lap_samples, lap_ref, True, **STENCIL_TOL,
+                          zero_size=_stencil_zero(False, lambda: (4,)), bad=lap_bad))
+
+    # The *_into twins: the same samples plus a NaN-filled out buffer of the result's shape.
+    def into_samples(base_samples, result_of):
+        def samples(dtype, device):
+            for s in base_samples(dtype, device):
+                out = torch.full(result_of(*s.args, **s.kwargs).shape, math.nan, dtype=dtype, device=device)
+                yield Sample((*s.args, out), {}, s.id, s.grad, s.scale)
+
+        return samples
+
+    def into_bad(name, arg, vector_in, vector_out, base_bad_tail):
+        def bad(device):  # the *_into ops report errors under the name of the functional op
+            def out_for(x, nd):
+                if nd < 1 or nd > 3 or x.dim() < nd + (1 if vector_in else 0):
+                    return _z(*x.shape, device=device)
+                shape = list(x.shape)
+                if vector_in:
+                    del shape[x.dim() - nd - 1]
+                if vector_out:
+                    shape.insert(len(shape) - nd, nd)
+                return _z(*shape, device=device)
+
+            yield from _stencil_bad(name, arg, vector_in, lambda x, nd: (*base_bad_tail, out_for(x, nd)))(device)
+            x = _z(*((2,) if vector_in else ()), 6, 5, device=device)
+            good = out_for(x, 2)
+            wrong_shape = _z(*good.shape[:-1], 4, device=device)
+            yield Bad("out shape", (x, [1.0, 1.0], *base_bad_tail, wrong_shape), ValueError,
+                      rf"^{name}: out must have shape {list(good.shape)}, got {list(wrong_shape.shape)}".replace("[", r"\[")
+                      .replace("]", r"\]"))
+            yield Bad("out dtype", (x, [1.0, 1.0], *base_bad_tail, good.double()), TypeError,
+                      rf"^{name}: out must have the dtype of {arg} \(Float\), got Double")
+            strided = torch.zeros(*good.shape[:-1], 2 * good.shape[-1], device=device)[..., ::2]
+            yield Bad("out not contiguous", (x, [1.0, 1.0], *base_bad_tail, strided), ValueError,
+                      rf"^{name}: out must be contiguous")
+            if name == "laplacian":
+                yield Bad("order 3", (x, [1.0, 1.0], 3, good), ValueError, r"^laplacian: order must be 2 or 4, got 3")
+
+        return bad
+
+    def into_zero(vector_in, vector_out, extra=()):
+        def zero_size(dtype, device):
+            for s, expect in _stencil_zero(vector_in, lambda: extra)(dtype, device):
+                x, h = s.args[0], s.args[1]
+                shape = list(x.shape)
+                nd = len(h)
+                if vector_in:
+                    del shape[x.dim() - nd - 1]
+                if vector_out:
+                    shape.insert(len(shape) - nd, nd)
+                yield Sample((*s.args, torch.zeros(shape, dtype=dtype, device=device)), id=s.id), expect
+
+        return zero_size
+
+    def lap_into_samples(dtype, device):
+        for s in _stencil_samples(False, lap_extra)(dtype, device):
+            yield Sample((*s.args, torch.full_like(s.args[0], math.nan)), {}, s.id, s.grad, s.scale)
+
+    entries.append(OpInfo("laplacian_into", lap_into_samples, lap_ref, False, out_arg=3, **STENCIL_TOL,
+                          zero_size=into_zero(False, False, (2,)),
+                          bad=into_bad("laplacian", "u", False, False, (2,))))
+
+    for name, arg, vector_in, vector_out, fn in [
+        ("gradient", "u", False, True, ref.gradient),
+        ("gradient_adjoint", "v", True, False, ref.gradient_adjoint),
+        ("divergence", "flux", True, False, ref.divergence),
+        ("divergence_adjoint", "w", False, True, ref.divergence_adjoint),
+    ]:
+        def reference(x, spacing, out=None, fn=fn):
+            return (fn(x, spacing),)
+
+        base = _stencil_samples(vector_in)
+        entries.append(OpInfo(name, base, reference, True, **STENCIL_TOL, zero_size=_stencil_zero(vector_in),
+                              bad=_stencil_bad(name, arg, vector_in)))
+
+        def result_of(x, h, op=getattr(C, name)):
+            return op(torch.empty(x.shape, dtype=x.dtype, device="meta"), h)
+
+        entries.append(OpInfo(name + "_into", into_samples(base, result_of), reference, False, out_arg=2, **STENCIL_TOL,
+                              zero_size=into_zero(vector_in, vector_out),
+                              bad=into_bad(name, arg, vector_in, vector_out, ())))
+    return entries
+
+
+# --- explicit phase-field steppers --------------------------------------------------------------
+
+PF_GRIDS = {1: (24,), 2: (12, 9), 3: (7, 6, 8)}
+PF_SPACINGS = {1: [0.9], 2: [0.9, 1.1], 3: [0.9, 1.1, 1.0]}
+CUBIC, QUINTIC = [0.0, -1.0, 0.0, 1.0], [0.1, -1.0, 0.2, 1.0, -0.05, 0.02]  # the short and general paths
+
+
+def _pf_samples(conserved: bool):
+    def samples(dtype, device):
+        dt = 2e-3 if conserved else 1e-2
+        for nd in (1, 2, 3):
+            for k, (poly, steps) in enumerate([(CUBIC, 1), (QUINTIC, 4)]):
+                rng = _rng("pf", nd, k, conserved)
+                u = 0.5 * _randn(rng, ((2,), (3,), (2, 2))[nd - 1] + PF_GRIDS[nd], dtype, device)
+                args = (u, PF_SPACINGS[nd], dt, 1.3, 0.7, poly)
+                if conserved:
+                    for scheme in ("fused", "two_pass"):
+                        yield Sample((*args, steps, scheme), id=f"{nd}d-{len(poly)}-{steps}-{scheme}")
+                else:
+                    yield Sample((*args, steps), id=f"{nd}d-{len(poly)}-{steps}")
+        # defaults (steps=1, scheme="fused"); several CUDA tiles and z chunks, partial ones at the edges
+        u = 0.5 * _randn(_rng("pf-tiles", conserved), (2, 20, 9, 35), dtype, device)
+        yield Sample((u, PF_SPACINGS[3], dt, 1.3, 0.7, QUINTIC), id="tiles-default")
+        # batch >= threads (one chunk per batch entry), sweeps shorter than a chunk
+        u = 0.5 * _randn(_rng("pf-batch", conserved), (5, 3, 2, 7), dtype, device)
+        yield Sample((u, PF_SPACINGS[3], dt, 1.3, 0.7, CUBIC), {"steps": 3}, id="many-batches")
+
+    return samples
+
+
+def _pf_reference(conserved: bool):
+    def reference(u, spacing, dt, mobility, kappa, dfdu, steps=1, scheme="fused"):
+        step = ref.cahn_hilliard_explicit if conserved else ref.allen_cahn_explicit
+        return (step(u, spacing, dt, mobility, kappa, dfdu, steps),)
+
+    return reference
+
+
+def _pf_zero(conserved: bool):
+    def zero_size(dtype, device):
+        tail = (1e-3, 1.0, 1.0, CUBIC, 1) + (("two_pass",) if conserved else ())
+        yield Sample((_z(0, 8, dtype=dtype, device=device), [1.0], *tail), id="batch0"), None
+        yield Sample((_z(0, 3, 6, 5, dtype=dtype, device=device), [1.0] * 3, *tail), id="batch0-3d"), None
+        if conserved:
+            yield Sample((_z(0, 4, 6, dtype=dtype, device=device), [1.0] * 2, *tail[:-1], "fused"), id="batch0-fused"), None
+        yield (Sample((_z(2, 0, dtype=dtype, device=device), [1.0], *tail), id="grid0"),
+               (ValueError, r"u grid axis 0 \(dimension 1\) must not be empty"))
+
+    return zero_size
+
+
+def _pf_bad(name: str, conserved: bool):
+    def bad(device):
+        u = _z(8, 8, device=device)
+        tail = ("fused",) if conserved else ()
+
+        def call(u=u, h=(1.0, 1.0), dt=1e-3, mobility=1.0, kappa=1.0, dfdu=CUBIC, steps=1, tail=tail):
+            return (u, list(h), dt, mobility, kappa, list(dfdu), steps, *tail)
+
+        yield Bad("int dtype", call(u=_z(8, 8, dtype=torch.int32, device=device)), TypeError,
+                  rf"^{name}: u must be a float32 or float64 tensor, got Int")
+        yield Bad("too few dims", call(h=[1.0] * 3), ValueError, rf"^{name}: u must have at least 3 dimensions")
+        yield Bad("spacing nan", call(h=[1.0, math.nan]), ValueError, rf"^{name}: spacing\[1\] must be a positive finite")
+        yield Bad("empty dfdu", call(dfdu=[]), ValueError, rf"^{name}: dfdu must hold 1 to 8 polynomial coefficients")
+        yield Bad("9 dfdu", call(dfdu=[0.0] * 9), ValueError, rf"^{name}: dfdu must hold 1 to 8 .* got 9")
+        yield Bad("dfdu inf", call(dfdu=[0.0, math.inf]), ValueError, rf"^{name}: dfdu\[1\] must be finite, got inf")
+        yield Bad("dfdu nan", call(dfdu=[math.nan]), ValueError, rf"^{name}: dfdu\[0\] must be finite, got nan")
+        for param in ("dt", "mobility", "kappa"):
+            for value in (0.0, -1.0, math.nan):
+                yield Bad(f"{param} {value}", call(**{param: value}), ValueError,
+                          rf"^{name}: {param} must be a positive finite number, got {value:g}")
+        yield Bad("steps 0", call(steps=0), ValueError, rf"^{name}: steps must be >= 1, got 0")
+        yield Bad("unstable dt", call(dt=1.0), ValueError, rf"^{name}: dt = 1 is beyond the .*stability limit")
+        if conserved:
+            yield Bad("scheme", call(tail=("three_pass",)), ValueError,
+                      rf"^{name}: scheme must be 'fused' or 'two_pass', got 'three_pass'")
+
+    return bad
+
+
+PF_TOL = dict(rtol={f32: 2e-4, f64: 1e-11}, atol={f32: 2e-5, f64: 1e-12})
+
+
+# --- pointwise stepper ops ----------------------------------------------------------------------
+
+
+def _poly_samples(dtype, device):
+    for k, (shape, coeffs) in enumerate([((10, 100), [0.5]), ((3, 7), CUBIC), ((2, 3, 5, 9), QUINTIC),
+                                         ((), [1.0, 2.0]), ((33,), [0.1, -0.3, 0.2, 0.5, -0.1, 0.02, 0.01, -0.003])]):
+        u = torch.from_numpy(np.asarray(np.clip(_rng("poly", k).standard_normal(shape), -1.5, 1.5))).to(device, dtype)
+        yield Sample((u, coeffs), id=f"{shape}-{len(coeffs)}", grad=k == 1)
+
+
+def _poly_reference(u, coeffs):
+    return (sum(c * u**k for k, c in enumerate(coeffs)) + np.zeros_like(u),)
+
+
+def _poly_zero(dtype, device):
+    yield Sample((_z(0, 3, dtype=dtype, device=device), CUBIC), id="batch0"), None
+    yield Sample((_z(3, 0, dtype=dtype, device=device), CUBIC), id="axis0"), None
+
+
+def _poly_bad(device):
+    yield Bad("int dtype", (_z(4, dtype=torch.int32, device=device), [1.0]), TypeError,
+              r"^polynomial: u must be a float32 or float64 tensor, got Int")
+    yield Bad("no coeffs", (_z(4, device=device), []), ValueError, r"^polynomial: coeffs must hold 1 to 8 .* got 0")
+    yield Bad("9 coeffs", (_z(4, device=device), [1.0] * 9), ValueError, r"^polynomial: coeffs must hold 1 to 8 .* got 9")
+    yield Bad("nan coeff", (_z(4, device=device), [1.0, math.nan]), ValueError, r"^polynomial: coeffs\[1\] must be finite, got nan")
+
+
+def _combine_samples(dtype, device):
+    for k, (batch, spec, nterms) in enumerate([((), (6, 5), 1), ((3,), (6, 5), 2), ((2, 2), (7, 3), 4),
+                                               ((2,), (9,), 8), ((1,), (3, 4, 5), 3)]):
+        rng = _rng("combine", k)
+        terms = [_crandn(rng, (*batch, *spec), dtype, device) for _ in range(nterms)]
+        weights = [_randn(rng, spec, dtype, device) for _ in range(nterms)]
+        yield Sample((terms, weights), id=f"{batch}-{spec}-{nterms}", grad=k == 1)
+
+
+def _combine_reference(terms, weights):
+    return (sum(w * t for t, w in zip(terms, weights)),)
+
+
+def _combine_zero(dtype, device):
+    c = COMPLEX[dtype]
+    yield Sample(([torch.zeros(0, 4, 3, dtype=c, device=device)] * 2, [_z(4, 3, dtype=dtype, device=device)] * 2),
+                 id="batch0"), None
+    yield Sample(([torch.zeros(2, 0, 3, dtype=c, device=device)], [_z(0, 3, dtype=dtype, device=device)]), id="axis0"), None
+
+
+def _combine_bad(device):
+    def cz(*s, dtype=torch.complex64):
+        return torch.zeros(*s, dtype=dtype, device=device)
+
+    def z(*s, dtype=f32):
+        return _z(*s, dtype=dtype, device=device)
+
+    n = "spectral_combine"
+    # ([], []) has no tensor to dispatch on: the dispatcher refuses it before any kernel (see the
+    # wrapper's test in test_pointwise_ops.py).
+    yield Bad("9 terms", ([cz(2, 3)] * 9, [z(3)] * 9), ValueError, rf"^{n}: terms must hold 1 to 8 tensors, got 9")
+    yield Bad("weights count", ([cz(2, 3)], [z(3), z(3)]), ValueError, rf"^{n}: weights must hold one tensor per term \(1\), got 2")
+    yield Bad("real terms", ([z(2, 3)], [z(3)]), TypeError, rf"^{n}: terms must be complex64 or complex128 tensors, got Float")
+    yield Bad("trailing", ([cz(2, 3)], [z(2)]), ValueError, rf"^{n}: weights\[0\] of shape \[2\] must match the trailing")
+    yield Bad("weights ndim", ([cz(3)], [z(2, 3)]), ValueError, rf"^{n}: weights\[0\] of shape \[2, 3\] must match the trailing")
+    yield Bad("terms shape", ([cz(2, 3), cz(1, 3)], [z(3), z(3)]), ValueError, rf"^{n}: terms\[1\] has shape \[1, 3\] but")
+    yield Bad("terms dtype", ([cz(2, 3), cz(2, 3, dtype=torch.complex128)], [z(3), z(3)]), TypeError,
+              rf"^{n}: terms\[1\] is ComplexDouble but terms\[0\] is ComplexFloat")
+    yield Bad("weights shape", ([cz(2, 3), cz(2, 3)], [z(3), z(1, 3)]), ValueError, rf"^{n}: weights\[1\] has shape \[1, 3\]")
+    yield Bad("weight dtype", ([cz(2, 3)], [z(3, dtype=f64)]), TypeError,
+              rf"^{n}: weights\[0\] must be Float to match ComplexFloat terms, got Double")
+
+
+def _pack_samples(dtype, device):
+    for k, (shape, ndim) in enumerate([((2,), 1), ((16,), 1), ((3, 10), 1), ((6, 10), 2), ((5, 7, 12), 3),
+                                       ((2, 4, 6, 8), 3), ((3, 4, 6, 8), 4), ((3, 5, 14), 2)]):
+        half = (*shape[:-1], shape[-1] // 2 + 1)  # not Hermitian in its k = 0 and Nyquist columns
+        yield Sample((_crandn(_rng("pack", k), half, dtype, device), ndim), id=f"{shape}-{ndim}", grad=k == 3)
+
+
+def _pack_reference(u_hat, ndim):
+    """The Z with ifftn(Z) = x[..., 0::2] + i x[..., 1::2] for x = irfftn(u_hat): its complex inverse
+    FFT read as real numbers is x."""
+    axes = tuple(range(-ndim, 0))
+    shape = (*u_hat.shape[u_hat.ndim - ndim:-1], 2 * (u_hat.shape[-1] - 1))
+    x = np.fft.irfftn(u_hat, s=shape, axes=axes) if u_hat.size else np.zeros((*u_hat.shape[:-1], shape[-1]))
+    return (np.fft.fftn(x[..., 0::2] + 1j * x[..., 1::2], axes=axes) if x.size else x[..., 0::2].astype(complex),)
+
+
+def _pack_zero(dtype, device):
+    c = COMPLEX[dtype]
+    yield Sample((torch.zeros(0, 4, 5, dtype=c, device=device), 2), id="batch0"), None
+    yield Sample((torch.zeros(2, 0, 5, dtype=c, device=device), 2), id="axis0"), None
+    yield (Sample((torch.zeros(4, 1, dtype=c, device=device), 1), id="last1"),
+           (ValueError, r"the last axis of u_hat must hold m \+ 1 >= 2"))
+
+
+def _pack_bad(device):
+    cz = torch.zeros(4, 5, dtype=torch.complex64, device=device)
+    n = "real_fft_pack"
+    yield Bad("real", (cz.real.contiguous(), 2), TypeError, rf"^{n}: u_hat must be a complex64 or complex128 tensor, got Float")
+    yield Bad("ndim 0", (cz, 0), ValueError, rf"^{n}: ndim must be 1 to 4, got 0")
+    yield Bad("ndim 5", (cz, 5), ValueError, rf"^{n}: ndim must be 1 to 4, got 5")
+    yield Bad("rank", (cz[0], 2), ValueError, rf"^{n}: ndim = 2 transform axes, but u_hat has shape \[5\]")
+    yield Bad("short", (cz[:, :1].contiguous(), 1), ValueError, rf"^{n}: the last axis of u_hat must hold m \+ 1 >= 2")
+
+
+# --- finite volumes -----------------------------------------------------------------------------
+
+
+def _rows(tag, dtype, device):
+    for k, shape in enumerate([(37,), (3, 2, 37), (2, 5), (4, 16), (1, 64)]):
+        yield k, shape, _randn(_rng(tag, k), shape, dtype, device)
+
+
+def _weno_samples(dtype, device):
+    for k, shape, v in _rows("weno", dtype, device):
+        yield Sample((v, ("godunov", "lax_friedrichs")[k % 2]) if k != 2 else (v,), id=f"{shape}", grad=k == 3)
+
+
+def _weno_reference(v, flux="godunov"):
+    left, right = ref.weno5_states(v)
+    return ((ref.godunov_burgers if flux == "godunov" else ref.lax_friedrichs_burgers)(left, right),)
+
+
+def _weno_zero(name, extra):
+    def zero_size(dtype, device):
+        yield Sample((_z(0, 8, dtype=dtype, device=device), *extra), id="batch0"), None
+        yield Sample((_z(2, 0, 8, dtype=dtype, device=device), *extra), id="batch0-inner"), None
+        yield (Sample((_z(2, 0, dtype=dtype, device=device), *extra), id="n0"),
+               (ValueError, r"v must be \[\*batch, n\] with n >= 5 cells"))
+
+    return zero_size
+
+
+def _weno_bad(name, extra):
+    def bad(device):
+        yield Bad("short", (_z(2, 4, device=device), *extra), ValueError, rf"^{name}: v must be \[\*batch, n\] with n >= 5 cells")
+        yield Bad("0-d", (_z((), device=device), *extra), ValueError, rf"^{name}: v must be \[\*batch, n\]")
+        yield Bad("half", (_z(8, dtype=torch.float16, device=device), *extra), TypeError,
+                  rf"^{name}: v must be a float32 or float64 tensor, got Half")
+        yield Bad("int", (_z(8, dtype=torch.int32, device=device), *extra), TypeError,
+                  rf"^{name}: v must be a float32 or float64 tensor, got Int")
+        if name == "weno5_flux":
+            yield Bad("flux", (_z(2, 8, device=device), "roe"), ValueError,
+                      r"^weno5_flux: flux must be 'godunov' or 'lax_friedrichs', got 'roe'")
+
+    return bad
+
+
+WENO_TOL = dict(rtol={f32: 1e-5, f64: 1e-12}, atol={f32: 1e-5, f64: 1e-12})
+
+
+def _restrict_samples(dtype, device):
+    cases = [((2, 24), 1, 4), ((3, 12, 8), 2, 4), ((2, 4, 8, 12), 3, 4), ((15,), 1, 3), ((2, 9, 6), 2, 3),
+             ((5, 7), 1, 1), ((2, 6, 10), 2, 2)]
+    for k, (shape, ndim, factor) in enumerate(cases):
+        u = _randn(_rng("restrict", k), shape, dtype, device)
+        yield Sample((u, ndim, factor), id=f"{shape}-{ndim}-{factor}", grad=k in (3, 6))
+
+
+def _restrict_reference(u, ndim, factor):
+    return (ref.restrict_average(u, factor=factor, ndim=ndim),)
+
+
+def _restrict_zero(dtype, device):
+    yield Sample((_z(0, 8, dtype=dtype, device=device), 1, 2), id="batch0"), None
+    yield Sample((_z(2, 0, dtype=dtype, device=device), 1, 2), id="grid0"), None
+    yield Sample((_z(3, 0, 6, dtype=dtype, device=device), 2, 3), id="grid0-2d"), None
+
+
+def _restrict_bad(device):
+    n = "restrict_average"
+    z = lambda *s, dtype=f32: _z(*s, dtype=dtype, device=device)  # noqa: E731
+    yield Bad("factor", (z(2, 8), 1, 3), ValueError, rf"^{n}: grid axis 0 has 8 cells, not divisible by factor 3")
+    yield Bad("2d factor", (z(2, 8, 6), 2, 4), ValueError, rf"^{n}: grid axis 1 has 6 cells, not divisible by factor 4")
+    yield Bad("factor 0", (z(8), 1, 0), ValueError, rf"^{n}: factor must be >= 1, got 0")
+    yield Bad("factor -2", (z(8), 1, -2), ValueError, rf"^{n}: factor must be >= 1, got -2")
+    yield Bad("ndim 4", (z(2, 8), 4, 2), ValueError, rf"^{n}: ndim must be 1, 2 or 3, got 4")
+    yield Bad("ndim 0", (z(2, 8), 0, 2), ValueError, rf"^{n}: ndim must be 1, 2 or 3, got 0")
+    yield Bad("rank", (z(8), 2, 2), ValueError, rf"^{n}: u must have at least ndim = 2 axes, got shape \[8\]")
+    yield Bad("int dtype", (z(8, dtype=torch.int32), 1, 2), TypeError, rf"^{n}: u must be a float32 or float64 tensor, got Int")
+
+
+def _filter_cases(tag, dtype, device, with_grad):
+    for k, (batch, n, width, offset) in enumerate([((), 9, 4, -2), ((2,), 20, 6, -2), ((2, 3), 7, 6, 3),
+                                                   ((3,), 5, 1, -11), ((1,), 1, 3, 0)]):
+        rng = _rng(tag, k)
+        tensors = ([_randn(rng, (*batch, n), dtype, device)] if with_grad else []) + [
+            _randn(rng, (*batch, n), dtype, device), _randn(rng, (*batch, n, width), dtype, device)]
+        yield Sample((*tensors, offset), id=f"{batch}-{n}-{width}-{offset}", grad=k == 0 or (k == 2 and not with_grad))
+
+
+def _filter_reference(v, coeffs, offset):
+    return (ref.stencil_filter(v, coeffs, offset),)
+
+
+def _filter_backward_reference(grad, v, coeffs, offset):
+    """grad_v[i] = sum over (j, k) with (j + offset + k) mod n = i of g[j] c[j, k];
+    grad_c[j, k] = g[j] v[(j + offset + k) mod n]."""
+    width = coeffs.shape[-1]
+    grad_v = sum(np.roll(grad * coeffs[..., k], offset + k, axis=-1) for k in range(width))
+    grad_c = np.stack([grad * np.roll(v, -(offset + k), axis=-1) for k in range(width)], axis=-1)
+    return grad_v + np.zeros_like(v), grad_c
+
+
+def _filter_zero(backward):
+    def zero_size(dtype, device):
+        z = lambda *s: _z(*s, dtype=dtype, device=device)  # noqa: E731
+        g = (z(0, 8),) if backward else ()
+        yield Sample((*g, z(0, 8), z(0, 8, 3), -1), id="batch0"), None
+        g = (z(2, 0),) if backward else ()
+        yield Sample((*g, z(2, 0), z(2, 0, 3), 0), id="n0"), (ValueError, r"v must be \[\*batch, n\], got shape \[2, 0\]")
+
+    return zero_size
+
+
+def _filter_bad(name, backward):
+    def bad(device):
+        z = lambda *s, dtype=f32: _z(*s, dtype=dtype, device=device)  # noqa: E731
+
+        def call(v, c, offset=0, g=None):
+            return ((z(*v.shape) if g is None else g,) if backward else ()) + (v, c, offset)
+
+        yield Bad("coeffs shape", call(z(2, 8), z(2, 7, 3)), ValueError,
+                  rf"^{name}: coeffs must be \[\*batch, n, width\] for v of shape \[2, 8\], got \[2, 7, 3\]")
+        yield Bad("coeffs rank", call(z(2, 8), z(2, 8)), ValueError, rf"^{name}: coeffs must be \[\*batch, n, width\]")
+        yield Bad("width 0", call(z(2, 8), z(2, 8, 0)), ValueError, rf"^{name}: coeffs must be \[\*batch, n, width\]")
+        yield Bad("coeffs dtype", call(z(2, 8), z(2, 8, 3, dtype=f64)), TypeError,
+                  rf"^{name}: coeffs must have the dtype of v \(Float\), got Double")
+        yield Bad("v dtype", call(z(2, 8, dtype=torch.int64), z(2, 8, 3)), TypeError,
+                  rf"^{name}: v must be a float32 or float64 tensor, got Long")
+        yield Bad("0-d v", call(z(()), z(3)), ValueError, rf"^{name}: v must be \[\*batch, n\]")
+        yield Bad("offset", call(z(2, 8), z(2, 8, 3), 1 << 21), ValueError, rf"^{name}: offset out of range: {1 << 21}")
+        yield Bad("offset neg", call(z(2, 8), z(2, 8, 3), -(1 << 21)), ValueError, rf"^{name}: offset out of range")
+        if backward:
+            yield Bad("grad shape", call(z(2, 8), z(2, 8, 3), g=z(2, 7)), ValueError,
+                      rf"^{name}: grad must match v \(\[2, 8\], Float\), got \[2, 7\], Float")
+            yield Bad("grad dtype", call(z(2, 8), z(2, 8, 3), g=z(2, 8, dtype=f64)), ValueError,
+                      rf"^{name}: grad must match v \(\[2, 8\], Float\), got \[2, 8\], Double")
+
+    return bad
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+def _table() -> dict[str, OpInfo]:
+    entries = _stencil_entries() + [
+        OpInfo("cahn_hilliard_explicit", _pf_samples(True), _pf_reference(True), False, **PF_TOL,
+               zero_size=_pf_zero(True), bad=_pf_bad("cahn_hilliard_explicit", True)),
+        OpInfo("allen_cahn_explicit", _pf_samples(False), _pf_reference(False), False, **PF_TOL,
+               zero_size=_pf_zero(False), bad=_pf_bad("allen_cahn_explicit", False)),
+        OpInfo("polynomial", _poly_samples, _poly_reference, False,
+               rtol={f32: 4 * EPS[f32], f64: 8 * EPS[f64]}, atol={f32: 16 * EPS[f32], f64: 16 * EPS[f64]},
+               zero_size=_poly_zero, bad=_poly_bad),
+        OpInfo("spectral_combine", _combine_samples, _combine_reference, False,
+               atol={f32: 64 * EPS[f32], f64: 64 * EPS[f64]}, zero_size=_combine_zero, bad=_combine_bad),
+        OpInfo("real_fft_pack", _pack_samples, _pack_reference, False,
+               atol={f32: 64 * EPS[f32], f64: 64 * EPS[f64]}, zero_size=_pack_zero, bad=_pack_bad),
+        OpInfo("weno5_flux", _weno_samples, _weno_reference, False, **WENO_TOL,
+               zero_size=_weno_zero("weno5_flux", ("godunov",)), bad=_weno_bad("weno5_flux", ("godunov",))),
+        OpInfo("weno5_reconstruct", lambda dtype, device: (Sample(s.args[:1], id=s.id, grad=s.grad)
+                                                           for s in _weno_samples(dtype, device)),
+               lambda v: ref.weno5_states(v), False, **WENO_TOL,
+               zero_size=_weno_zero("weno5_reconstruct", ()), bad=_weno_bad("weno5_reconstruct", ())),
+        OpInfo("restrict_average", _restrict_samples, _restrict_reference, True,
+               rtol={f32: 4 * EPS[f32], f64: 4 * EPS[f64]}, atol={f32: 16 * EPS[f32], f64: 16 * EPS[f64]},
+               zero_size=_restrict_zero, bad=_restrict_bad),
+        OpInfo("stencil_filter", lambda dtype, device: _filter_cases("filter", dtype, device, False),
+               _filter_reference, True, grad_args=(0, 1), zero_size=_filter_zero(False),
+               bad=_filter_bad("stencil_filter", False)),
+        OpInfo("stencil_filter_backward", lambda dtype, device: _filter_cases("filter_bw", dtype, device, True),
+               _filter_backward_reference, True, grad_args=(0, 1, 2), zero_size=_filter_zero(True),
+               bad=_filter_bad("stencil_filter_backward", True)),
+    ]
+    return {e.name: e for e in entries}
+
+
+OPS: dict[str, OpInfo] = _table()
+
+
+def scale_of(info: OpInfo, sample: Sample, expected: tuple) -> float:
+    """The magnitude the absolute tolerance is relative to: the sample's term scale, or the largest
+    reference value."""
+    if sample.scale != 1.0:
+        return sample.scale
+    biggest = max((float(np.abs(e).max()) for e in expected if e.size), default=1.0)
+    return max(biggest, 1.0)
