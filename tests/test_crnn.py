@@ -183,7 +183,9 @@ def test_downscale_methods():
     near = downscale(x, 2, 3, "nearest")
     torch.testing.assert_close(near, x[..., ::2, ::2, ::2])
     avg = downscale(x, 2, 3, "average")
-    assert avg.shape == (2, 1, 4, 4, 4)
+    # block means of 2 x 2 x 2 cells, from NumPy's reshape
+    blocks = x.numpy().reshape(2, 1, 4, 2, 4, 2, 4, 2).mean(axis=(3, 5, 7))
+    np.testing.assert_allclose(avg.numpy(), blocks, rtol=1e-14, atol=1e-15)
     torch.testing.assert_close(avg.mean((-1, -2, -3)), x.mean((-1, -2, -3)), rtol=1e-14, atol=0)
     torch.testing.assert_close(avg[0, 0, 1, 2, 3], x[0, 0, 2:4, 4:6, 6:8].mean())
     with pytest.raises(ValueError, match="not divisible by factor 3"):
@@ -343,8 +345,18 @@ def test_chunked_and_resumed_rollout_equals_one_rollout(tmp_path):
 
 def test_rollout_on_a_larger_grid_and_blow_up_report():
     model = small_model(2)
-    big = rollout_recurrent(model, torch.rand(1, 1, 24, 20, dtype=torch.float64), 3)
-    assert big.frames.shape == (1, 4, 1, 24, 20)
+    phi0 = torch.rand(1, 1, 24, 20, dtype=torch.float64)
+    big = rollout_recurrent(model, phi0, 3)
+    # the same three steps taken by hand with model.step on the 24 x 20 grid
+    expected, frame, state = [phi0], phi0, None
+    model.eval()
+    with torch.no_grad():
+        for _ in range(3):
+            frame, state = model.step(frame, state)
+            expected.append(frame)
+    torch.testing.assert_close(big.frames, torch.stack(expected, 1), rtol=0, atol=0)
+    # the flux head conserves the mean on the larger grid too
+    torch.testing.assert_close(big.mass, phi0.mean().expand(1, 4, 1), rtol=0, atol=1e-15)
     phi = 0.2 + 0.6 * torch.rand(1, 1, 8, 8, dtype=torch.float64)
     with pytest.raises(BlowUpError, match=r"left the valid range at step 1: value .* outside the bounds \[0.3, 0.7\]"):
         rollout_recurrent(model, phi, 5, bounds=(0.3, 0.7))
