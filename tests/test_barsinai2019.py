@@ -52,8 +52,16 @@ def test_ssprk3_is_third_order_and_marks_blow_up():
     out = bs.integrate_ssprk3(lambda v: 0 * v, v0, times, 0.01, forcing)  # v = 1 + sin t
     assert abs(out[-1, 0, 0].item() - (1 + math.sin(1.0))) < 1e-7
     # e^5 ~ 148 stays below the bound at t = 0.5; e^10 ~ 2e4 is past it by t = 1
-    grow = bs.integrate_ssprk3(lambda v: 10 * v, v0, torch.tensor([0.0, 0.5, 1.0]), 0.01, bound=1e3)
+    grow = bs.integrate_ssprk3(lambda v: 10 * v, v0, torch.tensor([0.0, 0.5, 1.0]), 0.01, bounds=1e3)
     assert torch.isnan(grow[2]).all() and torch.isfinite(grow[1]).all()
+    # a (lo, hi) pair: decay from 1 to e^-1 ~ 0.37 leaves [0.5, 2] (at t = ln 2) before t = 1 only
+    decay = bs.integrate_ssprk3(rate, v0, torch.tensor([0.0, 0.5, 1.0]), 0.01, bounds=(0.5, 2.0))
+    assert torch.isfinite(decay[1]).all() and torch.isnan(decay[2]).all()
+    assert torch.isfinite(bs.integrate_ssprk3(rate, v0, times, 0.01, bounds=None)).all()
+    with pytest.raises(ValueError, match="^bounds must"):
+        bs.integrate_ssprk3(rate, v0, times, 0.01, bounds=-1.0)
+    with pytest.raises(TypeError, match="bound"):
+        bs.integrate_ssprk3(rate, v0, times, 0.01, bound=1e3)  # the old name is gone
 
 
 @pytest.mark.parametrize("finite_volume", [True, False])
@@ -77,7 +85,7 @@ def test_standard_schemes_converge_for_kdv_and_ks(equation):
     """The untrained model (standard 6-point stencils) on exact cell averages of a smooth field
     gives the flux part of u_t at the order of its highest derivative's stencil."""
     pde = KdV(length=32.0) if equation == "kdv" else KuramotoSivashinsky(length=64.0)
-    fine = random_sinusoids(1024, pde.length, 1, seed=3, max_wavenumber=2)
+    fine = random_sinusoids(Grid(1024, pde.length / 1024), 1, seed=3, max_wavenumber=2)
     rate = pde.flux_rhs(fine)
     errors = []
     for n in (32, 64, 128):
@@ -128,7 +136,7 @@ def test_larger_domain_forcing_has_the_training_wavenumbers_without_period_2pi()
 def test_spectral_references_are_mesh_converged(equation):
     setup = bs.SETUPS[equation]
     pde = KdV(length=setup.length) if equation == "kdv" else KuramotoSivashinsky(length=setup.length)
-    u0 = random_sinusoids(2 * setup.fine, setup.length, 2, seed=4)
+    u0 = random_sinusoids(Grid(2 * setup.fine, setup.length / (2 * setup.fine)), 2, seed=4)
     t_end = 3.0
     fine_grid, grid = Grid(2 * setup.fine, setup.length / (2 * setup.fine)), Grid(setup.fine, setup.length / setup.fine)
     fine = ETDRK4(pde, fine_grid, setup.dt / 2).advance(u0, int(round(t_end / (setup.dt / 2))))
@@ -182,8 +190,7 @@ def test_unrolled_loss_adds_the_integrated_frames(tmp_path):
     x, y, seq = bs.training_pairs(ref, frames, rates, 8, unroll=1)
     assert seq.shape == (len(x), 1, x.shape[-1]) and len(x) == 8 * 2 * 3  # 3 frames with a successor
     torch.testing.assert_close(seq[0], bs.coarse_view(frames[2], 8, 0, False)[0:1].float())
-    h = ref.length / (ref.n // 8)
-    model = LearnedFiniteVolume(h, coefficients="network", equation="ks")
+    model = LearnedFiniteVolume(ref.length / (ref.n // 8), coefficients="network", equation="ks")
     data = torch.utils.data.TensorDataset(x, y, seq)
     cfg = TrainConfig(epochs=1, batch_size=8, progress=False)
     trainer = bs.DerivativeTrainer(model, data, None, cfg, tmp_path, unroll=1, interval=0.25, dt=0.1)

@@ -27,7 +27,7 @@ from coarsegrain.systems.conservation1d import (
 ])
 def test_etdrk4_is_fourth_order(pde, n, t_end, dts):
     grid = Grid(n, pde.length / n)
-    u0 = random_sinusoids(n, pde.length, 1, 3)
+    u0 = random_sinusoids(grid, 1, 3)
     ref = ETDRK4(pde, grid, dts[-1] / 4).advance(u0, round(4 * t_end / dts[-1]))
     errs = [(ETDRK4(pde, grid, dt).advance(u0, round(t_end / dt)) - ref).abs().max().item() for dt in dts]
     rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
@@ -59,7 +59,7 @@ def test_weno_burgers_converges_to_the_spectral_cell_averages_and_conserves():
     assert errors[2] < errors[1] < errors[0] and errors[2] < 0.02, errors
     # without forcing the cell averages' sum is conserved to round-off
     free = WenoBurgers(Burgers(), 64, 1e-3)
-    v0 = random_sinusoids(64, 2 * math.pi, 2, 4)
+    v0 = random_sinusoids(free.grid, 2, 4)
     v = free.advance(v0, 300)
     assert (v.sum(-1) - v0.sum(-1)).abs().max().item() < 1e-12
     assert (v - v0).abs().max().item() > 1e-2
@@ -70,7 +70,9 @@ def test_forcing_cell_averages_are_exact():
     n, fine = 16, 16 * 512
     x = (torch.arange(fine, dtype=torch.float64) + 0.5) * f.length / fine
     midpoint = f.point_values(x, 0.7).reshape(2, n, 512).mean(-1)
-    torch.testing.assert_close(f.cell_averages(n, 0.7), midpoint, rtol=0, atol=1e-6)
+    torch.testing.assert_close(f.cell_averages(Grid(n, f.length / n), 0.7), midpoint, rtol=0, atol=1e-6)
+    # a number of points n is Grid(n, length / n), as for the 1D solvers
+    torch.testing.assert_close(f.cell_averages(n, 0.7), f.cell_averages(Grid(n, f.length / n), 0.7), rtol=0, atol=0)
     assert f.wavenumber.abs().max() <= 3 and f.amplitude.abs().max() <= 0.5
 
 
@@ -91,7 +93,7 @@ def test_solver_errors():
     with pytest.raises(ValueError, match="not divisible by factor 3"):
         spectral_cell_averages(torch.zeros(16, dtype=torch.float64), 3)
     with pytest.raises(FloatingPointError, match="ETDRK4 blew up"):
-        ETDRK4(KdV(), Grid(64, 0.5), 0.5).advance(5 * random_sinusoids(64, 32.0, 1, 0), 200)
+        ETDRK4(KdV(), Grid(64, 0.5), 0.5).advance(5 * random_sinusoids(Grid(64, 0.5), 1, 0), 200)
     with pytest.raises(ValueError, match="built for 64"):
         ETDRK4(KdV(), 64, 1e-3).advance(torch.zeros(1, 32, dtype=torch.float64), 1)
 
@@ -105,7 +107,7 @@ def test_etdrk4_matches_an_independent_kassam_trefethen_implementation(pde, n, d
     """Cox-Matthews ETDRK4 as Kassam & Trefethen (2005) write it in NumPy: coefficients by the
     mean over 64 points of a circle about each L dt (no phi functions, no series switch)."""
     grid = Grid(n, pde.length / n)
-    u0 = random_sinusoids(n, pde.length, 2, 11, max_wavenumber=4)
+    u0 = random_sinusoids(grid, 2, 11, max_wavenumber=4)
     ours = ETDRK4(pde, grid, dt).advance(u0, steps, t0=0.3).numpy()
 
     k = 2 * np.pi * np.fft.rfftfreq(n, d=pde.length / n)
@@ -150,7 +152,7 @@ def test_etdrk4_matches_an_independent_kassam_trefethen_implementation(pde, n, d
 def test_hochbruck_ostermann_variant_of_the_1d_solver_is_fourth_order_on_ks():
     pde = KuramotoSivashinsky()
     grid = Grid(64, pde.length / 64)
-    u0 = random_sinusoids(64, pde.length, 1, 3)
+    u0 = random_sinusoids(grid, 1, 3)
     ref = ETDRK4(pde, grid, 0.0125).advance(u0, 800)
     errs = [(ETDRK4(pde, grid, dt, variant="hochbruck-ostermann").advance(u0, round(10 / dt)) - ref).abs().max().item()
             for dt in (0.2, 0.1)]
@@ -161,7 +163,7 @@ def test_1d_solvers_take_a_grid_and_build_one_from_a_number_of_points():
     pde = KdV()
     by_grid, by_n = ETDRK4(pde, Grid(64, 0.5), 1e-3), ETDRK4(pde, 64, 1e-3)
     assert by_grid.grid == by_n.grid == Grid(64, 0.5) and by_n.n == 64
-    u0 = random_sinusoids(64, 32.0, 1, 0)
+    u0 = random_sinusoids(by_grid.grid, 1, 0)
     assert torch.equal(by_grid.advance(u0, 3), by_n.advance(u0, 3))
     weno = WenoBurgers(Burgers(), 64)
     assert weno.grid == Grid(64, 2 * math.pi / 64) and weno.spacing == pytest.approx(2 * math.pi / 64)
@@ -175,3 +177,31 @@ def test_1d_solvers_take_a_grid_and_build_one_from_a_number_of_points():
         ETDRK4(pde, 64, -1.0)
     with pytest.raises(ValueError, match="ETDRK4: variant must be"):
         ETDRK4(pde, 64, 1e-3, variant="rk4")
+
+
+def test_forcing_and_initial_fields_take_a_grid():
+    """SinusoidForcing.grid_values / cell_averages and random_sinusoids on a Grid: values at
+    x_j = j * spacing against the closed forms, and one-line errors naming the grid."""
+    f = SinusoidForcing.random(2, 3)
+    grid = Grid(24, f.length / 24)
+    x = torch.arange(24, dtype=torch.float64) * grid.spacing[0]
+    expected = (f.amplitude[..., None] * torch.sin(f.omega[..., None] * 0.4 + f.wavenumber[..., None] * x
+                                                   + f.phase[..., None])).sum(-2)  # length 2 pi: 2 pi / L = 1
+    torch.testing.assert_close(f.grid_values(grid, 0.4), expected, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"SinusoidForcing.grid_values: grid spans 48 \(n \* spacing\) but the "
+                                         r"forcing has period 6.28"):
+        f.grid_values(Grid(24, 2.0), 0.0)
+    with pytest.raises(ValueError, match="SinusoidForcing.cell_averages: grid must be 1D"):
+        f.cell_averages(Grid((4, 4), f.length / 4), 0.0)
+    with pytest.raises(TypeError, match="SinusoidForcing.grid_values: grid must be a 1D coarsegrain.Grid"):
+        f.grid_values(24.0, 0.0)
+    # random_sinusoids: the field depends on x / L only, so a grid twice as fine over the same
+    # period holds the same values at its even points
+    u = random_sinusoids(Grid(32, 0.25), 3, seed=5, max_wavenumber=2)
+    v = random_sinusoids(Grid(64, 0.125), 3, seed=5, max_wavenumber=2)
+    assert u.shape == (3, 32)
+    torch.testing.assert_close(v[:, ::2], u, rtol=0, atol=1e-12)  # the same field on a finer grid
+    with pytest.raises(TypeError, match="random_sinusoids: grid must be a 1D coarsegrain.Grid"):
+        random_sinusoids(32, 3, seed=0)
+    with pytest.raises(ValueError, match="random_sinusoids: grid must be 1D"):
+        random_sinusoids(Grid((4, 4)), 1, seed=0)

@@ -20,7 +20,7 @@ def coarse_burgers_data(n=128, factor=4, realizations=6, seed=7):
         v = solver.advance(v, 15, t)
         t += 15 * solver.dt
         if t > 0.8:
-            rhs = solver.rhs(v, t) - pde.forcing.cell_averages(n, t)  # the flux part only
+            rhs = solver.rhs(v, t) - pde.forcing.cell_averages(solver.grid, t)  # the flux part only
             xs.append(ops.restrict_average(v, factor=factor))
             ys.append(ops.restrict_average(rhs, factor=factor))
     return torch.cat(xs)[:, None], torch.cat(ys)[:, None], 2 * math.pi / (n // factor)
@@ -68,3 +68,29 @@ def test_learned_fv_errors():
         LearnedFiniteVolume(0.1, coefficients="spline")
     with pytest.raises(ValueError, match=r"v must be \[batch, 1, n\]"):
         LearnedFiniteVolume(0.1)(torch.zeros(2, 16))
+
+
+def test_learned_fv_takes_spacing():
+    """``spacing`` (the name every 1D solver uses) scales the divergence: a linear profile's
+    exact flux v^2/2 - eta v_x over faces ``spacing`` apart, independently of the stencils."""
+    by_keyword = LearnedFiniteVolume(spacing=0.25, coefficients="constant").double()
+    assert by_keyword.spacing == 0.25
+    v = torch.randn(2, 1, 16, dtype=torch.float64)
+    torch.testing.assert_close(by_keyword(v), LearnedFiniteVolume(0.25, coefficients="constant").double()(v))
+    # halving the spacing doubles the divergence of the same face values (eta = 0: no slope term)
+    coarse = LearnedFiniteVolume(spacing=0.5, eta=0.0, coefficients="constant").double()
+    fine = LearnedFiniteVolume(spacing=0.25, eta=0.0, coefficients="constant").double()
+    torch.testing.assert_close(fine(v), 2 * coarse(v))
+    for bad in (0.0, -1.0, math.nan, math.inf, "x", None, True):
+        with pytest.raises(ValueError, match="^LearnedFiniteVolume: spacing must be a positive finite number"):
+            LearnedFiniteVolume(bad)
+    with pytest.raises(TypeError):
+        LearnedFiniteVolume(h=0.1)  # the old name is gone
+
+
+def test_checkpoints_written_with_the_old_h_keyword_still_rebuild():
+    from coarsegrain.training import build_model
+
+    old = build_model({"class": "LearnedFiniteVolume", "kwargs": {"h": 0.3, "coefficients": "constant"}})
+    new = build_model({"class": "LearnedFiniteVolume", "kwargs": {"spacing": 0.3, "coefficients": "constant"}})
+    assert old.spacing == new.spacing == 0.3

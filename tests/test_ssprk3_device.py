@@ -15,7 +15,7 @@ def test_integrate_ssprk3_on_device(device):
     times = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64, device=device)
     forcing = lambda t: torch.zeros(3, 8, dtype=torch.float64)  # noqa: E731  (on the CPU: moved)
     # growth 10 v: e^5 ~ 148 (x2 ~ 297) under the bound 200 only for the first two rows at t = 0.5
-    out = bs.integrate_ssprk3(lambda v: 10 * v, v0, times, 0.01, forcing, bound=200.0)
+    out = bs.integrate_ssprk3(lambda v: 10 * v, v0, times, 0.01, forcing, bounds=200.0)
     assert out.device == v0.device and out.shape == (3, 3, 8)
     assert torch.isfinite(out[1, :2]).all() and torch.isnan(out[1, 2]).all() and torch.isnan(out[2]).all()
     decay = bs.integrate_ssprk3(lambda v: -v, v0, times, 0.01)

@@ -42,6 +42,7 @@ from .. import ops
 from .._atomic import write_json_atomic
 from ..grid import Grid
 from ..models.learned_fv import LearnedFiniteVolume, baseline_width
+from ..rollout.learned import normalize_bounds, outside_bounds
 from ..systems.conservation1d import (
     ETDRK4,
     Burgers,
@@ -137,7 +138,7 @@ class Reference:
         else:
             self.forcing = None
             self.pde = KdV(length=self.length) if equation == "kdv" else KuramotoSivashinsky(length=self.length)
-            self.u0 = random_sinusoids(self.n, self.length, batch, seed, max_wavenumber=3 * multiple)
+            self.u0 = random_sinusoids(self.grid, batch, seed, max_wavenumber=3 * multiple)
             self.finite_volume = False
 
     def solve(self, t_end: float, save_dt: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -166,10 +167,11 @@ class Reference:
     def coarse_view(self, fields: Tensor, factor: int, shift: int = 0) -> Tensor:
         return coarse_view(fields, factor, shift, self.finite_volume)
 
-    def coarse_forcing(self, n_coarse: int):
+    def coarse_forcing(self, grid: Grid):
+        """The forcing's cell averages on the coarse ``grid`` as a function of t (None: unforced)."""
         if self.forcing is None:
             return None
-        return lambda t: self.forcing.cell_averages(n_coarse, t)
+        return lambda t: self.forcing.cell_averages(grid, t)
 
 
 def coarse_view(fields: Tensor, factor: int, shift: int, finite_volume: bool) -> Tensor:
@@ -221,10 +223,10 @@ class DerivativeTrainer(Trainer):
         if self.unroll:
             future = batch[2].to(self.device)  # [B, k, n]
             steps = max(1, math.ceil(self.interval / self.dt - 1e-9))
-            h, v, traj = self.interval / steps, x, []
+            dt, v, traj = self.interval / steps, x, []
             for _ in range(self.unroll):
                 for _ in range(steps):
-                    v = ssprk3_step(lambda w, _t: self.model(w), v, 0.0, h)
+                    v = ssprk3_step(lambda w, _t: self.model(w), v, 0.0, dt)
                 traj.append(v[:, 0])
             loss = loss + self._loss(torch.stack(traj, 1), future) / self.frame_scale
         return loss, len(x)
@@ -251,7 +253,7 @@ def training_pairs(ref: Reference, frames: Tensor, rates: Tensor, factor: int, u
     return out + ((torch.cat(seqs).float(),) if unroll else ())
 
 
-def train_model(kind: str, equation: str, h: float, pairs, cfg: dict, out: Path, input_scale: float,
+def train_model(kind: str, equation: str, spacing: float, pairs, cfg: dict, out: Path, input_scale: float,
                 unroll: int = 0, max_speed: float = 3.0):
     n_val = max(1, len(pairs[0]) // 10)
     perm = torch.randperm(len(pairs[0]), generator=torch.Generator().manual_seed(cfg["seed"]))
@@ -260,14 +262,14 @@ def train_model(kind: str, equation: str, h: float, pairs, cfg: dict, out: Path,
     vdata = torch.utils.data.TensorDataset(*(t[val] for t in pairs))
     epochs = max(2, math.ceil(cfg["steps"] * cfg["batch_size"] / len(tr)))
     coefficients, _, flux = kind.partition("-")
-    kwargs = dict(h=h, coefficients=coefficients, equation=equation, input_scale=input_scale,
+    kwargs = dict(spacing=spacing, coefficients=coefficients, equation=equation, input_scale=input_scale,
                   numerical_flux=flux or "exact")
     seed_everything(cfg["seed"])  # per model: its weights do not depend on the models trained before it
     model = LearnedFiniteVolume(**kwargs)
     config = TrainConfig(epochs=epochs, batch_size=cfg["batch_size"], lr=1e-3 if coefficients == "network" else 1e-2,
                          betas=(0.9, 0.99), loss=cfg["loss"], scheduler="cosine", seed=cfg["seed"], progress=False)
     trainer = DerivativeTrainer(model, data, vdata, config, out, unroll=unroll, interval=cfg["save_dt"],
-                                dt=coarse_dt(equation, h, max_speed),
+                                dt=coarse_dt(equation, spacing, max_speed),
                                 model_spec={"class": "LearnedFiniteVolume", "kwargs": kwargs})
     trainer.fit()
     model.load_state_dict(trainer.best_state or trainer.model.state_dict())
@@ -277,9 +279,10 @@ def train_model(kind: str, equation: str, h: float, pairs, cfg: dict, out: Path,
 
 # --- coarse integration and metrics ----------------------------------------------------------
 
-def coarse_dt(equation: str, h: float, max_speed: float) -> float:
-    """SSP-RK3 step for a coarse grid: advective CFL 0.3 and the stiff terms' explicit limits
-    (with room for learned stencils, whose spectra exceed the standard ones')."""
+def coarse_dt(equation: str, spacing: float, max_speed: float) -> float:
+    """SSP-RK3 step for a coarse grid of ``spacing`` h: advective CFL 0.3 and the stiff terms'
+    explicit limits (with room for learned stencils, whose spectra exceed the standard ones')."""
+    h = spacing
     limits = [0.3 * h / max_speed]
     if equation == "burgers":
         limits.append(0.2 * h * h / 0.04)
@@ -290,9 +293,13 @@ def coarse_dt(equation: str, h: float, max_speed: float) -> float:
     return min(limits)
 
 
-def integrate_ssprk3(rate, v0: Tensor, times: Tensor, dt: float, forcing=None, bound: float = 1e3) -> Tensor:
+def integrate_ssprk3(rate, v0: Tensor, times: Tensor, dt: float, forcing=None,
+                     bounds: float | tuple[float, float] | None = 1e3) -> Tensor:
     """Frames ``[T, B, n]`` of dv/dt = rate(v) (+ forcing(t)) at ``times`` (from times[0]); a
-    realization that leaves |v| <= bound or turns non-finite is NaN from then on."""
+    realization that leaves ``bounds`` (a number b for [-b, b] or a (lo, hi) pair, as in
+    :func:`~coarsegrain.rollout.learned.normalize_bounds`; None: no limit) or turns non-finite is NaN
+    from then on."""
+    bounds = normalize_bounds(bounds)
     v = v0.clone()
     t = float(times[0])
     out = [v.clone()]
@@ -304,12 +311,12 @@ def integrate_ssprk3(rate, v0: Tensor, times: Tensor, dt: float, forcing=None, b
 
     for target in times[1:].tolist():
         steps = max(1, math.ceil((target - t) / dt - 1e-9))
-        h = (target - t) / steps
+        step = (target - t) / steps
         with torch.no_grad():
             for _ in range(steps):
-                v = ssprk3_step(f, v, t, h)
-                t += h
-                bad = ~torch.isfinite(v).all(-1) | (v.abs().amax(-1) > bound)
+                v = ssprk3_step(f, v, t, step)
+                t += step
+                bad = outside_bounds(v, bounds).any(-1)
                 if bad.any():
                     alive &= ~bad
                     v = torch.where(bad[:, None], torch.zeros_like(v), v)
@@ -341,10 +348,9 @@ def mean_abs_error(pred: Tensor, truth: Tensor, times: Tensor, t_max: float) -> 
 
 def _methods(equation: str, factor: int, trained: dict, length: float, n: int):
     """(name, rate function) of every method at this factor (``n`` cells over ``length``)."""
-    h = length / n
     out = []
     for acc in (1, 3):
-        base = LearnedFiniteVolume(h, coefficients="constant", equation=equation,
+        base = LearnedFiniteVolume(length / n, coefficients="constant", equation=equation,
                                    width=baseline_width(equation, acc)).double().eval()
         out.append((f"fv{acc}", base))
     if equation == "burgers":
@@ -359,13 +365,12 @@ def _evaluate(ref: Reference, frames: Tensor, times: Tensor, factors, trained, c
     out = {}
     for f in factors:
         n_c = ref.n // f
-        h = ref.length / n_c
         truth = ref.coarse_view(frames, f)
-        dt = coarse_dt(eq, h, ref.setup.max_speed)
+        dt = coarse_dt(eq, ref.length / n_c, ref.setup.max_speed)
         row = {}
         for name, rate in _methods(eq, f, trained, ref.length, n_c):
             start = time.perf_counter()
-            pred = integrate_ssprk3(rate, truth[0], times, dt, ref.coarse_forcing(n_c))
+            pred = integrate_ssprk3(rate, truth[0], times, dt, ref.coarse_forcing(Grid(n_c, ref.length / n_c)))
             vt = valid_time(pred, truth, times)
             row[name] = {"median_valid_time": float(vt.median()), "valid_times": vt.tolist(),
                          "mae": mean_abs_error(pred, truth, times, cfg["t_mae"]),
@@ -512,14 +517,14 @@ def run(out_dir: str | Path = "results/barsinai2019", config: BarsinaiConfig | N
         unroll = cfg["unroll"] if train_ref.forcing is None else 0
         for f in cfg["train_factors"][eq]:
             pairs = training_pairs(train_ref, frames, rates, f, unroll)
-            h = train_ref.length / (train_ref.n // f)
             trained[f] = {}
             for kind in cfg["models"]:
                 if kind.endswith("-godunov") and eq != "burgers":
                     continue  # the Godunov flux is Burgers' (v^2/2)
                 t0 = time.perf_counter()
                 tag = f"x{f}_{kind}_{cfg['loss']}" + (f"_unroll{unroll}" if unroll else "")
-                model, info = train_model(kind, eq, h, pairs, cfg, out / "models" / eq / tag, scale, unroll,
+                spacing = train_ref.length / (train_ref.n // f)
+                model, info = train_model(kind, eq, spacing, pairs, cfg, out / "models" / eq / tag, scale, unroll,
                                           train_ref.setup.max_speed)
                 info["seconds"] = time.perf_counter() - t0
                 trained[f][kind] = model

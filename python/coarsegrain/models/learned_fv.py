@@ -3,7 +3,7 @@
 The model maps cell averages ``v [B, 1, n]`` to their time derivative through the three steps of
 the paper: reconstruct the face values of ``v`` and of the derivatives the flux needs with a
 pseudo-linear filter (stencil coefficients with polynomial accuracy, :class:`PolynomialAccuracy`),
-evaluate the exact flux at the faces, and take ``-(J_{j+1/2} - J_{j-1/2}) / h`` -- so the scheme
+evaluate the exact flux at the faces, and take ``-(J_{j+1/2} - J_{j-1/2}) / spacing`` -- so the scheme
 conserves exactly. Coefficients come either from a network (3 periodic convolutions of 32
 filters, kernel 5, ReLU: "neural network") or are the same everywhere ("optimized constant
 coefficients"). A known forcing is added outside the model.
@@ -19,6 +19,8 @@ stencils and takes the exact Godunov flux of v^2/2 between them (the upwinded va
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
@@ -49,10 +51,10 @@ def baseline_width(equation: str, accuracy: int) -> int:
 
 
 class LearnedFiniteVolume(nn.Module):
-    """dv/dt of a 1D conservation law on a coarse periodic grid of spacing ``h``.
+    """dv/dt of a 1D conservation law on a coarse periodic grid of spacing ``spacing``.
 
     Args:
-        h: coarse grid spacing.
+        spacing: coarse grid spacing.
         eta: viscosity of the Burgers flux (0.04 in barsinai2019).
         coefficients: ``"network"`` or ``"constant"``. An untrained model (zero free
             parameters) is the standard polynomial scheme of ``width`` points.
@@ -63,7 +65,7 @@ class LearnedFiniteVolume(nn.Module):
         numerical_flux: ``"exact"`` or (Burgers only) ``"godunov"``.
     """
 
-    def __init__(self, h: float, eta: float = 0.04, coefficients: str = "network", width: int = 6,
+    def __init__(self, spacing: float, eta: float = 0.04, coefficients: str = "network", width: int = 6,
                  accuracy: int = 1, hidden: int = 32, layers: int = 3, kernel: int = 5, input_scale: float = 1.0,
                  equation: str = "burgers", numerical_flux: str = "exact"):
         super().__init__()
@@ -74,14 +76,18 @@ class LearnedFiniteVolume(nn.Module):
         if numerical_flux not in ("exact", "godunov") or (numerical_flux == "godunov" and equation != "burgers"):
             raise ValueError(f"numerical_flux must be 'exact', or 'godunov' for burgers; got {numerical_flux!r} "
                              f"for {equation}")
-        if not h > 0:
-            raise ValueError(f"h must be positive, got {h}")
-        self.h, self.eta, self.kind, self.input_scale = float(h), float(eta), coefficients, float(input_scale)
+        try:
+            value = math.nan if isinstance(spacing, bool) else float(spacing)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"LearnedFiniteVolume: spacing must be a positive finite number, got {spacing!r}")
+        self.spacing, self.eta, self.kind, self.input_scale = value, float(eta), coefficients, float(input_scale)
         self.equation, self.numerical_flux = equation, numerical_flux
         derivs = list(EQUATION_DERIVATIVES[equation])
         if numerical_flux == "godunov":
             derivs = [0] + derivs  # a left and a right face state
-        self.stencils = nn.ModuleList(PolynomialAccuracy(d, width, accuracy, spacing=h) for d in derivs)
+        self.stencils = nn.ModuleList(PolynomialAccuracy(d, width, accuracy, spacing=self.spacing) for d in derivs)
         self.offset = self.stencils[0].offset
         self.split = [s.free for s in self.stencils]
         n_free = sum(self.split)
@@ -128,4 +134,4 @@ class LearnedFiniteVolume(nn.Module):
     def forward(self, v: Tensor) -> Tensor:
         if v.dim() != 3 or v.shape[1] != 1:
             raise ValueError(f"LearnedFiniteVolume: v must be [batch, 1, n], got {tuple(v.shape)}")
-        return -ops.divergence(self.flux(v)[:, None, :], [self.h])[:, None]
+        return -ops.divergence(self.flux(v)[:, None, :], [self.spacing])[:, None]

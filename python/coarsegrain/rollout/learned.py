@@ -26,7 +26,8 @@ from torch import Tensor
 from .. import threads
 from .._progress import PROGRESS_DELAY_S, progress_bar  # noqa: F401  (PROGRESS_DELAY_S: named in the docs)
 
-__all__ = ["BlowUpError", "rollout", "solve_ivp_rollout", "receptive_field", "normalize_bounds", "check_bounds"]
+__all__ = ["BlowUpError", "rollout", "solve_ivp_rollout", "receptive_field", "normalize_bounds", "check_bounds",
+           "outside_bounds"]
 
 RHS = Callable[[Tensor], Tensor]
 
@@ -98,14 +99,21 @@ def normalize_bounds(bounds, name: str = "bounds") -> tuple[float, float] | None
     return (lo, hi)
 
 
+def outside_bounds(u: Tensor, bounds: tuple[float, float] | None) -> Tensor:
+    """The boolean mask of the entries of ``u`` that are non-finite or outside ``bounds``
+    (already normalized, :func:`normalize_bounds`)."""
+    bad = ~torch.isfinite(u)
+    if bounds is not None:
+        bad = bad | (u < bounds[0]) | (u > bounds[1])
+    return bad
+
+
 def check_bounds(u: Tensor, bounds: tuple[float, float] | None, when: str, time: float,
                  saved: Sequence[Tensor] = (), layout: str = "") -> None:
     """Raises :class:`BlowUpError` if ``u`` holds a non-finite value or one outside ``bounds``
     (already normalized): "<when>: <what> at index <index><layout>", carrying the frames
     ``saved`` so far (stacked; None if there are none)."""
-    bad = ~torch.isfinite(u)
-    if bounds is not None:
-        bad = bad | (u < bounds[0]) | (u > bounds[1])
+    bad = outside_bounds(u, bounds)
     if bool(bad.any()):
         index = tuple(int(i) for i in torch.nonzero(bad)[0])
         value = u[index].item()

@@ -76,9 +76,10 @@ class SinusoidForcing:
         """f at the points ``x`` ([n]), ``[batch, n]``."""
         return (self.amplitude[..., None] * torch.sin(self._args(x, t))).sum(-2)
 
-    def _on_grid(self, n: int, cells: bool, t: float) -> Tensor:
+    def _on_grid(self, grid: Grid | int, cells: bool, t: float, name: str) -> Tensor:
         # sin(k x + theta) = sin(k x) cos(theta) + cos(k x) sin(theta): the spatial factors are
         # cached per grid, so each call costs one [batch, modes] x [batch, modes, n] product.
+        n = _periodic_grid(f"SinusoidForcing.{name}", self.length, grid, "the forcing").shape[0]
         cache = self.__dict__.setdefault("_grid_cache", {})
         if (n, cells) not in cache:
             h = self.length / n
@@ -92,21 +93,29 @@ class SinusoidForcing:
         theta = self.omega * t + self.phase
         return torch.einsum("bm,bmn->bn", torch.cos(theta), s) + torch.einsum("bm,bmn->bn", torch.sin(theta), c)
 
-    def grid_values(self, n: int, t: float) -> Tensor:
-        """f at the points x_j = j L / n, ``[batch, n]``."""
-        return self._on_grid(n, False, t)
+    def grid_values(self, grid: Grid | int, t: float) -> Tensor:
+        """f at the points x_j = j * spacing of a 1D periodic ``grid`` spanning ``length`` (a
+        number of points n is taken as ``Grid(n, length / n)``), ``[batch, n]``."""
+        return self._on_grid(grid, False, t, "grid_values")
 
-    def cell_averages(self, n: int, t: float) -> Tensor:
-        """Exact averages of f over the cells [j, j + 1) L / n, ``[batch, n]``."""
-        return self._on_grid(n, True, t)
+    def cell_averages(self, grid: Grid | int, t: float) -> Tensor:
+        """Exact averages of f over the cells [j, j + 1) * spacing of ``grid`` (as in
+        :meth:`grid_values`), ``[batch, n]``."""
+        return self._on_grid(grid, True, t, "cell_averages")
 
 
-def random_sinusoids(n: int, length: float, batch: int, seed: int, *, modes: int = 10, max_wavenumber: int = 3,
+def random_sinusoids(grid: Grid, batch: int, seed: int, *, modes: int = 10, max_wavenumber: int = 3,
                      amplitude: float = 1.0) -> Tensor:
-    """Initial fields: sums of long-wavelength sinusoids with random amplitudes and phases,
+    """Initial fields on the points x_j = j * spacing of a 1D periodic ``grid`` (period L = n *
+    spacing): sums of long-wavelength sinusoids with random amplitudes and phases,
     ``sum_k a_k sin(2 pi k x / L + phi_k)`` with k in 1..max_wavenumber, ``[batch, n]``."""
+    if not isinstance(grid, Grid):
+        raise TypeError(f"random_sinusoids: grid must be a 1D coarsegrain.Grid, got {type(grid).__name__}")
+    if grid.ndim != 1:
+        raise ValueError(f"random_sinusoids: grid must be 1D, got shape {grid.shape}")
+    (n,), (length,) = grid.shape, grid.lengths
     rng = np.random.default_rng(seed)
-    x = torch.arange(n, dtype=torch.float64) * length / n
+    x = torch.arange(n, dtype=torch.float64) * grid.spacing[0]
     ks = torch.as_tensor(rng.integers(1, max_wavenumber + 1, (batch, modes)), dtype=torch.float64)
     a = torch.as_tensor(rng.uniform(-amplitude, amplitude, (batch, modes)) / math.sqrt(modes))
     phi = torch.as_tensor(rng.uniform(0, 2 * math.pi, (batch, modes)))
@@ -129,7 +138,7 @@ class _Spectral1D(abc.ABC):
     def quadratic_coefficient(self) -> float:
         """c in N(u) = c (u^2)_x."""
 
-    def forcing_hat(self, n: int, t: float, batch_shape) -> Tensor | None:
+    def forcing_hat(self, grid: Grid, t: float, batch_shape) -> Tensor | None:
         return None
 
     def flux_rhs(self, u: Tensor) -> Tensor:
@@ -156,10 +165,10 @@ class Burgers(_Spectral1D):
     def quadratic_coefficient(self):
         return -0.5
 
-    def forcing_hat(self, n, t, batch_shape):
+    def forcing_hat(self, grid, t, batch_shape):
         if self.forcing is None:
             return None
-        return torch.fft.rfft(self.forcing.grid_values(n, t))
+        return torch.fft.rfft(self.forcing.grid_values(grid, t))
 
 
 @dataclass
@@ -188,22 +197,27 @@ class KuramotoSivashinsky(_Spectral1D):
         return -0.5
 
 
-def _solver_grid(solver: str, pde: _Spectral1D, grid: Grid | int) -> Grid:
-    """``grid`` as the 1D periodic Grid the solver runs on: a Grid spanning the pde's period, or
-    a number of points n (a convenience: ``Grid(n, pde.length / n)``)."""
+def _periodic_grid(owner: str, length: float, grid: Grid | int, whose: str) -> Grid:
+    """``grid`` as a 1D periodic Grid spanning ``length``: a Grid (checked), or a number of points
+    n (a convenience: ``Grid(n, length / n)``)."""
     if isinstance(grid, bool) or not isinstance(grid, (Grid, int)):
-        raise TypeError(f"{solver}: grid must be a 1D coarsegrain.Grid (or a number of points), "
+        raise TypeError(f"{owner}: grid must be a 1D coarsegrain.Grid (or a number of points), "
                         f"got {type(grid).__name__}")
     if isinstance(grid, int):
         if grid < 1:
-            raise ValueError(f"{solver}: grid (a number of points) must be >= 1, got {grid}")
-        grid = Grid(grid, pde.length / grid)
+            raise ValueError(f"{owner}: grid (a number of points) must be >= 1, got {grid}")
+        grid = Grid(grid, length / grid)
     if grid.ndim != 1 or grid.boundary != "periodic":
-        raise ValueError(f"{solver}: grid must be 1D and periodic, got shape {grid.shape}, boundary {grid.boundary!r}")
-    if not math.isclose(grid.lengths[0], pde.length, rel_tol=1e-12):
-        raise ValueError(f"{solver}: grid spans {grid.lengths[0]:g} (n * spacing) but the "
-                         f"{type(pde).__name__} has period {pde.length:g}")
+        raise ValueError(f"{owner}: grid must be 1D and periodic, got shape {grid.shape}, boundary {grid.boundary!r}")
+    if not math.isclose(grid.lengths[0], length, rel_tol=1e-12):
+        raise ValueError(f"{owner}: grid spans {grid.lengths[0]:g} (n * spacing) but {whose} has period {length:g}")
     return grid
+
+
+def _solver_grid(solver: str, pde: _Spectral1D, grid: Grid | int) -> Grid:
+    """``grid`` as the 1D periodic Grid the solver runs on: a Grid spanning the pde's period, or
+    a number of points n (a convenience: ``Grid(n, pde.length / n)``)."""
+    return _periodic_grid(solver, pde.length, grid, f"the {type(pde).__name__}")
 
 
 class ETDRK4:
@@ -244,7 +258,7 @@ class ETDRK4:
     def _nonlinear(self, v_hat: Tensor, t: float) -> Tensor:
         u = torch.fft.irfft(v_hat, n=self.n)
         out = self.nonlinear_factor * torch.fft.rfft(u * u)
-        f = self.pde.forcing_hat(self.n, t, v_hat.shape[:-1])
+        f = self.pde.forcing_hat(self.grid, t, v_hat.shape[:-1])
         return out if f is None else out + f
 
     def advance(self, u: Tensor, steps: int, t0: float = 0.0) -> Tensor:
@@ -313,7 +327,7 @@ class WenoBurgers:
     def rhs(self, v: Tensor, t: float) -> Tensor:
         out = self.flux_rhs(v)
         if self.pde.forcing is not None:
-            out = out + self.pde.forcing.cell_averages(self.n, t).to(v)
+            out = out + self.pde.forcing.cell_averages(self.grid, t).to(v)
         return out
 
     def advance(self, v: Tensor, steps: int, t0: float = 0.0) -> Tensor:

@@ -29,6 +29,11 @@ MODEL_CLASSES = {
 }
 
 
+# Keyword arguments renamed since checkpoints were first written (class -> {old: new}): the specs
+# of older checkpoints still rebuild their models.
+_RENAMED_KWARGS = {"LearnedFiniteVolume": {"h": "spacing"}}
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, unreadable, or made for another model or run."""
 
@@ -89,6 +94,9 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
     if name not in MODEL_CLASSES:
         raise CheckpointError(f"unknown model class {name!r}; known: {', '.join(MODEL_CLASSES)}")
     kwargs = dict(spec.get("kwargs", {}))
+    for old, new in _RENAMED_KWARGS.get(name, {}).items():
+        if old in kwargs and new not in kwargs:
+            kwargs[new] = kwargs.pop(old)
     if "grid" in kwargs and isinstance(kwargs["grid"], dict):
         kwargs["grid"] = Grid(kwargs["grid"]["shape"], kwargs["grid"]["spacing"])
     return MODEL_CLASSES[name](**kwargs)
