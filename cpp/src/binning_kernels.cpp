@@ -102,18 +102,22 @@ void deposit_range(const T* pos, const T* q, int64_t begin, int64_t end, int64_t
     }
     return;
   }
-  int32_t lo[D][kBlock];
-  double w_hi[D][kBlock];
-  bool ok[kBlock];
+  double cells_from_centre[D][kBlock];
+  int32_t ok[kBlock];
   CicStencil<D> st;
   for (int64_t b = begin; b < end; b += kBlock) {
     const int m = static_cast<int>(std::min<int64_t>(kBlock, end - b));
+    for (int k = 0; k < m; ++k) ok[k] = 1;
+    for (int d = 0; d < D; ++d) {
+      const BinAxis axis = axes.axis[d];
+      double* s_d = cells_from_centre[d];
 #pragma omp simd
-    for (int k = 0; k < m; ++k) {
-      bool inside = true;
-      for (int d = 0; d < D; ++d)
-        inside &= cic_cells_interior(double(pos[(b + k) * D + d]), axes.axis[d], lo[d][k], w_hi[d][k]);
-      ok[k] = inside;
+      for (int k = 0; k < m; ++k) {
+        double s;
+        const bool inside = cic_position_interior(double(pos[(b + k) * D + d]), axis, s);
+        s_d[k] = s;
+        ok[k] &= int32_t(inside);
+      }
     }
     for (int k = 0; k < m; ++k) {
       if (!ok[k]) {
@@ -123,9 +127,8 @@ void deposit_range(const T* pos, const T* q, int64_t begin, int64_t end, int64_t
       int64_t l[D], h[D];
       double w[D];
       for (int d = 0; d < D; ++d) {
-        l[d] = lo[d][k];
+        cic_interior_cells(cells_from_centre[d][k], l[d], w[d]);
         h[d] = l[d] + 1;
-        w[d] = w_hi[d][k];
       }
       cic_corners<D>(l, h, w, axes, st, false);
       for (int64_t j = 0; j < (q == nullptr ? 1 : nq); ++j) {

@@ -181,12 +181,17 @@ COARSEGRAIN_HOST_DEVICE bool ngp_cell_interior(double x, const BinAxis& a, int32
   return ok;
 }
 
-COARSEGRAIN_HOST_DEVICE bool cic_cells_interior(double x, const BinAxis& a, int32_t& lo, double& w_hi) {
-  const double s = (x - a.origin) * a.cells_per_length - 0.5;
-  const bool ok = (x >= a.origin) & (x <= a.upper) & (s >= 0.0) & (s < a.cells - 1.0);
-  lo = static_cast<int32_t>(ok ? s : 0.0);
+// Cloud in cell, split so the first half vectorizes: s = the particle's position in cells from
+// the first cell centre, interior when both cells it falls between are inside the box; then the
+// lower cell and the upper cell's weight (the same arithmetic as cic_cells).
+COARSEGRAIN_HOST_DEVICE bool cic_position_interior(double x, const BinAxis& a, double& s) {
+  s = (x - a.origin) * a.cells_per_length - 0.5;
+  return (x >= a.origin) & (x <= a.upper) & (s >= 0.0) & (s < a.cells - 1.0);
+}
+
+COARSEGRAIN_HOST_DEVICE void cic_interior_cells(double s, int64_t& lo, double& w_hi) {
+  lo = static_cast<int64_t>(s);
   w_hi = s - double(lo);
-  return ok;
 }
 
 // Deposits one particle (coordinates x[0..D), quantities qp[0..nq) or null for a weight of
