@@ -18,6 +18,7 @@ An entry (:class:`OpInfo`) names the op and gives
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from collections.abc import Callable, Iterator
@@ -49,6 +50,7 @@ class Bad:
     args: tuple
     exc: type
     match: str  # a regex naming the parameter
+    fake_sees_it: bool = True  # False where the check reads values (NaN positions), which a fake tensor has not
 
 
 @dataclass
@@ -58,6 +60,7 @@ class OpInfo:
     reference: Callable[..., tuple]
     differentiable: bool
     grad_args: tuple[int, ...] = (0,)  # positions of the tensor arguments to differentiate
+    double_backward: bool = True  # differentiable twice (gradgradcheck)
     out_arg: int | None = None  # position of the mutated output of an *_into op
     rtol: dict = field(default_factory=lambda: {f32: 0.0, f64: 0.0})
     atol: dict = field(default_factory=lambda: {f32: 64 * EPS[f32], f64: 64 * EPS[f64]})  # times scale
@@ -648,3 +651,173 @@ def scale_of(info: OpInfo, sample: Sample, expected: tuple) -> float:
         return sample.scale
     biggest = max((float(np.abs(e).max()) for e in expected if e.size), default=1.0)
     return max(biggest, 1.0)
+
+
+# --- particle binning (bin_particles, its backward) ----------------------------------------------
+
+
+def _bin_cells(positions, bins, box, origin, assignment, periodic):
+    """Per axis, the cells a particle touches as (index, weight, d weight / d position) triples,
+    and which particles are kept (inside the box, or every one when periodic). Conventions of
+    numpy.histogramdd: cell i of axis a covers [o_a + i h_a, o_a + (i + 1) h_a); cloud in cell puts
+    linear weights on the two nearest cell centres."""
+    n, d = positions.shape
+    o = list(origin) if len(origin) else [0.0] * d
+    keep = np.ones(n, dtype=bool)
+    axes = []
+    for a in range(d):
+        h = box[a] / bins[a]
+        x = positions[:, a] - o[a]
+        if periodic:
+            x = np.mod(x, box[a])
+        else:
+            keep &= (x >= 0) & (x <= box[a])
+        if assignment == "ngp":
+            i = np.minimum(np.floor(x / h).astype(np.int64), bins[a] - 1) % bins[a]
+            axes.append([(i, np.ones(n), np.zeros(n))])
+        else:
+            s = x / h - 0.5
+            i0 = np.floor(s).astype(np.int64)
+            f = s - i0
+            i1 = i0 + 1
+            if periodic:
+                i0, i1 = i0 % bins[a], i1 % bins[a]
+            else:  # a weight beyond an outer cell centre stays in that cell
+                i0, i1 = np.clip(i0, 0, bins[a] - 1), np.clip(i1, 0, bins[a] - 1)
+            axes.append([(i0, 1 - f, -np.ones(n) / h), (i1, f, np.ones(n) / h)])
+    return axes, keep
+
+
+def _bin_reference(positions, quantities, bins, box, origin, assignment="ngp", periodic=True):
+    n = positions.shape[0]
+    q = np.ones((n, 1)) if quantities is None else quantities
+    axes, keep = _bin_cells(positions, bins, box, origin, assignment, periodic)
+    sums = np.zeros((q.shape[1], *bins))
+    for corner in itertools.product(*axes):
+        index = tuple(i[keep] for i, _, _ in corner)
+        weight = np.prod([w for _, w, _ in corner], axis=0)[keep]
+        for k in range(q.shape[1]):
+            np.add.at(sums[k], index, weight * q[keep, k])
+    return sums, np.array(np.count_nonzero(~keep), dtype=np.int64)
+
+
+def _bin_backward_reference(grad, positions, quantities, bins, box, origin, assignment, periodic):
+    """The adjoint: grad_quantities[p, k] = sum over p's cells of weight * grad[k, cell];
+    grad_positions[p, a] = sum over cells and k of q[p, k] grad[k, cell] d(weight)/dx_a (zero for
+    nearest grid point, whose weights are piecewise constant)."""
+    n, d = positions.shape
+    q = np.ones((n, 1)) if quantities is None else quantities
+    axes, keep = _bin_cells(positions, bins, box, origin, assignment, periodic)
+    grad_q = np.zeros((n, q.shape[1]))
+    grad_x = np.zeros((n, d))
+    for corner in itertools.product(*axes):
+        index = tuple(i for i, _, _ in corner)
+        weights = [w for _, w, _ in corner]
+        g = np.stack([grad[k][index] for k in range(q.shape[1])], axis=1) * keep[:, None]  # [n, q]
+        grad_q += np.prod(weights, axis=0)[:, None] * g
+        for a in range(d):
+            dw = corner[a][2] * np.prod([w for b, w in enumerate(weights) if b != a], axis=0)
+            grad_x[:, a] += dw * (q * g).sum(axis=1)
+    return grad_x, grad_q
+
+
+BIN_CASES = [  # d, n, quantities columns (None: counts), bins, box, origin, assignment, periodic, grad
+    (1, 50, None, [7], [3.0], [], "ngp", True, False),
+    (2, 12, 1, [5, 6], [2.0, 3.0], [0.5, -1.0], "cic", True, True),
+    (3, 10, 3, [3, 4, 5], [1.0, 2.0, 1.5], [], "cic", False, True),
+    (2, 25, None, [4, 3], [1.0, 1.0], [], "ngp", False, False),
+    (1, 17, 2, [9], [2.0], [], None, None, False),  # the schema's defaults: ngp, periodic
+    (3, 40, 2, [2, 3, 5], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0], "cic", True, False),
+]
+
+
+def _bin_samples(backward: bool):
+    def samples(dtype, device):
+        for k, (d, n, nq, bins, box, origin, assignment, periodic, grad) in enumerate(BIN_CASES):
+            rng = _rng("bin", k)
+            low = np.array(origin or [0.0] * d)
+            # periodic: positions well outside the box too (wrapped); otherwise some just outside (dropped)
+            spread = np.array(box) * (1.6 if periodic in (True, None) else 1.2)
+            x = low - 0.1 * np.array(box) + rng.random((n, d)) * spread
+            positions = torch.from_numpy(x).to(device, dtype)
+            quantities = None if nq is None else _randn(rng, (n, nq), dtype, device)
+            args = (positions, quantities, bins, box, origin)
+            if assignment is not None:
+                args = (*args, assignment, periodic)
+            if backward:
+                if assignment is None:
+                    args = (*args, "ngp", True)
+                g = _randn(rng, (1 if nq is None else nq, *bins), dtype, device)
+                args = (g, *args)
+            yield Sample(args, id=f"{d}d-{n}-{nq}-{assignment}-{periodic}", grad=grad)
+
+    return samples
+
+
+def _bin_zero(backward: bool):
+    def zero_size(dtype, device):
+        for nq in (None, 3):
+            positions = _z(0, 2, dtype=dtype, device=device)
+            quantities = None if nq is None else _z(0, nq, dtype=dtype, device=device)
+            args = (positions, quantities, [3, 4], [2.0, 2.0], [1.0, 1.0], "cic", False)
+            if backward:
+                args = (_randn(_rng("bin0"), (1 if nq is None else nq, 3, 4), dtype, device), *args)
+            yield Sample(args, id=f"n0-{nq}"), None
+        args = (_z(5, 2, dtype=dtype, device=device), None, [0, 4], [2.0, 2.0], [], "ngp", True)
+        if backward:
+            args = (_z(1, 0, 4, dtype=dtype, device=device), *args)
+        yield Sample(args, id="bins0"), (ValueError, r"bins\[0\] must be >= 1, got 0")
+
+    return zero_size
+
+
+def _bin_bad(name: str, backward: bool):
+    def bad(device):
+        z = lambda *s, dtype=f32: _z(*s, dtype=dtype, device=device)  # noqa: E731
+
+        def call(positions=None, quantities=None, bins=(3, 4), box=(2.0, 2.0), origin=(), assignment="cic",
+                 periodic=True, grad=None):
+            positions = z(5, 2) if positions is None else positions
+            args = (positions, quantities, list(bins), list(box), list(origin), assignment, periodic)
+            if backward:
+                g = z(1 if quantities is None else quantities.shape[-1], *bins) if grad is None else grad
+                args = (g, *args)
+            return args
+
+        yield Bad("int positions", call(z(5, 2, dtype=torch.int32)), TypeError,
+                  rf"^{name}: positions must be a float32 or float64 tensor, got Int")
+        yield Bad("1-d positions", call(z(5), bins=[3], box=[2.0]), ValueError, rf"^{name}: positions must be \[n, d\]")
+        yield Bad("d = 4", call(z(5, 4), bins=[2] * 4, box=[1.0] * 4), ValueError,
+                  rf"^{name}: positions must be \[n, d\] with d = 1, 2 or 3 coordinates, got d = 4")
+        yield Bad("bins count", call(bins=[3]), ValueError, rf"^{name}: bins must have one entry per coordinate \(2\), got 1")
+        yield Bad("box count", call(box=[2.0]), ValueError, rf"^{name}: box must have one length per coordinate \(2\), got 1")
+        yield Bad("origin count", call(origin=[0.0]), ValueError, rf"^{name}: origin must be empty or have one entry")
+        yield Bad("assignment", call(assignment="tsc"), ValueError, rf"^{name}: assignment must be 'ngp' .* got 'tsc'")
+        yield Bad("bins 0", call(bins=[3, 0]), ValueError, rf"^{name}: bins\[1\] must be >= 1, got 0")
+        for value in (0.0, -1.0, math.nan, math.inf):
+            yield Bad(f"box {value}", call(box=[2.0, value]), ValueError,
+                      rf"^{name}: box\[1\] must be a positive finite length, got {value:g}")
+        yield Bad("origin inf", call(origin=[0.0, math.inf]), ValueError, rf"^{name}: origin\[1\] must be finite, got inf")
+        yield Bad("quantities dtype", call(quantities=z(5, 1, dtype=f64)), TypeError,
+                  rf"^{name}: quantities must have the dtype of positions \(Float\), got Double")
+        yield Bad("quantities rows", call(quantities=z(6, 1)), ValueError, rf"^{name}: quantities must be \[n, q\] with n = 5")
+        yield Bad("quantities 1-d", call(quantities=z(5)), ValueError, rf"^{name}: quantities must be \[n, q\]")
+        if backward:
+            yield Bad("grad shape", call(grad=z(2, 3, 4)), ValueError,
+                      rf"^{name}: grad must be \[1, 3, 4\] Float on {device}, got \[2, 3, 4\] Float")
+        if not backward:  # (the backward sees the positions its forward accepted)
+            nan = z(5, 2)
+            nan[2, 1] = math.nan
+            yield Bad("nan position", call(nan), ValueError, rf"^{name}: positions has 1 particle\(s\) with a NaN or infinite coordinate", fake_sees_it=False)
+
+    return bad
+
+
+OPS.update({
+    "bin_particles": OpInfo("bin_particles", _bin_samples(False), _bin_reference, True, grad_args=(0, 1),
+                            double_backward=False, rtol={f32: 1e-5, f64: 1e-12}, atol={f32: 1e-5, f64: 1e-12},
+                            zero_size=_bin_zero(False), bad=_bin_bad("bin_particles", False)),
+    "bin_particles_backward": OpInfo("bin_particles_backward", _bin_samples(True), _bin_backward_reference, False,
+                                     rtol={f32: 1e-5, f64: 1e-12}, atol={f32: 1e-5, f64: 1e-12},
+                                     zero_size=_bin_zero(True), bad=_bin_bad("bin_particles_backward", True)),
+})
