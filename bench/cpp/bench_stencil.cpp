@@ -22,6 +22,7 @@
 #include <omp.h>
 #endif
 
+#include "bench_common.h"
 #include "coarsegrain/build_config.h"
 #include "coarsegrain/stencil.h"
 #ifdef COARSEGRAIN_BENCH_CUDA
@@ -31,6 +32,14 @@
 #endif
 
 namespace cg = coarsegrain;
+using bench::cpu_model;
+using bench::json_escape;
+using bench::parallel_array;
+using bench::parallel_copy;
+using bench::time_median;
+#ifdef COARSEGRAIN_BENCH_CUDA
+using bench::time_cuda;
+#endif
 
 namespace {
 
@@ -39,37 +48,6 @@ struct Result {
   int64_t n;
   double median_s, points_per_s, gb_per_s, copy_gb_per_s;
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double time_median(int reps, const std::function<void()>& f) {
-  f();  // warm-up: first touch, caches, thread team
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return median(t);
-}
-
-// Arrays touched first by the threads that will use them, as the kernels do.
-template <typename T>
-std::unique_ptr<T[]> parallel_array(int64_t count, T value) {
-  std::unique_ptr<T[]> a(new T[count]);
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < count; ++i) a[i] = value + T(i % 97) * T(1e-3);
-  return a;
-}
-
-template <typename T>
-void parallel_copy(const T* src, T* dst, int64_t count) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < count; ++i) dst[i] = src[i];
-}
 
 // An n^3 periodic grid on the unit cube.
 cg::GridShape unit_cube(int64_t n) {
@@ -115,37 +93,6 @@ void bench_cpu(int64_t n, int reps, const char* dtype, std::vector<Result>& resu
 }
 
 #ifdef COARSEGRAIN_BENCH_CUDA
-#define CUDA_OK(expr)                                                                    \
-  do {                                                                                   \
-    const cudaError_t err_ = (expr);                                                     \
-    if (err_ != cudaSuccess) {                                                           \
-      std::fprintf(stderr, "CUDA error %s at %s:%d\n", cudaGetErrorString(err_), __FILE__, \
-                   __LINE__);                                                            \
-      std::exit(1);                                                                      \
-    }                                                                                    \
-  } while (0)
-
-double time_cuda(int reps, const std::function<void()>& f) {
-  cudaEvent_t a, b;
-  CUDA_OK(cudaEventCreate(&a));
-  CUDA_OK(cudaEventCreate(&b));
-  f();
-  CUDA_OK(cudaDeviceSynchronize());
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    CUDA_OK(cudaEventRecord(a));
-    f();
-    CUDA_OK(cudaEventRecord(b));
-    CUDA_OK(cudaEventSynchronize(b));
-    float ms = 0;
-    CUDA_OK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms * 1e-3);
-  }
-  CUDA_OK(cudaEventDestroy(a));
-  CUDA_OK(cudaEventDestroy(b));
-  return median(t);
-}
-
 template <typename T>
 void run_op_cuda(const std::string& op, const T* in, T* out, const cg::GridShape& g) {
   cudaError_t e;
@@ -179,23 +126,6 @@ void bench_cuda(int64_t n, int reps, const char* dtype, std::vector<Result>& res
   CUDA_OK(cudaFree(out));
 }
 #endif
-
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\';
-    o += c;
-  }
-  return o;
-}
 
 }  // namespace
 

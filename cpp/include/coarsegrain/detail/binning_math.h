@@ -236,7 +236,7 @@ COARSEGRAIN_HOST_DEVICE void gather(const T* grad, const T* x, const T* qp, int6
       for (int64_t j = 0; j < nq; ++j) gq[j] = s == kInside ? grad[j * cells + flat] : T(0);
     return;
   }
-  CicStencil<D> st;
+  CicStencil<D> st{};  // zeroed: dweight is read only when gp is set, which the compiler cannot see
   const Status s = cic_stencil<D>(x, g, periodic, st, gp != nullptr, bad);
   if (s != kInside) {
     if (gq != nullptr)
