@@ -12,6 +12,8 @@ Workloads, each timed in this process while the neighbours run:
 * ``ch_step``: the fused explicit Cahn-Hilliard step, 200^2 float64, 2000 steps in one call;
 * ``demo_rhs``: the demo's learned right-hand side (the dictionary MLP on 32^2, as the LSODA
   rollout calls it, one field at a time), 200 evaluations: compiled derivative ops + torch;
+* ``binning_ngp`` / ``binning_cic``: ``ops.bin_particles`` of 10^6 float32 particles, 1D 256
+  bins nearest grid point / 2D 64^2 cloud in cell, 20 calls each;
 * peers in the same run: ``torch_eager_laplacian`` (torch.roll, torch's own OpenMP threads)
   and ``copy`` (64^3 float32 copy_, the memory-bandwidth limit), 200 calls each.
 
@@ -28,9 +30,10 @@ is; torch's own ops (demo_rhs, torch_eager_laplacian) collapse on default thread
 coarsegrain does, and ``auto`` keeps them at one thread's speed.
 
     python bench/python/bench_contention.py [--loads idle torch1 torch2 python1]
-        [--workloads laplacian ch_step demo_rhs torch_eager_laplacian copy] [--reps 5]
+        [--workloads laplacian ch_step demo_rhs torch_eager_laplacian copy binning_ngp binning_cic]
+        [--reps 5] [--name contention]
 
-Writes bench/results/contention_cpu.json.
+Writes bench/results/<name>_cpu.json (default contention_cpu.json).
 """
 
 from __future__ import annotations
@@ -97,8 +100,22 @@ def make_workloads() -> dict:
                 threads.tick()  # as the rollout's rhs wrapper does
                 mlp(field)
 
+    x1 = torch.rand(1_000_000, 1, generator=gen)
+    x2 = torch.rand(1_000_000, 2, generator=gen)
+
+    def binning_ngp():
+        for _ in range(20):
+            threads.tick()
+            ops.bin_particles(x1, bins=256, box=1.0)
+
+    def binning_cic():
+        for _ in range(20):
+            threads.tick()
+            ops.bin_particles(x2, bins=64, box=1.0, assignment="cic")
+
     return {"laplacian": laplacian, "ch_step": ch_step, "demo_rhs": demo_rhs,
-            "torch_eager_laplacian": torch_eager_laplacian, "copy": copy}
+            "torch_eager_laplacian": torch_eager_laplacian, "copy": copy, "binning_ngp": binning_ngp,
+            "binning_cic": binning_cic}
 
 
 def start_neighbours(kinds: list[str]) -> list[subprocess.Popen]:
@@ -122,6 +139,7 @@ def main() -> None:
     parser.add_argument("--workloads", nargs="+",
                         default=["laplacian", "ch_step", "demo_rhs", "torch_eager_laplacian", "copy"])
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--name", default="contention", help="results file bench/results/<name>_cpu.json")
     args = parser.parse_args()
 
     workloads = make_workloads()
@@ -177,7 +195,7 @@ def main() -> None:
     if "laplacian" in idle and "copy" in idle:
         # Both move 2 x 64^3 x 4 bytes per call: how close the idle Laplacian is to the copy.
         summary["laplacian_idle_fraction_of_copy"] = idle["copy"]["median_s_default"] / idle["laplacian"]["median_s_default"]
-    path = benchutil.write_results("contention", "cpu", {
+    path = benchutil.write_results(args.name, "cpu", {
         "loads": {k: LOADS[k] for k in args.loads}, "neighbours": NEIGHBOURS, "reps": args.reps,
         "target": "under load, ratio_default_to_one_thread <= 1.1 for the compiled ops (laplacian, ch_step); "
                   "ratio_auto_to_one_thread <= 1.1 for the demo's rhs (torch ops, governed by coarsegrain.threads)",
