@@ -27,11 +27,13 @@ void weno5_burgers_flux(const T* v, T* out, int64_t rows, int64_t n, NumericalFl
     if (flux == NumericalFlux::kGodunov) {
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j)
-        o[j] = detail::weno5_face_flux(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2], p[j + 3], true);
+        o[j] = detail::godunov_flux(detail::weno5_left(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]),
+                                    detail::weno5_right(p[j - 1], p[j], p[j + 1], p[j + 2], p[j + 3]));
     } else {
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j)
-        o[j] = detail::weno5_face_flux(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2], p[j + 3], false);
+        o[j] = detail::lax_friedrichs_flux(detail::weno5_left(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]),
+                                           detail::weno5_right(p[j - 1], p[j], p[j + 1], p[j + 2], p[j + 3]));
     }
   });
 }

@@ -64,13 +64,5 @@ COARSEGRAIN_HOST_DEVICE T lax_friedrichs_flux(T l, T r) {
   return T(0.5) * (burgers_flux(l) + burgers_flux(r)) - T(0.5) * a * (r - l);
 }
 
-// The numerical flux at face j + 1/2 from the cell values v_{j-2..j+3}: WENO5 states, then
-// Godunov (godunov = true) or Lax-Friedrichs.
-template <typename T>
-COARSEGRAIN_HOST_DEVICE T weno5_face_flux(T m2, T m1, T c, T p1, T p2, T p3, bool godunov) {
-  const T l = weno5_left(m2, m1, c, p1, p2), r = weno5_right(m1, c, p1, p2, p3);
-  return godunov ? godunov_flux(l, r) : lax_friedrichs_flux(l, r);
-}
-
 }  // namespace
 }  // namespace coarsegrain::detail
