@@ -109,6 +109,50 @@ def test_existing_partial_with_other_parameters_is_refused(tmp_path, monkeypatch
     assert read_info(path).complete
 
 
+def _writer(path, **changes):
+    kw = dict(system="heat", grid_shape=(4,), spacing=[0.5], boundary="periodic",
+              parameters={"t_end": 1.0, "stepper": {"dt": 0.1, "stepper": "etd1"}, "seed": 0},
+              dt_save=0.5, time=[0.0, 0.5], seeds=[0, 1, 2], dtype="float32", with_rhs=True)
+    return dataset_module.DatasetWriter(path, **{**kw, **changes})
+
+
+def test_resume_with_other_parameters_names_each_difference(tmp_path):
+    path = tmp_path / "w.h5"
+    w = _writer(path)
+    w.write(0, np.zeros((2, 1, 4), np.float32), np.zeros((2, 1, 4), np.float32))
+    w.close()  # trajectories 1 and 2 pending: the .partial stays
+    assert dataset_module.partial_path(path).exists() and not path.exists()
+    with _writer(path) as same:  # the same arguments resume
+        assert same.pending == [1, 2]
+    params = {"t_end": 2.0, "stepper": {"dt": 0.05, "stepper": "etd1"}, "seed": 0, "mean": 0.1}
+    with pytest.raises(DatasetError) as e:
+        _writer(path, parameters=params, time=[0.0, 0.5, 1.0], seeds=[5, 6, 7], dtype="float64",
+                with_rhs=False)
+    message = str(e.value)
+    assert "\n" not in message
+    assert message.startswith(f"{dataset_module.partial_path(path)} was started with other parameters: ")
+    for part in ("t_end 1.0 -> 2.0", "stepper.dt 0.1 -> 0.05", "mean '(unset)' -> 0.1",
+                 "fields shape (3, 2, 1, 4) -> (3, 3, 1, 4)", "dtype float32 -> float64",
+                 "seeds [0, 1, 2] -> [5, 6, 7]", "with_rhs True -> False"):
+        assert part in message, (part, message)
+    assert "seed 0" not in message and "stepper.stepper" not in message  # equal values are not named
+    assert message.endswith("(file -> now); delete it or pass overwrite=True")
+    # a key the file has and the new parameters lack is named too
+    with pytest.raises(DatasetError, match=r"started with other parameters: seed 0 -> '\(unset\)' \(file -> now\)"):
+        _writer(path, parameters={"t_end": 1.0, "stepper": {"dt": 0.1, "stepper": "etd1"}})
+    # only one difference: only it is named
+    with pytest.raises(DatasetError, match=r"other parameters: seeds \[0, 1, 2\] -> \[0, 1, 3\] \(file -> now\)"):
+        _writer(path, seeds=[0, 1, 3])
+
+
+def test_parameter_differences_of_nested_dicts():
+    old = {"a": 1, "b": {"c": 2, "d": [1, 2]}, "gone": True}
+    new = {"a": 1, "b": {"c": 3, "d": [1, 2], "e": "x"}}
+    assert dataset_module.parameter_differences(old, new) == [
+        ("b.c", 2, 3), ("b.e", "(unset)", "x"), ("gone", True, "(unset)")]
+    assert dataset_module.parameter_differences(new, new) == []
+
+
 def test_existing_file_needs_overwrite(tmp_path):
     spec = small_spec("kiyani-cahn-hilliard", n_traj=1)
     path = simulate(spec, tmp_path / "d.h5", progress=False)
@@ -188,3 +232,16 @@ def test_simulate_and_plot_commands(tmp_path, capsys):
         assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0.01
     assert cli.main(["simulate", "--list"]) == 0
     assert "lanzoni-ch3d" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", [-0.01, 0.0, float("nan"), float("inf"), "fast"])
+def test_simulation_spec_checks_dt_with_the_steppers_function(bad):
+    from coarsegrain.systems.steppers import _check_dt
+
+    spec = small_spec()
+    with pytest.raises(ValueError) as by_spec:
+        spec.replace(dt=bad)
+    with pytest.raises(ValueError) as by_stepper:
+        _check_dt(bad)
+    assert str(by_spec.value) == f"kiyani-cahn-hilliard: {by_stepper.value}"
+    assert str(by_spec.value).startswith(f"kiyani-cahn-hilliard: dt must be a positive finite number, got {bad}")

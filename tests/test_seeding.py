@@ -75,3 +75,27 @@ def test_seed_must_be_an_integer():
     with pytest.raises(TypeError, match="seed must be an integer"):
         seed_everything(1.5)
     assert seed_everything(-1) == -1
+
+
+def test_the_trainer_seeds_once(tmp_path, monkeypatch):
+    """The spec path seeds once (seed_everything, then the weights are drawn) and does not reseed
+    torch afterwards: its random stream continues from the weights, as when seeding and building
+    by hand. A module passed in gets one torch.manual_seed(config.seed) for training."""
+    spec = {"class": "StencilConvNet", "kwargs": {"ndim": 2, "width": 4}}
+    x = torch.randn(6, 1, 8, 8)
+    data = torch.utils.data.TensorDataset(x, x.roll(1, -1))
+    calls = []
+    original = torch.manual_seed
+    monkeypatch.setattr(torch, "manual_seed", lambda s: calls.append(s) or original(s))
+    Trainer(spec, data, None, TrainConfig(epochs=1, seed=7, progress=False), tmp_path / "spec")
+    assert calls == [7]
+    after_trainer = torch.rand(3)
+    seed_everything(7)
+    StencilConvNet(2, width=4)
+    torch.testing.assert_close(after_trainer, torch.rand(3), rtol=0, atol=0)
+    calls.clear()
+    Trainer(StencilConvNet(2, width=4), data, None, TrainConfig(epochs=1, seed=5, progress=False), tmp_path / "mod")
+    assert calls == [5]
+    after_module = torch.rand(3)
+    original(5)
+    torch.testing.assert_close(after_module, torch.rand(3), rtol=0, atol=0)

@@ -127,6 +127,46 @@ def test_streaming_items_work_in_dataloader_workers(big_path):
     torch.testing.assert_close(got, FieldRHSDataset(big_path, "val", in_memory=True).fields, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("make", [lambda p: FieldRHSDataset(p, "train", in_memory=False),
+                                  lambda p: SequenceDataset(p, 3, "train", in_memory=False)])
+def test_streaming_items_look_their_arrays_up_once_per_process(big_path, monkeypatch, make):
+    """A streaming dataset keeps its file and its /fields, /rhs handles: many items open the
+    file once and look each array up once; a copy in another process (a fork: another pid)
+    opens its own file and looks up again, once."""
+    from coarsegrain.data import dataset as dataset_module
+
+    opens, lookups = [], []
+    original_open, original_get = dataset_module._open, h5py.Group.__getitem__
+
+    def counting_open(path, mode="r"):
+        opens.append(path)
+        return original_open(path, mode)
+
+    def counting_get(self, name):
+        if name in ("fields", "rhs"):
+            lookups.append(name)
+        return original_get(self, name)
+
+    ds = make(big_path)
+    expected = [ds[i] for i in range(6)]
+    monkeypatch.setattr(dataset_module, "_open", counting_open)
+    monkeypatch.setattr(h5py.Group, "__getitem__", counting_get)
+    ds._reader.close()
+    items = [ds[i] for i in range(6)] + [ds[i] for i in range(6)]
+    names = ["fields", "rhs"] if isinstance(ds, FieldRHSDataset) else ["fields"]
+    assert len(opens) == 1 and sorted(lookups) == names
+    for got, want in zip(items, expected + expected):
+        for a, b in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    pid = dataset_module.os.getpid()
+    monkeypatch.setattr(dataset_module.os, "getpid", lambda: pid + 1)  # as in a forked worker
+    for i in range(4):
+        ds[i]
+    assert len(opens) == 2 and sorted(lookups) == sorted(names * 2)
+    monkeypatch.undo()
+    ds._reader.close()
+
+
 def test_non_finite_item_is_refused_when_streaming(big_path, tmp_path):
     bad = tmp_path / "bad.h5"
     bad.write_bytes(big_path.read_bytes())

@@ -70,6 +70,41 @@ def test_trainer_statistics_of_a_streaming_split_equal_the_in_memory_ones(tmp_pa
     assert not torch.allclose(a.out_std[0], a.out_std[1])
 
 
+@pytest.mark.parametrize("chunk_samples", [1, 3, 4, 100])
+def test_streamed_moments_read_each_sample_once_and_match_numpy(monkeypatch, chunk_samples):
+    """One pass: every sample is read exactly once, whatever the chunking (the last chunk short
+    or the whole split in one), and the float64 per-channel mean and (n - 1) std equal NumPy's
+    on the same data, a large offset with a small spread included."""
+    from coarsegrain.training import trainer as trainer_module
+
+    rng = np.random.default_rng(3)
+    xs = (1e4 + 1e-2 * rng.standard_normal((10, 2, 5, 4))).astype(np.float32)
+    ys = (rng.standard_normal((10, 3, 5, 4)) * np.array([3.0, 1.0, 0.1])[:, None, None]).astype(np.float32)
+    reads = []
+
+    class Counting(torch.utils.data.Dataset):
+        in_memory = False
+
+        def __len__(self):
+            return len(xs)
+
+        def __getitem__(self, i):
+            reads.append(i)
+            return torch.from_numpy(xs[i]), torch.from_numpy(ys[i])
+
+    sample_bytes = xs[0].nbytes + ys[0].nbytes
+    monkeypatch.setattr(trainer_module, "STATISTICS_CHUNK_BYTES", chunk_samples * sample_bytes)
+    in_mean, in_std, out_mean, out_std = trainer_module._streamed_moments(
+        Counting(), torch.from_numpy(xs[0]), torch.from_numpy(ys[0]))
+    assert sorted(reads) == list(range(len(xs)))
+    for got, arr, stat in ((in_mean, xs, "mean"), (in_std, xs, "std"), (out_mean, ys, "mean"), (out_std, ys, "std")):
+        a64 = arr.astype(np.float64)
+        expected = a64.mean(axis=(0, 2, 3)) if stat == "mean" else a64.std(axis=(0, 2, 3), ddof=1)
+        assert got.dtype == torch.float64
+        # the std of the offset data to 1e-9: a sum-of-squares formula would be off by ~1e-4
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12 if stat == "mean" else 1e-9, atol=0)
+
+
 def test_trainer_refuses_non_finite_values_of_a_streaming_split(tmp_path):
     from coarsegrain.data import FieldRHSDataset
 

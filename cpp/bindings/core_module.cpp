@@ -19,6 +19,7 @@
 #include "coarsegrain/parallel.h"
 #include "coarsegrain/phase_field.h"
 #include "coarsegrain/stencil.h"
+#include "coarsegrain/validate.h"
 #include "cpu_isa.h"
 
 namespace py = pybind11;
@@ -105,76 +106,55 @@ bool is_float32(const char* op, const char* arg, const py::array& a) {
                        py::str(a.dtype()).cast<std::string>());
 }
 
-coarsegrain::NumericalFlux parse_flux(const std::string& flux) {
-  if (flux == "godunov") return coarsegrain::NumericalFlux::kGodunov;
-  if (flux == "lax_friedrichs") return coarsegrain::NumericalFlux::kLaxFriedrichs;
-  throw py::value_error("weno5_flux: flux must be 'godunov' or 'lax_friedrichs', got '" + flux + "'");
-}
-
 py::array weno5_flux(const py::array& v, const std::string& flux) {
-  const auto kind = parse_flux(flux);
-  if (v.ndim() < 1 || v.shape(v.ndim() - 1) < 5)
-    throw py::value_error("weno5_flux: v must be [*batch, n] with n >= 5 cells");
+  const auto kind = coarsegrain::validate::parse_flux(flux);
+  const std::vector<int64_t> shape(v.shape(), v.shape() + v.ndim());
+  const auto rows = coarsegrain::validate::weno5_rows("weno5_flux", shape.data(), v.ndim());
   auto go = [&](auto tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto in = c_array<T>(v);
     py::array_t<T> out(std::vector<py::ssize_t>(v.shape(), v.shape() + v.ndim()));
-    const int64_t n = v.shape(v.ndim() - 1), rows = n ? static_cast<int64_t>(v.size()) / n : 0;
     const T* src = in.data();
     T* dst = out.mutable_data();
     {
       py::gil_scoped_release release;
-      coarsegrain::weno5_burgers_flux(src, dst, rows, n, kind);
+      coarsegrain::weno5_burgers_flux(src, dst, rows.rows, rows.n, kind);
     }
     return py::array(out);
   };
   return is_float32("weno5_flux", "v", v) ? go(static_cast<float*>(nullptr)) : go(static_cast<double*>(nullptr));
 }
 
-py::array stencil_filter(const py::array& v, const py::array& coeffs, int offset) {
+py::array stencil_filter(const py::array& v, const py::array& coeffs, int64_t offset) {
   const bool f32 = is_float32("stencil_filter", "v", v);
   if (is_float32("stencil_filter", "coeffs", coeffs) != f32)
     throw py::type_error("stencil_filter: coeffs must have the dtype of v");
-  bool ok = v.ndim() >= 1 && coeffs.ndim() == v.ndim() + 1 && coeffs.shape(coeffs.ndim() - 1) >= 1;
-  for (py::ssize_t a = 0; ok && a < v.ndim(); ++a) ok = coeffs.shape(a) == v.shape(a);
-  if (!ok) throw py::value_error("stencil_filter: coeffs must be [*batch, n, width] for v of shape [*batch, n]");
+  const std::vector<int64_t> v_shape(v.shape(), v.shape() + v.ndim());
+  const std::vector<int64_t> c_shape(coeffs.shape(), coeffs.shape() + coeffs.ndim());
+  const auto f = coarsegrain::validate::stencil_filter_shape("stencil_filter", v_shape.data(), v.ndim(),
+                                                             c_shape.data(), coeffs.ndim(), offset);
   auto go = [&](auto tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto in = c_array<T>(v);
     auto c = c_array<T>(coeffs);
     py::array_t<T> out(std::vector<py::ssize_t>(v.shape(), v.shape() + v.ndim()));
-    const int64_t n = v.shape(v.ndim() - 1), rows = n ? static_cast<int64_t>(v.size()) / n : 0;
-    const int width = static_cast<int>(coeffs.shape(coeffs.ndim() - 1));
     const T* src = in.data();
     const T* cp = c.data();
     T* dst = out.mutable_data();
     {
       py::gil_scoped_release release;
-      coarsegrain::stencil_filter(src, cp, dst, rows, n, width, offset);
+      coarsegrain::stencil_filter(src, cp, dst, f.rows, f.n, f.width, f.offset);
     }
     return py::array(out);
   };
   return f32 ? go(static_cast<float*>(nullptr)) : go(static_cast<double*>(nullptr));
 }
 
-py::array restrict_average(const py::array& u, int ndim, int factor) {
-  if (ndim < 1 || ndim > coarsegrain::kMaxGridDims || u.ndim() < ndim)
-    throw py::value_error("restrict_average: ndim must be 1..3 and at most the number of axes of u");
-  if (factor < 1) throw py::value_error("restrict_average: factor must be >= 1");
-  GridShape grid;
-  grid.ndim = ndim;
-  std::vector<py::ssize_t> shape(u.shape(), u.shape() + u.ndim());
-  int64_t points = 1;
-  for (int a = 0; a < ndim; ++a) {
-    const int64_t n = u.shape(u.ndim() - ndim + a);
-    if (n % factor) throw py::value_error("restrict_average: grid axis " + std::to_string(a) + " has " +
-                                          std::to_string(n) + " cells, not divisible by factor " +
-                                          std::to_string(factor));
-    grid.extent[a] = n;
-    shape[u.ndim() - ndim + a] = n / factor;
-    points *= n;
-  }
-  grid.batch = points ? static_cast<int64_t>(u.size()) / points : 0;
+py::array restrict_average(const py::array& u, int64_t ndim, int64_t factor) {
+  const std::vector<int64_t> in_shape(u.shape(), u.shape() + u.ndim());
+  const auto r = coarsegrain::validate::restrict_average_shape(in_shape.data(), u.ndim(), ndim, factor);
+  const GridShape grid = r.grid;
+  const std::vector<py::ssize_t> shape(r.out_shape.begin(), r.out_shape.end());
   auto go = [&](auto tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto in = c_array<T>(u);
@@ -183,7 +163,7 @@ py::array restrict_average(const py::array& u, int ndim, int factor) {
     T* dst = out.mutable_data();
     {
       py::gil_scoped_release release;
-      coarsegrain::restrict_average(src, dst, grid, factor);
+      coarsegrain::restrict_average(src, dst, grid, r.factor);
     }
     return py::array(out);
   };
@@ -292,13 +272,24 @@ int threads_used_by_pool(int64_t chunks, int64_t micros) {
 PYBIND11_MODULE(_core, m) {
   m.doc() =
       "coarsegrain CPU kernels over NumPy arrays. Fields are [*batch, *grid] with one spacing "
-      "per grid axis; vector fields are [*batch, ndim, *grid]. Periodic boundaries.";
+      "per grid axis; vector fields are [*batch, ndim, *grid]. Periodic boundaries. Arguments "
+      "are checked by the same code as torch.ops.coarsegrain (coarsegrain/validate.h), with the "
+      "same messages.\n\n"
+      "Op families of torch.ops.coarsegrain covered here: stencil (laplacian, gradient, "
+      "gradient_adjoint, divergence, divergence_adjoint), explicit phase field "
+      "(cahn_hilliard_explicit, allen_cahn_explicit) and finite volume (weno5_flux, "
+      "stencil_filter, restrict_average).\n"
+      "Left out, on purpose: the pointwise family (polynomial, spectral_combine, real_fft_pack), "
+      "which serves the torch spectral steppers between torch.fft calls on complex tensors and "
+      "has no NumPy caller; the *_into variants, which exist for torch.compile "
+      "functionalization; and weno5_reconstruct and stencil_filter_backward, which are the "
+      "pieces of the torch autograd formulas and data-driven-discretization training, both "
+      "torch-only.";
 
   m.def(
       "laplacian",
       [](const py::array& u, const std::vector<double>& spacing, int order) {
-        if (order != 2 && order != 4)
-          throw py::value_error("laplacian: order must be 2 or 4, got " + std::to_string(order));
+        coarsegrain::validate::laplacian_order(order);
         return run("laplacian", "u", u, spacing, Arity::kScalarToScalar,
                    [order](auto, const auto* in, auto* out, const GridShape& g) {
                      coarsegrain::laplacian(in, out, g, order);
@@ -349,13 +340,8 @@ PYBIND11_MODULE(_core, m) {
       "cahn_hilliard_explicit",
       [](const py::array& u, const std::vector<double>& spacing, double dt, double mobility,
          double kappa, const std::vector<double>& dfdu, int64_t steps, const std::string& scheme) {
-        if (scheme != "fused" && scheme != "two_pass")
-          throw py::value_error("cahn_hilliard_explicit: scheme must be 'fused' or 'two_pass', got '" +
-                                scheme + "'");
         return phase_field("cahn_hilliard_explicit", u, spacing, dt, mobility, kappa, dfdu, steps,
-                           true,
-                           scheme == "fused" ? coarsegrain::CahnHilliardScheme::kFused
-                                             : coarsegrain::CahnHilliardScheme::kTwoPass);
+                           true, coarsegrain::validate::parse_scheme(scheme));
       },
       py::arg("u"), py::arg("spacing"), py::arg("dt"), py::arg("mobility"), py::arg("kappa"),
       py::arg("dfdu"), py::arg("steps") = 1, py::arg("scheme") = "fused",
@@ -374,8 +360,10 @@ PYBIND11_MODULE(_core, m) {
         "WENO5 face fluxes of Burgers' v^2/2 on periodic rows (face j = right face of cell j).");
   m.def("stencil_filter", &stencil_filter, py::arg("v"), py::arg("coeffs"), py::arg("offset"),
         "out[..., j] = sum_k coeffs[..., j, k] v[..., (j + offset + k) mod n].");
-  m.def("restrict_average", &restrict_average, py::arg("u"), py::arg("ndim"), py::arg("factor"),
-        "Block means over `factor` cells along each of the last ndim axes.");
+  m.def("restrict_average", &restrict_average, py::arg("u"), py::kw_only(), py::arg("ndim"),
+        py::arg("factor"),
+        "Block means over `factor` cells along each of the last ndim axes (ndim and factor by "
+        "keyword only).");
   m.def("build_config", &build_config, "How this build was configured.");
   m.def("active_cpu_isa", &active_cpu_isa,
         "Instruction set of the CPU kernel copy in use: 'avx2' or 'generic'.");

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "coarsegrain/validate.h"
 #include "cpu_isa.h"
 #include "finite_volume_kernels.h"
 
@@ -32,11 +33,7 @@ void weno5_reconstruct(const T* v, T* left, T* right, int64_t rows, int64_t n) {
 
 template <typename T>
 void restrict_average(const T* in, T* out, const GridShape& grid, int factor) {
-  if (factor < 1) throw std::invalid_argument("restrict_average: factor must be >= 1");
-  for (int a = 0; a < grid.ndim; ++a)
-    if (grid.extent[a] % factor != 0)
-      throw std::invalid_argument("restrict_average: grid extent " + std::to_string(grid.extent[a]) +
-                                  " is not divisible by factor " + std::to_string(factor));
+  validate::restrict_factor(grid, factor);
   COARSEGRAIN_ISA_CALL(restrict_average, in, out, as_box(grid), factor);
 }
 

@@ -2,45 +2,10 @@
 #include "finite_volume_kernels.h"
 
 #include "isa_rows.h"
+#include "coarsegrain/detail/finite_volume_math.h"
 
 namespace coarsegrain::COARSEGRAIN_ISA {
 namespace {
-
-// WENO5 (Jiang & Shu 1996, as in Shu 1997): the state at the right face of the middle cell of
-// (a, b, c, d, e) = v_{j-2..j+2}; the right-biased state of the same face is weno5(v_{j+3..j-1}).
-template <typename T>
-inline T weno5(T a, T b, T c, T d, T e) {
-  const T eps = T(1e-6);
-  const T q0 = (T(2) * a - T(7) * b + T(11) * c) / T(6);
-  const T q1 = (-b + T(5) * c + T(2) * d) / T(6);
-  const T q2 = (T(2) * c + T(5) * d - e) / T(6);
-  const T s0 = a - T(2) * b + c, t0 = a - T(4) * b + T(3) * c;
-  const T s1 = b - T(2) * c + d, t1 = b - d;
-  const T s2 = c - T(2) * d + e, t2 = T(3) * c - T(4) * d + e;
-  const T b0 = T(13) / T(12) * s0 * s0 + T(0.25) * t0 * t0;
-  const T b1 = T(13) / T(12) * s1 * s1 + T(0.25) * t1 * t1;
-  const T b2 = T(13) / T(12) * s2 * s2 + T(0.25) * t2 * t2;
-  const T a0 = T(0.1) / ((eps + b0) * (eps + b0));
-  const T a1 = T(0.6) / ((eps + b1) * (eps + b1));
-  const T a2 = T(0.3) / ((eps + b2) * (eps + b2));
-  return (a0 * q0 + a1 * q1 + a2 * q2) / (a0 + a1 + a2);
-}
-
-template <typename T>
-inline T godunov(T l, T r) {
-  // Convex flux f = v^2/2: the minimum of f over [l, r] when l <= r (zero if 0 lies between
-  // them: the sonic rarefaction), the maximum of f(l), f(r) when l > r (a shock).
-  const T fl = T(0.5) * l * l, fr = T(0.5) * r * r;
-  if (l <= r) return l > T(0) ? fl : (r < T(0) ? fr : T(0));
-  return fl > fr ? fl : fr;
-}
-
-template <typename T>
-inline T lax_friedrichs(T l, T r) {
-  const T al = l < 0 ? -l : l, ar = r < 0 ? -r : r;
-  const T a = al > ar ? al : ar;
-  return T(0.5) * (T(0.5) * l * l + T(0.5) * r * r) - T(0.5) * a * (r - l);
-}
 
 // Calls body(row_index, padded_row) with padded_row[x] == v[row, x mod n] for x in [-3, n + 3).
 template <typename T, typename Body>
@@ -62,13 +27,13 @@ void weno5_burgers_flux(const T* v, T* out, int64_t rows, int64_t n, NumericalFl
     if (flux == NumericalFlux::kGodunov) {
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j)
-        o[j] = godunov(weno5(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]),
-                       weno5(p[j + 3], p[j + 2], p[j + 1], p[j], p[j - 1]));
+        o[j] = detail::godunov_flux(detail::weno5_left(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]),
+                                    detail::weno5_right(p[j - 1], p[j], p[j + 1], p[j + 2], p[j + 3]));
     } else {
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j)
-        o[j] = lax_friedrichs(weno5(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]),
-                              weno5(p[j + 3], p[j + 2], p[j + 1], p[j], p[j - 1]));
+        o[j] = detail::lax_friedrichs_flux(detail::weno5_left(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]),
+                                           detail::weno5_right(p[j - 1], p[j], p[j + 1], p[j + 2], p[j + 3]));
     }
   });
 }
@@ -80,8 +45,8 @@ void weno5_reconstruct(const T* v, T* left, T* right, int64_t rows, int64_t n) {
     T* ro = right + r * n;
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) {
-      lo[j] = weno5(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]);
-      ro[j] = weno5(p[j + 3], p[j + 2], p[j + 1], p[j], p[j - 1]);
+      lo[j] = detail::weno5_left(p[j - 2], p[j - 1], p[j], p[j + 1], p[j + 2]);
+      ro[j] = detail::weno5_right(p[j - 1], p[j], p[j + 1], p[j + 2], p[j + 3]);
     }
   });
 }
@@ -154,7 +119,7 @@ void stencil_filter_backward(const T* grad, const T* v, const T* c, T* grad_v, T
         for (int64_t i = 0; i < n; ++i) {
           T s = T(0);
           for (int k = 0; k < width; ++k) {
-            const int64_t j = wrap(i - offset - k, n);
+            const int64_t j = periodic_index(i - offset - k, n);
             s += g[j] * cr[j * width + k];
           }
           gv[i] = s;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "coarsegrain/detail/stencil_math.h"
 #include "coarsegrain/grid.h"
 #include "coarsegrain/parallel.h"
 
@@ -40,11 +41,7 @@ void parallel_chunks(int64_t n, int64_t grain, bool parallel, Body&& body) {
       &body);
 }
 
-inline int64_t wrap(int64_t i, int64_t n) {
-  if (i >= 0 && i < n) return i;  // the common case; avoid a division
-  i %= n;
-  return i < 0 ? i + n : i;
-}
+using detail::periodic_index;
 
 // Row access into one batch entry of a box-shaped field, periodic in z and y.
 template <typename T>
@@ -52,7 +49,7 @@ struct Rows {
   const T* base;
   const Box& box;
   const T* at(int64_t z, int64_t y) const {
-    return base + (wrap(z, box.nz) * box.ny + wrap(y, box.ny)) * box.nx;
+    return base + (periodic_index(z, box.nz) * box.ny + periodic_index(y, box.ny)) * box.nx;
   }
 };
 
@@ -62,8 +59,8 @@ template <typename T>
 inline const T* pad_row(const T* row, int64_t nx, int halo, T* scratch) {
   std::memcpy(scratch + halo, row, sizeof(T) * static_cast<size_t>(nx));
   for (int k = 1; k <= halo; ++k) {
-    scratch[halo - k] = row[wrap(-k, nx)];
-    scratch[halo + nx - 1 + k] = row[wrap(nx - 1 + k, nx)];
+    scratch[halo - k] = row[periodic_index<int64_t>(-k, nx)];
+    scratch[halo + nx - 1 + k] = row[periodic_index(nx - 1 + k, nx)];
   }
   return scratch + halo;
 }
@@ -84,6 +81,18 @@ void for_each_row(const Box& box, int halo, Body body) {
     }
     delete[] scratch;
   });
+}
+
+// The neighbour accessor of the point-wise stencils (detail::laplacian_at) on one output row:
+// at(x, axis, k) is c[x + k] along x (axis 0; c a padded row), the row ym (k < 0) or yp (k > 0)
+// along y (axis 1), and zm or zp along z (axis 2). Built once per row, outside the simd loop.
+template <typename T>
+inline auto row_neighbours(const T* c, const T* ym, const T* yp, const T* zm, const T* zp) {
+  return [=](int64_t x, int axis, int k) {
+    if (axis == 0) return c[x + k];
+    if (axis == 1) return k < 0 ? ym[x] : yp[x];
+    return k < 0 ? zm[x] : zp[x];
+  };
 }
 
 inline int64_t volume(const Box& box) { return box.nz * box.ny * box.nx; }

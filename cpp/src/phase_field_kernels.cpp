@@ -7,6 +7,9 @@
 #include "isa_rows.h"
 #include "phase_field_kernels.h"
 
+#include "coarsegrain/detail/phase_field_math.h"
+#include "coarsegrain/detail/stencil_math.h"
+
 namespace coarsegrain::COARSEGRAIN_ISA {
 namespace {
 
@@ -25,18 +28,14 @@ inline void mu_row(const Rows<T>& in, int64_t z, int64_t y, int64_t nx, const St
   const T* __restrict yp = in.at(z, y + 1);
   const T* __restrict zm = in.at(z - 1, y);
   const T* __restrict zp = in.at(z + 1, y);
+  const auto at = row_neighbours(c, ym, yp, zm, zp);
 #pragma omp simd
   for (int64_t x = 0; x < nx; ++x) {
     const T v = c[x];
-    T p = poly[TERMS - 1];
-    for (int t = TERMS - 2; t >= 0; --t) p = p * v + poly[t];
-    const T two_v = T(2) * v;
-    T lap = cx * (c[x - 1] + c[x + 1] - two_v);
-    if constexpr (NDIM >= 2) lap += cy * (ym[x] + yp[x] - two_v);
-    if constexpr (NDIM >= 3) lap += cz * (zm[x] + zp[x] - two_v);
-    const T mu = p - kappa * lap;
+    const T mu = detail::chemical_potential(detail::polynomial_at(poly, TERMS, v), kappa,
+                                            detail::laplacian_at<NDIM, 2>(v, cx, cy, cz, at, x));
     if constexpr (ALLEN_CAHN)
-      out[x] = v - dt_m * mu;
+      out[x] = detail::allen_cahn_update(v, dt_m, mu);
     else
       out[x] = mu;
   }
@@ -49,14 +48,10 @@ inline void update_row(const T* __restrict c, const T* __restrict ym, const T* _
                        const T* __restrict zm, const T* __restrict zp, const T* __restrict u,
                        T* __restrict dst, int64_t nx, const StepCoeffs<T>& k) {
   const T cx = k.cx, cy = k.cy, cz = k.cz, dt_m = k.dt_m;
+  const auto at = row_neighbours(c, ym, yp, zm, zp);
 #pragma omp simd
-  for (int64_t x = 0; x < nx; ++x) {
-    const T two_c = T(2) * c[x];
-    T lap = cx * (c[x - 1] + c[x + 1] - two_c);
-    if constexpr (NDIM >= 2) lap += cy * (ym[x] + yp[x] - two_c);
-    if constexpr (NDIM >= 3) lap += cz * (zm[x] + zp[x] - two_c);
-    dst[x] = u[x] + dt_m * lap;
-  }
+  for (int64_t x = 0; x < nx; ++x)
+    dst[x] = detail::cahn_hilliard_update(u[x], dt_m, detail::laplacian_at<NDIM, 2>(c[x], cx, cy, cz, at, x));
 }
 
 template <typename T, int NDIM, int TERMS>
@@ -117,7 +112,7 @@ void fused_step(const T* u, T* dst, const Box& box, const StepCoeffs<T>& k) {
           const int64_t row = b * vol + (s * slab_rows + r) * nx;
           const T* c = pad_row(here + r * nx, nx, 1, scratch);
           if constexpr (NDIM == 3) {
-            update_row<T, 3>(c, here + wrap(r - 1, slab_rows) * nx, here + wrap(r + 1, slab_rows) * nx,
+            update_row<T, 3>(c, here + periodic_index(r - 1, slab_rows) * nx, here + periodic_index(r + 1, slab_rows) * nx,
                              below + r * nx, above + r * nx, u + row, dst + row, nx, k);
           } else {
             update_row<T, 2>(c, below, above, nullptr, nullptr, u + row, dst + row, nx, k);

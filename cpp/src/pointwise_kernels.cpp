@@ -2,6 +2,9 @@
 #include "isa_rows.h"
 #include "pointwise_kernels.h"
 
+#include "coarsegrain/detail/phase_field_math.h"
+#include "coarsegrain/detail/spectral_math.h"
+
 namespace coarsegrain::COARSEGRAIN_ISA {
 namespace {
 
@@ -12,10 +15,7 @@ void polynomial_impl(const T* __restrict u, T* __restrict out, int64_t n, const 
   parallel_chunks(n, kChunkPoints, n >= kParallelThreshold, [&](int64_t i0, int64_t i1) {
 #pragma omp simd
     for (int64_t i = i0; i < i1; ++i) {
-      const T v = u[i];
-      T p = c[TERMS - 1];
-      for (int t = TERMS - 2; t >= 0; --t) p = p * v + c[t];
-      out[i] = p;
+      out[i] = detail::polynomial_at(c, TERMS, u[i]);
     }
   });
 }
@@ -56,19 +56,6 @@ void combine_impl(const T* const* terms, const T* const* weights, T* out, int64_
 }
 
 
-// The row k -> -k of the leading transform axes (index i -> (n - i) mod n on each axis), for a
-// row index r over those axes (last axis fastest).
-inline int64_t mirror_row(int64_t r, const int64_t* lead, int nlead) {
-  int64_t mirrored = 0, stride = 1;
-  for (int j = nlead - 1; j >= 0; --j) {
-    const int64_t i = r % lead[j];
-    r /= lead[j];
-    mirrored += (i == 0 ? 0 : lead[j] - i) * stride;
-    stride *= lead[j];
-  }
-  return mirrored;
-}
-
 // Calls body(in_row_offset, mirror_in_row_offset, out_row_offset) for every row of the batch
 // (offsets in T, rows of in_len and out_len complex values).
 template <typename Body>
@@ -81,7 +68,7 @@ void for_each_mirrored_row(int64_t batch, const int64_t* lead, int nlead, int64_
   parallel_chunks(total, grain_for(2 * out_len), parallel, [&](int64_t i0, int64_t i1) {
     for (int64_t br = i0; br < i1; ++br) {
       const int64_t b = br / rows, r = br % rows;
-      const int64_t mr = b * rows + mirror_row(r, lead, nlead);
+      const int64_t mr = b * rows + detail::mirror_row(r, lead, nlead);
       body(2 * br * in_len, 2 * mr * in_len, 2 * br * out_len);
     }
   });
@@ -113,16 +100,6 @@ void spectral_combine(const T* const* terms, const T* const* weights, int nterms
   }
 }
 
-// One output column of real_fft_pack from a = U[k] and c = conj U[-k, m - k] (see below).
-template <typename T>
-inline void pack_column(T are, T aim, T cre, T cim, T wre, T wim, T* __restrict z) {
-  const T ere = T(0.5) * (are + cre), eim = T(0.5) * (aim + cim);
-  const T dre = T(0.5) * (are - cre), dim = T(0.5) * (aim - cim);
-  const T ore = dre * wre + dim * wim, oim = dim * wre - dre * wim;  // (a - c) conj(w) / 2
-  z[0] = ere - oim;
-  z[1] = eim + ore;
-}
-
 template <typename T>
 void real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, int nlead, int64_t m,
                    const T* twiddle) {
@@ -136,11 +113,11 @@ void real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, i
     const T* __restrict um = u_hat + mirror;
     T* __restrict z = out + o;
     const T* __restrict w = twiddle;
-    pack_column(T(0.5) * (ur[0] + um[0]), T(0.5) * (ur[1] - um[1]), T(0.5) * (ur[2 * m] + um[2 * m]),
+    detail::pack_column(T(0.5) * (ur[0] + um[0]), T(0.5) * (ur[1] - um[1]), T(0.5) * (ur[2 * m] + um[2 * m]),
                 T(0.5) * (ur[2 * m + 1] - um[2 * m + 1]), w[0], w[1], z);
 #pragma omp simd
     for (int64_t k = 1; k < m; ++k)
-      pack_column(ur[2 * k], ur[2 * k + 1], um[2 * (m - k)], -um[2 * (m - k) + 1], w[2 * k],
+      detail::pack_column(ur[2 * k], ur[2 * k + 1], um[2 * (m - k)], -um[2 * (m - k) + 1], w[2 * k],
                   w[2 * k + 1], z + 2 * k);
   });
 }

@@ -5,8 +5,12 @@
 //
 // Keep this file free of inline code shared with other translation units (std::vector,
 // inline helpers from headers): the linker keeps one copy of such code, possibly the AVX2 one.
+// The point-wise math comes from coarsegrain/detail/stencil_math.h, whose functions have
+// internal linkage for that reason.
 #include "isa_rows.h"
 #include "stencil_kernels.h"
+
+#include "coarsegrain/detail/stencil_math.h"
 
 #ifndef COARSEGRAIN_ISA
 #error "compile this file with -DCOARSEGRAIN_ISA=<namespace>"
@@ -29,35 +33,22 @@ void laplacian_impl(const T* u, T* out, const Box& box) {
     const Rows<T> in{u + b * vol, box};
     const T* __restrict c = pad_row(in.at(z, y), nx, R, scratch);
     T* __restrict o = out + b * vol + (z * box.ny + y) * nx;
+    // The rows one and two points away along y and z (the latter only read at order 4).
     const T* __restrict ym1 = in.at(z, y - 1);
     const T* __restrict yp1 = in.at(z, y + 1);
     const T* __restrict zm1 = in.at(z - 1, y);
     const T* __restrict zp1 = in.at(z + 1, y);
-    if constexpr (ORDER == 2) {
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) {
-        const T two_c = T(2) * c[x];
-        T acc = cx * (c[x - 1] + c[x + 1] - two_c);
-        if constexpr (NDIM >= 2) acc += cy * (ym1[x] + yp1[x] - two_c);
-        if constexpr (NDIM >= 3) acc += cz * (zm1[x] + zp1[x] - two_c);
-        o[x] = acc;
-      }
-    } else {
-      const T* __restrict ym2 = in.at(z, y - 2);
-      const T* __restrict yp2 = in.at(z, y + 2);
-      const T* __restrict zm2 = in.at(z - 2, y);
-      const T* __restrict zp2 = in.at(z + 2, y);
-      #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) {
-        const T c30 = T(30) * c[x];
-        T acc = cx * (T(16) * (c[x - 1] + c[x + 1]) - (c[x - 2] + c[x + 2]) - c30);
-        if constexpr (NDIM >= 2)
-          acc += cy * (T(16) * (ym1[x] + yp1[x]) - (ym2[x] + yp2[x]) - c30);
-        if constexpr (NDIM >= 3)
-          acc += cz * (T(16) * (zm1[x] + zp1[x]) - (zm2[x] + zp2[x]) - c30);
-        o[x] = acc;
-      }
-    }
+    const T* __restrict ym2 = in.at(z, y - R);
+    const T* __restrict yp2 = in.at(z, y + R);
+    const T* __restrict zm2 = in.at(z - R, y);
+    const T* __restrict zp2 = in.at(z + R, y);
+    const auto at = [=](int64_t x, int axis, int k) {
+      if (axis == 0) return c[x + k];
+      if (axis == 1) return k == -1 ? ym1[x] : k == 1 ? yp1[x] : k < 0 ? ym2[x] : yp2[x];
+      return k == -1 ? zm1[x] : k == 1 ? zp1[x] : k < 0 ? zm2[x] : zp2[x];
+    };
+    #pragma omp simd
+    for (int64_t x = 0; x < nx; ++x) o[x] = detail::laplacian_at<NDIM, ORDER>(c[x], cx, cy, cz, at, x);
   });
 }
 
@@ -72,20 +63,20 @@ void gradient_impl(const T* u, T* grad, const Box& box) {
     const T* __restrict c = pad_row(in.at(z, y), nx, 1, scratch);
     T* __restrict gx = comp + (NDIM - 1) * vol;
     #pragma omp simd
-    for (int64_t x = 0; x < nx; ++x) gx[x] = hx * (c[x + 1] - c[x - 1]);
+    for (int64_t x = 0; x < nx; ++x) gx[x] = detail::central_difference(c[x - 1], c[x + 1], hx);
     if constexpr (NDIM >= 2) {
       const T* __restrict m = in.at(z, y - 1);
       const T* __restrict p = in.at(z, y + 1);
       T* __restrict gy = comp + (NDIM - 2) * vol;
       #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) gy[x] = hy * (p[x] - m[x]);
+      for (int64_t x = 0; x < nx; ++x) gy[x] = detail::central_difference(m[x], p[x], hy);
     }
     if constexpr (NDIM >= 3) {
       const T* __restrict m = in.at(z - 1, y);
       const T* __restrict p = in.at(z + 1, y);
       T* __restrict gz = comp;
       #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) gz[x] = hz * (p[x] - m[x]);
+      for (int64_t x = 0; x < nx; ++x) gz[x] = detail::central_difference(m[x], p[x], hz);
     }
   });
 }
@@ -107,9 +98,10 @@ void gradient_adjoint_impl(const T* v, T* out, const Box& box) {
     T* __restrict o = out + b * vol + (z * box.ny + y) * nx;
     #pragma omp simd
     for (int64_t x = 0; x < nx; ++x) {
-      T acc = hx * (c[x - 1] - c[x + 1]);
-      if constexpr (NDIM >= 2) acc += hy * (ym[x] - yp[x]);
-      if constexpr (NDIM >= 3) acc += hz * (zm[x] - zp[x]);
+      // Minus the central difference: the neighbours swapped.
+      T acc = detail::central_difference(c[x + 1], c[x - 1], hx);
+      if constexpr (NDIM >= 2) acc += detail::central_difference(yp[x], ym[x], hy);
+      if constexpr (NDIM >= 3) acc += detail::central_difference(zp[x], zm[x], hz);
       o[x] = acc;
     }
   });
@@ -132,14 +124,16 @@ void divergence_impl(const T* flux, T* out, const Box& box) {
     T* __restrict o = out + b * vol + (z * box.ny + y) * nx;
     #pragma omp simd
     for (int64_t x = 0; x < nx; ++x) {
-      T acc = ix * (c[x] - c[x - 1]);
-      if constexpr (NDIM >= 2) acc += iy * (y0[x] - ym[x]);
-      if constexpr (NDIM >= 3) acc += iz * (z0[x] - zm[x]);
+      T acc = detail::backward_difference(c[x - 1], c[x], ix);
+      if constexpr (NDIM >= 2) acc += detail::backward_difference(ym[x], y0[x], iy);
+      if constexpr (NDIM >= 3) acc += detail::backward_difference(zm[x], z0[x], iz);
       o[x] = acc;
     }
   });
 }
 
+// Minus the forward difference of w per axis, written as the backward difference with the
+// neighbours swapped: (w[i] - w[i + e_a]) / h_a.
 template <typename T, int NDIM>
 void divergence_adjoint_impl(const T* w, T* out, const Box& box) {
   const T ix = T(box.inv_dx), iy = T(box.inv_dy), iz = T(box.inv_dz);
@@ -151,18 +145,18 @@ void divergence_adjoint_impl(const T* w, T* out, const Box& box) {
     const T* __restrict c = pad_row(in.at(z, y), nx, 1, scratch);
     T* __restrict ox = comp + (NDIM - 1) * vol;
     #pragma omp simd
-    for (int64_t x = 0; x < nx; ++x) ox[x] = ix * (c[x] - c[x + 1]);
+    for (int64_t x = 0; x < nx; ++x) ox[x] = detail::backward_difference(c[x + 1], c[x], ix);
     if constexpr (NDIM >= 2) {
       const T* __restrict p = in.at(z, y + 1);
       T* __restrict oy = comp + (NDIM - 2) * vol;
       #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) oy[x] = iy * (c[x] - p[x]);
+      for (int64_t x = 0; x < nx; ++x) oy[x] = detail::backward_difference(p[x], c[x], iy);
     }
     if constexpr (NDIM >= 3) {
       const T* __restrict p = in.at(z + 1, y);
       T* __restrict oz = comp;
       #pragma omp simd
-      for (int64_t x = 0; x < nx; ++x) oz[x] = iz * (c[x] - p[x]);
+      for (int64_t x = 0; x < nx; ++x) oz[x] = detail::backward_difference(p[x], c[x], iz);
     }
   });
 }

@@ -6,6 +6,7 @@
 
 #include "coarsegrain/parallel.h"
 #include "coarsegrain/pointwise.h"
+#include "coarsegrain/validate.h"
 
 namespace coarsegrain::torch_ops {
 namespace {
@@ -47,7 +48,7 @@ Prepared prepare(const char* op, const char* arg, const at::Tensor& t,
 }
 
 void check_laplacian_order(int64_t order) {
-  TORCH_CHECK_VALUE(order == 2 || order == 4, "laplacian: order must be 2 or 4, got ", order);
+  checked([&] { return validate::laplacian_order(order); });
 }
 
 PhaseFieldCall prepare_phase_field(const char* op, const at::Tensor& u,
@@ -69,10 +70,7 @@ PhaseFieldCall prepare_phase_field(const char* op, const at::Tensor& u,
 }
 
 CahnHilliardScheme parse_scheme(c10::string_view scheme) {
-  if (scheme == "fused") return CahnHilliardScheme::kFused;
-  if (scheme == "two_pass") return CahnHilliardScheme::kTwoPass;
-  TORCH_CHECK_VALUE(false, "cahn_hilliard_explicit: scheme must be 'fused' or 'two_pass', got '",
-                    std::string(scheme), "'");
+  return checked([&] { return validate::parse_scheme(std::string_view(scheme.data(), scheme.size())); });
 }
 
 PolynomialCall prepare_polynomial(const at::Tensor& u, c10::ArrayRef<double> coeffs) {
@@ -157,21 +155,17 @@ void check_float(const char* op, const char* arg, const at::Tensor& t) {
 
 RowsCall prepare_weno5(const char* op, const at::Tensor& v) {
   check_float(op, "v", v);
-  TORCH_CHECK_VALUE(v.dim() >= 1 && v.size(-1) >= 5, op,
-                    ": v must be [*batch, n] with n >= 5 cells (the WENO5 stencil), got shape ", v.sizes());
+  const validate::RowShape rows = checked([&] { return validate::weno5_rows(op, v.sizes().data(), v.dim()); });
   RowsCall call;
   call.input = v.contiguous();
   call.output = at::empty(v.sizes(), call.input.options());
-  call.n = v.size(-1);
-  call.rows = call.n == 0 ? 0 : v.numel() / call.n;
+  call.n = rows.n;
+  call.rows = rows.rows;
   return call;
 }
 
 NumericalFlux parse_flux(c10::string_view flux) {
-  if (flux == "godunov") return NumericalFlux::kGodunov;
-  if (flux == "lax_friedrichs") return NumericalFlux::kLaxFriedrichs;
-  TORCH_CHECK_VALUE(false, "weno5_flux: flux must be 'godunov' or 'lax_friedrichs', got '",
-                    std::string(flux), "'");
+  return checked([&] { return validate::parse_flux(std::string_view(flux.data(), flux.size())); });
 }
 
 FilterCall prepare_filter(const char* op, const at::Tensor& v, const at::Tensor& coeffs, int64_t offset) {
@@ -181,20 +175,17 @@ FilterCall prepare_filter(const char* op, const at::Tensor& v, const at::Tensor&
                    v.scalar_type(), "), got ", coeffs.scalar_type());
   TORCH_CHECK_VALUE(v.device() == coeffs.device(), op, ": coeffs must be on the device of v (", v.device(),
                     "), got ", coeffs.device());
-  TORCH_CHECK_VALUE(v.dim() >= 1 && v.size(-1) >= 1, op, ": v must be [*batch, n], got shape ", v.sizes());
-  TORCH_CHECK_VALUE(coeffs.dim() == v.dim() + 1 && coeffs.sizes().slice(0, v.dim()) == v.sizes() &&
-                        coeffs.size(-1) >= 1,
-                    op, ": coeffs must be [*batch, n, width] for v of shape ", v.sizes(), ", got ",
-                    coeffs.sizes());
-  TORCH_CHECK_VALUE(offset > -(int64_t(1) << 20) && offset < (int64_t(1) << 20), op,
-                    ": offset out of range: ", offset);
+  const validate::FilterShape shape = checked([&] {
+    return validate::stencil_filter_shape(op, v.sizes().data(), v.dim(), coeffs.sizes().data(),
+                                          coeffs.dim(), offset);
+  });
   FilterCall call;
   call.v = v.contiguous();
   call.coeffs = coeffs.contiguous();
-  call.n = v.size(-1);
-  call.rows = v.numel() / call.n;
-  call.width = static_cast<int>(coeffs.size(-1));
-  call.offset = static_cast<int>(offset);
+  call.n = shape.n;
+  call.rows = shape.rows;
+  call.width = shape.width;
+  call.offset = shape.offset;
   return call;
 }
 
@@ -206,27 +197,14 @@ void check_filter_grad(const FilterCall& call, const at::Tensor& grad) {
 }
 
 RestrictCall prepare_restrict(const at::Tensor& u, int64_t ndim, int64_t factor) {
-  const char* op = "restrict_average";
-  check_float(op, "u", u);
-  TORCH_CHECK_VALUE(ndim >= 1 && ndim <= kMaxGridDims, op, ": ndim must be 1, 2 or 3, got ", ndim);
-  TORCH_CHECK_VALUE(u.dim() >= ndim, op, ": u must have at least ndim = ", ndim, " axes, got shape ", u.sizes());
-  TORCH_CHECK_VALUE(factor >= 1, op, ": factor must be >= 1, got ", factor);
+  check_float("restrict_average", "u", u);
+  validate::RestrictShape shape =
+      checked([&] { return validate::restrict_average_shape(u.sizes().data(), u.dim(), ndim, factor); });
   RestrictCall call;
-  call.grid.ndim = static_cast<int>(ndim);
-  call.factor = static_cast<int>(factor);
-  std::vector<int64_t> shape(u.sizes().begin(), u.sizes().end());
-  int64_t points = 1;
-  for (int64_t a = 0; a < ndim; ++a) {
-    const int64_t n = u.size(u.dim() - ndim + a);
-    TORCH_CHECK_VALUE(n % factor == 0, op, ": grid axis ", a, " has ", n, " cells, not divisible by factor ",
-                      factor);
-    call.grid.extent[a] = n;
-    shape[u.dim() - ndim + a] = n / factor;
-    points *= n;
-  }
-  call.grid.batch = points == 0 ? 0 : u.numel() / points;
+  call.grid = shape.grid;
+  call.factor = shape.factor;
   call.input = u.contiguous();
-  call.output = at::empty(shape, call.input.options());
+  call.output = at::empty(shape.out_shape, call.input.options());
   return call;
 }
 

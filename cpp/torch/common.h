@@ -8,6 +8,7 @@
 #include <c10/util/complex.h>
 
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 #include "coarsegrain/binning.h"
@@ -19,6 +20,17 @@
 namespace coarsegrain::torch_ops {
 
 using coarsegrain::Arity;
+
+// Runs a shared check of coarsegrain/validate.h and turns its std::invalid_argument into the
+// ValueError of torch (c10::ValueError) with the same message.
+template <typename Check>
+auto checked(Check&& check) -> decltype(check()) {
+  try {
+    return check();
+  } catch (const std::invalid_argument& e) {
+    TORCH_CHECK_VALUE(false, e.what());
+  }
+}
 
 struct Prepared {
   at::Tensor input;   // contiguous view or copy of the argument

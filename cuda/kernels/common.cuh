@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "coarsegrain/detail/stencil_math.h"
 #include "coarsegrain/grid.h"
 
 namespace coarsegrain::cuda {
@@ -32,12 +33,9 @@ Launch launch_for(const Box& box) {
                 dim3(static_cast<unsigned>(bx), static_cast<unsigned>(by), 1)};
 }
 
-__device__ __forceinline__ int64_t shifted(int64_t i, int k, int64_t n) {
-  i += k;
-  while (i < 0) i += n;
-  while (i >= n) i -= n;
-  return i;
-}
+// Periodic indices: (i + k) mod n for small shifts, i mod n for any i (stencil_math.h).
+using detail::periodic_index;
+using detail::periodic_shift;
 
 // Calls f(b, z, y, x) for every point this thread owns.
 template <typename F>
@@ -87,9 +85,6 @@ inline ZMarchPlan plan_zmarch(const Box& box) {
                  dim3(kTileX, kTileY, 1), static_cast<int>(z_chunk)}};
 }
 
-// i mod n for any int i (n > 0); used once per thread, off the hot loop.
-__device__ __forceinline__ int wrap_index(int i, int n) { return ((i % n) + n) % n; }
-
 // The (batch entry, first plane, end plane) of this block under a ZMarch launch.
 struct ZRange {
   int64_t batch;
@@ -111,6 +106,19 @@ struct Field {
     return __ldg(base + (z * ny + y) * nx + x);
   }
 };
+
+// The neighbour accessor of the point-wise stencils (detail::laplacian_at) at the point
+// (z, y, x) of `f`: at(_, axis, k) reads the value k points away along x (axis 0), y (1) or
+// z (2), with periodic wrap.
+template <typename T>
+__device__ __forceinline__ auto periodic_neighbours(const Field<T>& f, const Box& box, int64_t z,
+                                                    int64_t y, int64_t x) {
+  return [&f, &box, z, y, x](int, int axis, int k) {
+    if (axis == 0) return f(z, y, periodic_shift(x, k, box.nx));
+    if (axis == 1) return f(z, periodic_shift(y, k, box.ny), x);
+    return f(periodic_shift(z, k, box.nz), y, x);
+  };
+}
 
 }  // namespace
 }  // namespace coarsegrain::cuda

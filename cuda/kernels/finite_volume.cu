@@ -2,6 +2,8 @@
 #include <algorithm>
 
 #include "coarsegrain/cuda/finite_volume.h"
+#include "coarsegrain/detail/finite_volume_math.h"
+#include "coarsegrain/detail/stencil_math.h"
 
 namespace coarsegrain::cuda {
 namespace {
@@ -13,35 +15,15 @@ unsigned blocks_for(int64_t n) {
   return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, kMaxBlocks));
 }
 
-__device__ __forceinline__ int64_t wrap(int64_t i, int64_t n) {
-  i %= n;
-  return i < 0 ? i + n : i;
-}
+using detail::periodic_index;
 
-template <typename T>
-__device__ __forceinline__ T weno5(T a, T b, T c, T d, T e) {
-  const T eps = T(1e-6);
-  const T q0 = (T(2) * a - T(7) * b + T(11) * c) / T(6);
-  const T q1 = (-b + T(5) * c + T(2) * d) / T(6);
-  const T q2 = (T(2) * c + T(5) * d - e) / T(6);
-  const T s0 = a - T(2) * b + c, t0 = a - T(4) * b + T(3) * c;
-  const T s1 = b - T(2) * c + d, t1 = b - d;
-  const T s2 = c - T(2) * d + e, t2 = T(3) * c - T(4) * d + e;
-  const T b0 = T(13) / T(12) * s0 * s0 + T(0.25) * t0 * t0;
-  const T b1 = T(13) / T(12) * s1 * s1 + T(0.25) * t1 * t1;
-  const T b2 = T(13) / T(12) * s2 * s2 + T(0.25) * t2 * t2;
-  const T a0 = T(0.1) / ((eps + b0) * (eps + b0));
-  const T a1 = T(0.6) / ((eps + b1) * (eps + b1));
-  const T a2 = T(0.3) / ((eps + b2) * (eps + b2));
-  return (a0 * q0 + a1 * q1 + a2 * q2) / (a0 + a1 + a2);
-}
-
+// The WENO5 left and right states at face j + 1/2 of a periodic row.
 template <typename T>
 __device__ __forceinline__ void face_states(const T* row, int64_t j, int64_t n, T& l, T& r) {
-  T w[6];
-  for (int k = 0; k < 6; ++k) w[k] = row[wrap(j - 2 + k, n)];
-  l = weno5(w[0], w[1], w[2], w[3], w[4]);
-  r = weno5(w[5], w[4], w[3], w[2], w[1]);
+  T w[6];  // v_{j-2 .. j+3}
+  for (int k = 0; k < 6; ++k) w[k] = row[periodic_index(j - 2 + k, n)];
+  l = detail::weno5_left(w[0], w[1], w[2], w[3], w[4]);
+  r = detail::weno5_right(w[1], w[2], w[3], w[4], w[5]);
 }
 
 template <typename T>
@@ -52,15 +34,7 @@ __global__ void weno5_flux_kernel(const T* __restrict__ v, T* __restrict__ out, 
     const int64_t r = i / n, j = i % n;
     T l, rr;
     face_states(v + r * n, j, n, l, rr);
-    const T fl = T(0.5) * l * l, fr = T(0.5) * rr * rr;
-    T f;
-    if (godunov) {
-      f = l <= rr ? (l > T(0) ? fl : (rr < T(0) ? fr : T(0))) : (fl > fr ? fl : fr);
-    } else {
-      const T a = fabs(l) > fabs(rr) ? fabs(l) : fabs(rr);
-      f = T(0.5) * (fl + fr) - T(0.5) * a * (rr - l);
-    }
-    out[i] = f;
+    out[i] = godunov ? detail::godunov_flux(l, rr) : detail::lax_friedrichs_flux(l, rr);
   }
 }
 
@@ -101,7 +75,7 @@ __global__ void filter_kernel(const T* __restrict__ v, const T* __restrict__ c, 
     const int64_t r = i / n, j = i % n;
     const T* row = v + r * n;
     T s = T(0);
-    for (int k = 0; k < width; ++k) s += c[i * width + k] * row[wrap(j + offset + k, n)];
+    for (int k = 0; k < width; ++k) s += c[i * width + k] * row[periodic_index(j + offset + k, n)];
     out[i] = s;
   }
 }
@@ -112,7 +86,7 @@ __global__ void filter_grad_coeffs_kernel(const T* __restrict__ g, const T* __re
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * n * width;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t face = i / width, k = i % width, r = face / n, j = face % n;
-    gc[i] = g[face] * v[r * n + wrap(j + offset + k, n)];
+    gc[i] = g[face] * v[r * n + periodic_index(j + offset + k, n)];
   }
 }
 
@@ -124,7 +98,7 @@ __global__ void filter_grad_input_kernel(const T* __restrict__ g, const T* __res
     const int64_t r = i / n, cell = i % n;
     T s = T(0);
     for (int k = 0; k < width; ++k) {
-      const int64_t face = r * n + wrap(cell - offset - k, n);
+      const int64_t face = r * n + periodic_index(cell - offset - k, n);
       s += g[face] * c[face * width + k];
     }
     gv[i] = s;

@@ -5,6 +5,7 @@
 // Allen-Cahn in one kernel. Steps are launched back to back on one stream.
 #include "coarsegrain/cuda/phase_field.h"
 #include "common.cuh"
+#include "coarsegrain/detail/phase_field_math.h"
 
 namespace coarsegrain::cuda {
 namespace {
@@ -14,18 +15,12 @@ using Coeffs = StepCoeffs<T>;
 
 // mu (or, for Allen-Cahn, u - dt M mu) at one point.
 template <typename T, int NDIM>
-__device__ __forceinline__ T chemical_potential(const Field<T>& f, const Box& box, int64_t z,
+__device__ __forceinline__ T mu_at(const Field<T>& f, const Box& box, int64_t z,
                                                 int64_t y, int64_t x, const Coeffs<T>& k) {
+  const auto at = periodic_neighbours(f, box, z, y, x);
   const T v = f(z, y, x);
-  T p = k.poly[k.terms - 1];
-  for (int t = k.terms - 2; t >= 0; --t) p = p * v + k.poly[t];
-  const T two_v = T(2) * v;
-  T lap = k.cx * (f(z, y, shifted(x, -1, box.nx)) + f(z, y, shifted(x, 1, box.nx)) - two_v);
-  if constexpr (NDIM >= 2)
-    lap += k.cy * (f(z, shifted(y, -1, box.ny), x) + f(z, shifted(y, 1, box.ny), x) - two_v);
-  if constexpr (NDIM >= 3)
-    lap += k.cz * (f(shifted(z, -1, box.nz), y, x) + f(shifted(z, 1, box.nz), y, x) - two_v);
-  return p - k.kappa * lap;
+  return detail::chemical_potential(detail::polynomial_at(k.poly, k.terms, v), k.kappa,
+                                    detail::laplacian_at<NDIM, 2>(v, k.cx, k.cy, k.cz, at, 0));
 }
 
 template <typename T, int NDIM, bool ALLEN_CAHN>
@@ -33,9 +28,9 @@ __global__ void mu_kernel(const T* __restrict__ u, T* __restrict__ out, Box box,
   const int64_t vol = box.nz * box.ny * box.nx;
   for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
     const Field<T> f{u + b * vol, box.ny, box.nx};
-    const T mu = chemical_potential<T, NDIM>(f, box, z, y, x, k);
+    const T mu = mu_at<T, NDIM>(f, box, z, y, x, k);
     const int64_t i = b * vol + (z * box.ny + y) * box.nx + x;
-    out[i] = ALLEN_CAHN ? u[i] - k.dt_m * mu : mu;
+    out[i] = ALLEN_CAHN ? detail::allen_cahn_update(u[i], k.dt_m, mu) : mu;
   });
 }
 
@@ -45,15 +40,10 @@ __global__ void cahn_hilliard_update_kernel(const T* __restrict__ u, const T* __
   const int64_t vol = box.nz * box.ny * box.nx;
   for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
     const Field<T> m{mu + b * vol, box.ny, box.nx};
-    const T c = m(z, y, x);
-    const T two_c = T(2) * c;
-    T lap = k.cx * (m(z, y, shifted(x, -1, box.nx)) + m(z, y, shifted(x, 1, box.nx)) - two_c);
-    if constexpr (NDIM >= 2)
-      lap += k.cy * (m(z, shifted(y, -1, box.ny), x) + m(z, shifted(y, 1, box.ny), x) - two_c);
-    if constexpr (NDIM >= 3)
-      lap += k.cz * (m(shifted(z, -1, box.nz), y, x) + m(shifted(z, 1, box.nz), y, x) - two_c);
+    const auto at = periodic_neighbours(m, box, z, y, x);
     const int64_t i = b * vol + (z * box.ny + y) * box.nx + x;
-    dst[i] = u[i] + k.dt_m * lap;
+    dst[i] = detail::cahn_hilliard_update(u[i], k.dt_m,
+                                          detail::laplacian_at<NDIM, 2>(m(z, y, x), k.cx, k.cy, k.cz, at, 0));
   });
 }
 
@@ -79,7 +69,7 @@ __global__ void __launch_bounds__(kTileThreads)
 #pragma unroll
   for (int p = 0; p < kHaloPerThread; ++p) {
     const int s = min(tid + p * kTileThreads, kHaloPoints - 1);
-    const int x = wrap_index(x0 + s % kHaloX, nx), y = wrap_index(y0 + s / kHaloX, ny);
+    const int x = periodic_index(x0 + s % kHaloX, nx), y = periodic_index(y0 + s / kHaloX, ny);
     const int row = y * nx;
     c_off[p] = row + x;
     xm_off[p] = row + (x == 0 ? nx - 1 : x - 1);
@@ -95,14 +85,14 @@ __global__ void __launch_bounds__(kTileThreads)
     for (int p = 0; p < kHaloPerThread; ++p) {
       const int s = tid + p * kTileThreads;
       if (s < kHaloPoints) {
+        const auto at = [&](int, int axis, int j) {
+          if (axis == 0) return __ldg(pc + (j < 0 ? xm_off[p] : xp_off[p]));
+          if (axis == 1) return __ldg(pc + (j < 0 ? ym_off[p] : yp_off[p]));
+          return __ldg((j < 0 ? pm : pp) + c_off[p]);
+        };
         const T v = __ldg(pc + c_off[p]);
-        T f = k.poly[k.terms - 1];
-        for (int t = k.terms - 2; t >= 0; --t) f = f * v + k.poly[t];
-        const T two_v = T(2) * v;
-        const T lap = k.cx * (__ldg(pc + xm_off[p]) + __ldg(pc + xp_off[p]) - two_v) +
-                      k.cy * (__ldg(pc + ym_off[p]) + __ldg(pc + yp_off[p]) - two_v) +
-                      k.cz * (__ldg(pm + c_off[p]) + __ldg(pp + c_off[p]) - two_v);
-        mu[s] = f - k.kappa * lap;
+        mu[s] = detail::chemical_potential(detail::polynomial_at(k.poly, k.terms, v), k.kappa,
+                                           detail::laplacian_at<3, 2>(v, k.cx, k.cy, k.cz, at, 0));
       }
     }
   };
@@ -111,12 +101,14 @@ __global__ void __launch_bounds__(kTileThreads)
   const int sc = (threadIdx.y + 1) * kHaloX + threadIdx.x + 1;
   auto update = [&](int z, const T* below, const T* mu, const T* above) {
     if (!writes) return;
-    const T c = mu[sc], two_c = T(2) * c;
-    const T lap = k.cx * (mu[sc - 1] + mu[sc + 1] - two_c) +
-                  k.cy * (mu[sc - kHaloX] + mu[sc + kHaloX] - two_c) +
-                  k.cz * (below[sc] + above[sc] - two_c);
+    const auto at = [&](int, int axis, int j) {
+      if (axis == 0) return mu[sc + j];
+      if (axis == 1) return mu[sc + j * kHaloX];
+      return j < 0 ? below[sc] : above[sc];
+    };
     const int i = z * plane + oy * nx + ox;
-    db[i] = __ldg(ub + i) + k.dt_m * lap;
+    db[i] = detail::cahn_hilliard_update(__ldg(ub + i), k.dt_m,
+                                         detail::laplacian_at<3, 2>(mu[sc], k.cx, k.cy, k.cz, at, 0));
   };
   if (nz == 1) {  // 1D and 2D fields: one plane, no z neighbours (cz = 0)
     fill_mu(0, mu_ring[0]);

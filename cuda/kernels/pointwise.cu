@@ -2,6 +2,8 @@
 #include <algorithm>
 
 #include "coarsegrain/cuda/pointwise.h"
+#include "coarsegrain/detail/phase_field_math.h"
+#include "coarsegrain/detail/spectral_math.h"
 
 namespace coarsegrain::cuda {
 namespace {
@@ -31,10 +33,7 @@ __global__ void polynomial_kernel(const T* __restrict__ u, T* __restrict__ out, 
                                   PolyArgs<T> a) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const T v = u[i];
-    T p = a.c[a.terms - 1];
-    for (int t = a.terms - 2; t >= 0; --t) p = p * v + a.c[t];
-    out[i] = p;
+    out[i] = detail::polynomial_at(a.c, a.terms, u[i]);
   }
 }
 
@@ -61,18 +60,6 @@ struct RealFftShape {
   int64_t rows, m;
 };
 
-// The row k -> -k of the leading transform axes of row r (see the CPU kernels).
-__device__ int64_t mirror_row(int64_t r, const RealFftShape& s) {
-  int64_t mirrored = 0, stride = 1;
-  for (int j = s.nlead - 1; j >= 0; --j) {
-    const int64_t i = r % s.lead[j];
-    r /= s.lead[j];
-    mirrored += (i == 0 ? 0 : s.lead[j] - i) * stride;
-    stride *= s.lead[j];
-  }
-  return mirrored;
-}
-
 // w^k = exp(-i pi k / m), in double for any T.
 __device__ void twiddle(int64_t k, int64_t m, double& re, double& im) {
   double s, c;
@@ -88,7 +75,7 @@ __global__ void real_fft_pack_kernel(const T* __restrict__ u, T* __restrict__ ou
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t k = i % s.m, br = i / s.m, b = br / s.rows;
-    const int64_t mr = b * s.rows + mirror_row(br % s.rows, s);
+    const int64_t mr = b * s.rows + detail::mirror_row(br % s.rows, s.lead, s.nlead);
     const T* ur = u + 2 * br * len;
     const T* um = u + 2 * mr * len;
     T are, aim, cre, cim;
@@ -103,14 +90,9 @@ __global__ void real_fft_pack_kernel(const T* __restrict__ u, T* __restrict__ ou
       cre = um[2 * (s.m - k)];
       cim = -um[2 * (s.m - k) + 1];
     }
-    const T ere = T(0.5) * (are + cre), eim = T(0.5) * (aim + cim);
-    const T dre = T(0.5) * (are - cre), dim = T(0.5) * (aim - cim);
     double wr, wi;
     twiddle(k, s.m, wr, wi);
-    const T wre = T(wr), wim = T(-wi);
-    const T ore = dre * wre - dim * wim, oim = dre * wim + dim * wre;
-    out[2 * i] = ere - oim;
-    out[2 * i + 1] = eim + ore;
+    detail::pack_column(are, aim, cre, cim, T(wr), T(wi), out + 2 * i);
   }
 }
 

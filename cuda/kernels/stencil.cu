@@ -12,26 +12,8 @@ __global__ void laplacian_kernel(const T* __restrict__ u, T* __restrict__ out, B
   const int64_t vol = box.nz * box.ny * box.nx;
   for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
     const Field<T> f{u + b * vol, box.ny, box.nx};
-    const T c = f(z, y, x);
-    T acc;
-    if constexpr (ORDER == 2) {
-      const T two_c = T(2) * c;
-      acc = cx * (f(z, y, shifted(x, -1, box.nx)) + f(z, y, shifted(x, 1, box.nx)) - two_c);
-      if constexpr (NDIM >= 2)
-        acc += cy * (f(z, shifted(y, -1, box.ny), x) + f(z, shifted(y, 1, box.ny), x) - two_c);
-      if constexpr (NDIM >= 3)
-        acc += cz * (f(shifted(z, -1, box.nz), y, x) + f(shifted(z, 1, box.nz), y, x) - two_c);
-    } else {
-      const T c30 = T(30) * c;
-      acc = cx * (T(16) * (f(z, y, shifted(x, -1, box.nx)) + f(z, y, shifted(x, 1, box.nx))) -
-                  (f(z, y, shifted(x, -2, box.nx)) + f(z, y, shifted(x, 2, box.nx))) - c30);
-      if constexpr (NDIM >= 2)
-        acc += cy * (T(16) * (f(z, shifted(y, -1, box.ny), x) + f(z, shifted(y, 1, box.ny), x)) -
-                     (f(z, shifted(y, -2, box.ny), x) + f(z, shifted(y, 2, box.ny), x)) - c30);
-      if constexpr (NDIM >= 3)
-        acc += cz * (T(16) * (f(shifted(z, -1, box.nz), y, x) + f(shifted(z, 1, box.nz), y, x)) -
-                     (f(shifted(z, -2, box.nz), y, x) + f(shifted(z, 2, box.nz), y, x)) - c30);
-    }
+    const auto at = periodic_neighbours(f, box, z, y, x);
+    const T acc = detail::laplacian_at<NDIM, ORDER>(f(z, y, x), cx, cy, cz, at, 0);
     out[b * vol + (z * box.ny + y) * box.nx + x] = acc;
   });
 }
@@ -54,28 +36,24 @@ __global__ void __launch_bounds__(kTileX * kTileY)
   int xo[2 * R + 1], yo[2 * R + 1];  // in-plane offsets of the x and y neighbours
 #pragma unroll
   for (int j = -R; j <= R; ++j) {
-    xo[j + R] = row + wrap_index(x + j, nx);
-    yo[j + R] = wrap_index(y + j, ny) * nx + x;
+    xo[j + R] = row + periodic_index(x + j, nx);
+    yo[j + R] = periodic_index(y + j, ny) * nx + x;
   }
   T win[2 * R + 1];  // u(z - R .. z + R) at this column
 #pragma unroll
-  for (int j = 0; j < 2 * R; ++j) win[j] = __ldg(ub + wrap_index(zr.begin - R + j, nz) * plane + row + x);
-  int z_ahead = wrap_index(zr.begin + R, nz);
+  for (int j = 0; j < 2 * R; ++j) win[j] = __ldg(ub + periodic_index(zr.begin - R + j, nz) * plane + row + x);
+  int z_ahead = periodic_index(zr.begin + R, nz);
   for (int z = zr.begin; z < zr.end; ++z) {
     win[2 * R] = __ldg(ub + z_ahead * plane + row + x);
     z_ahead = z_ahead + 1 == nz ? 0 : z_ahead + 1;
     const T* p = ub + z * plane;
-    const T c = win[R];
-    T acc;
-    if constexpr (ORDER == 2) {
-      acc = cx * (__ldg(p + xo[0]) + __ldg(p + xo[2]) - T(2) * c) +
-            cy * (__ldg(p + yo[0]) + __ldg(p + yo[2]) - T(2) * c) + cz * (win[0] + win[2] - T(2) * c);
-    } else {
-      const T c30 = T(30) * c;
-      acc = cx * (T(16) * (__ldg(p + xo[1]) + __ldg(p + xo[3])) - (__ldg(p + xo[0]) + __ldg(p + xo[4])) - c30) +
-            cy * (T(16) * (__ldg(p + yo[1]) + __ldg(p + yo[3])) - (__ldg(p + yo[0]) + __ldg(p + yo[4])) - c30) +
-            cz * (T(16) * (win[1] + win[3]) - (win[0] + win[4]) - c30);
-    }
+    // Neighbours along x and y through the read-only cache, along z from the register window.
+    const auto at = [&](int, int axis, int k) {
+      if (axis == 0) return __ldg(p + xo[k + R]);
+      if (axis == 1) return __ldg(p + yo[k + R]);
+      return win[k + R];
+    };
+    const T acc = detail::laplacian_at<3, ORDER>(win[R], cx, cy, cz, at, 0);
     ob[z * plane + row + x] = acc;
 #pragma unroll
     for (int j = 0; j < 2 * R; ++j) win[j] = win[j + 1];
@@ -89,11 +67,14 @@ __global__ void gradient_kernel(const T* __restrict__ u, T* __restrict__ grad, B
   for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
     const Field<T> f{u + b * vol, box.ny, box.nx};
     T* g = grad + b * NDIM * vol + (z * box.ny + y) * box.nx + x;
-    g[(NDIM - 1) * vol] = hx * (f(z, y, shifted(x, 1, box.nx)) - f(z, y, shifted(x, -1, box.nx)));
+    g[(NDIM - 1) * vol] = detail::central_difference(f(z, y, periodic_shift(x, -1, box.nx)),
+                                                     f(z, y, periodic_shift(x, 1, box.nx)), hx);
     if constexpr (NDIM >= 2)
-      g[(NDIM - 2) * vol] = hy * (f(z, shifted(y, 1, box.ny), x) - f(z, shifted(y, -1, box.ny), x));
+      g[(NDIM - 2) * vol] = detail::central_difference(f(z, periodic_shift(y, -1, box.ny), x),
+                                                       f(z, periodic_shift(y, 1, box.ny), x), hy);
     if constexpr (NDIM >= 3)
-      g[0] = hz * (f(shifted(z, 1, box.nz), y, x) - f(shifted(z, -1, box.nz), y, x));
+      g[0] = detail::central_difference(f(periodic_shift(z, -1, box.nz), y, x),
+                                        f(periodic_shift(z, 1, box.nz), y, x), hz);
   });
 }
 
@@ -104,14 +85,18 @@ __global__ void gradient_adjoint_kernel(const T* __restrict__ v, T* __restrict__
   for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
     const T* comp = v + b * NDIM * vol;
     const Field<T> vx{comp + (NDIM - 1) * vol, box.ny, box.nx};
-    T acc = hx * (vx(z, y, shifted(x, -1, box.nx)) - vx(z, y, shifted(x, 1, box.nx)));
+    // Minus the central difference: the neighbours swapped.
+    T acc = detail::central_difference(vx(z, y, periodic_shift(x, 1, box.nx)),
+                                       vx(z, y, periodic_shift(x, -1, box.nx)), hx);
     if constexpr (NDIM >= 2) {
       const Field<T> vy{comp + (NDIM - 2) * vol, box.ny, box.nx};
-      acc += hy * (vy(z, shifted(y, -1, box.ny), x) - vy(z, shifted(y, 1, box.ny), x));
+      acc += detail::central_difference(vy(z, periodic_shift(y, 1, box.ny), x),
+                                        vy(z, periodic_shift(y, -1, box.ny), x), hy);
     }
     if constexpr (NDIM >= 3) {
       const Field<T> vz{comp, box.ny, box.nx};
-      acc += hz * (vz(shifted(z, -1, box.nz), y, x) - vz(shifted(z, 1, box.nz), y, x));
+      acc += detail::central_difference(vz(periodic_shift(z, 1, box.nz), y, x),
+                                        vz(periodic_shift(z, -1, box.nz), y, x), hz);
     }
     out[b * vol + (z * box.ny + y) * box.nx + x] = acc;
   });
@@ -124,14 +109,14 @@ __global__ void divergence_kernel(const T* __restrict__ flux, T* __restrict__ ou
   for_each_point(box, [&](int64_t b, int64_t z, int64_t y, int64_t x) {
     const T* comp = flux + b * NDIM * vol;
     const Field<T> fx{comp + (NDIM - 1) * vol, box.ny, box.nx};
-    T acc = ix * (fx(z, y, x) - fx(z, y, shifted(x, -1, box.nx)));
+    T acc = detail::backward_difference(fx(z, y, periodic_shift(x, -1, box.nx)), fx(z, y, x), ix);
     if constexpr (NDIM >= 2) {
       const Field<T> fy{comp + (NDIM - 2) * vol, box.ny, box.nx};
-      acc += iy * (fy(z, y, x) - fy(z, shifted(y, -1, box.ny), x));
+      acc += detail::backward_difference(fy(z, periodic_shift(y, -1, box.ny), x), fy(z, y, x), iy);
     }
     if constexpr (NDIM >= 3) {
       const Field<T> fz{comp, box.ny, box.nx};
-      acc += iz * (fz(z, y, x) - fz(shifted(z, -1, box.nz), y, x));
+      acc += detail::backward_difference(fz(periodic_shift(z, -1, box.nz), y, x), fz(z, y, x), iz);
     }
     out[b * vol + (z * box.ny + y) * box.nx + x] = acc;
   });
@@ -145,9 +130,12 @@ __global__ void divergence_adjoint_kernel(const T* __restrict__ w, T* __restrict
     const Field<T> f{w + b * vol, box.ny, box.nx};
     const T c = f(z, y, x);
     T* o = out + b * NDIM * vol + (z * box.ny + y) * box.nx + x;
-    o[(NDIM - 1) * vol] = ix * (c - f(z, y, shifted(x, 1, box.nx)));
-    if constexpr (NDIM >= 2) o[(NDIM - 2) * vol] = iy * (c - f(z, shifted(y, 1, box.ny), x));
-    if constexpr (NDIM >= 3) o[0] = iz * (c - f(shifted(z, 1, box.nz), y, x));
+    // Minus the forward difference: the backward difference with the neighbours swapped.
+    o[(NDIM - 1) * vol] = detail::backward_difference(f(z, y, periodic_shift(x, 1, box.nx)), c, ix);
+    if constexpr (NDIM >= 2)
+      o[(NDIM - 2) * vol] = detail::backward_difference(f(z, periodic_shift(y, 1, box.ny), x), c, iy);
+    if constexpr (NDIM >= 3)
+      o[0] = detail::backward_difference(f(periodic_shift(z, 1, box.nz), y, x), c, iz);
   });
 }
 

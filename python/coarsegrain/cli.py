@@ -16,6 +16,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from ._atomic import remove_if_new_on_failure
+
 
 class UsageError(Exception):
     """A bad argument found after parsing: one line, exit status 2."""
@@ -179,20 +181,10 @@ def _with_flags(message: str, names: dict[str, str]) -> str:
     return re.sub(pattern, lambda m: names[m.group(1)], message)
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in d.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def _check_resume(out: Path, new: dict, overwrite: bool) -> None:
     """Refuses, naming what differs, to resume an interrupted file made with other parameters
     (the writer would refuse too, without saying what differs)."""
-    from .data.dataset import partial_path
+    from .data.dataset import flatten_parameters, partial_path
 
     partial = partial_path(out)
     if overwrite or not partial.exists():
@@ -201,10 +193,10 @@ def _check_resume(out: Path, new: dict, overwrite: bool) -> None:
         import h5py
 
         with h5py.File(partial, "r") as f:
-            old = _flatten(json.loads(f.attrs["parameters"]))
+            old = flatten_parameters(json.loads(f.attrs["parameters"]))
     except Exception:  # unreadable: the writer's own message says so
         return
-    new = _flatten(json.loads(json.dumps(new, default=str)))
+    new = flatten_parameters(json.loads(json.dumps(new, default=str)))
     diffs, predates = [], False
     for k, v in new.items():
         if k in ("description",) or old.get(k) == v:
@@ -224,13 +216,6 @@ def _check_resume(out: Path, new: dict, overwrite: bool) -> None:
                   "start over" if predates else "repeat its values to resume it, or add --overwrite to start over")
         raise UsageError(f"{partial} (an interrupted run) was started with other parameters: "
                          f"{', '.join(diffs[:6])}{more} (file -> now); {advice}")
-
-
-def _remove_if_fresh(partial: Path, existed: bool) -> None:
-    """After a failure (not Ctrl-C): a .partial this run created resumes nothing useful (the same
-    parameters fail again), so it is removed rather than left half-written."""
-    if not existed and partial.exists():
-        partial.unlink()
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -284,18 +269,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         raise UsageError(f"{out} exists; add --overwrite to replace it")
     _check_resume(out, spec.metadata(), args.overwrite)
     partial = partial_path(out)
-    existed = partial.exists() and not args.overwrite
     print(f"{spec.name}: {spec.n_traj} trajectories x {spec.n_frames} frames on {spec.grid.shape}, "
           f"{spec.method} dt = {spec.dt:g}, {spec.n_steps} steps to t = {spec.t_end:g} -> {out}")
     args.interrupt_hint = (f"finished trajectories are kept in {partial}; run the same command again to "
                            "resume")
-    try:
+    # After a failure (not Ctrl-C) a .partial this run created is removed: it resumes nothing.
+    with remove_if_new_on_failure(partial, replacing=args.overwrite):
         path = simulate(spec, out, overwrite=args.overwrite, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:
-        _remove_if_fresh(partial, existed)
-        raise
     info = read_info(path)
     print(f"wrote {path}: fields {info.n_traj} x {info.n_time} x {info.n_fields} x {info.grid_shape} "
           f"{info.dtype}, rhs {'yes' if info.has_rhs else 'no'}")
@@ -476,20 +456,14 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     _check_resume(out, {"steps": args.steps, "save_every": args.save_every, "chunk_steps": chunk, "tau": tau,
                         **parameters}, args.overwrite)
     partial = partial_path(out)
-    existed = partial.exists() and not args.overwrite
     print(f"rolling {args.model} out for {args.steps} steps (t = {args.steps * tau:g}) on {grid.shape}, "
           f"saving every {args.save_every} -> {out}")
     args.interrupt_hint = (f"the finished chunks are kept in {partial}; run the same command again to "
                            "resume")
-    try:
+    with remove_if_new_on_failure(partial, replacing=args.overwrite):
         path = rollout_to_file(model, phi0, out, args.steps, save_every=args.save_every, chunk_steps=chunk,
                                tau=tau, spacing=grid.spacing, bounds=(-0.5, 1.5), overwrite=args.overwrite,
                                parameters=parameters, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:
-        _remove_if_fresh(partial, existed)
-        raise
     n_frames, mass = _rollout_mass(path)
     print(f"wrote {path}: {n_frames} frames; relative mass drift {abs(mass[-1] - mass[0]) / abs(mass[0]):.2e}")
     if args.plot:

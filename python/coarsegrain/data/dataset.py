@@ -32,7 +32,7 @@ FORMAT = "coarsegrain-dataset"
 FORMAT_VERSION = 1
 
 __all__ = ["DatasetWriter", "DatasetInfo", "DatasetReader", "read_info", "load", "open_dataset", "partial_path",
-           "DatasetError", "dataset_nbytes", "format_nbytes"]
+           "DatasetError", "dataset_nbytes", "format_nbytes", "flatten_parameters", "parameter_differences"]
 
 
 class DatasetError(ValueError):
@@ -168,11 +168,17 @@ class DatasetReader:
     asked for, whatever the file size). Use as a context manager, or call :meth:`close`.
 
     ``info``, ``time`` and ``seeds`` are read on open; :meth:`frames` reads frames on demand.
+    This is the one lazy reader of the package: the torch datasets stream through it too.
+
+    The HDF5 handle (:attr:`file`) and the handles of its arrays (:meth:`array`) are opened
+    once per process and reused: an h5py handle must not cross a fork, so a reader copied into
+    a DataLoader worker (forked, or pickled: the handles are left out) opens its own on its
+    first read. After :meth:`close` the next read opens the file again.
     """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.file = _open(self.path)
+        self._file, self._pid, self._arrays = None, None, {}
         try:
             self.info = _info_from(self.file, self.path)
             if not self.info.complete:
@@ -180,8 +186,23 @@ class DatasetReader:
             self.time = self.file["time"][...]
             self.seeds = self.file["seeds"][...]
         except BaseException:
-            self.file.close()
+            self.close()
             raise
+
+    @property
+    def file(self):
+        """This process's open h5py file (opened here on first use in a process)."""
+        if self._file is None or self._pid != os.getpid():
+            self._file, self._pid, self._arrays = _open(self.path), os.getpid(), {}
+        return self._file
+
+    def array(self, name: str):
+        """This process's handle of ``/<name>`` (an h5py Dataset), looked up once and kept."""
+        f = self.file  # first: a new process drops the handles of its parent
+        handle = self._arrays.get(name)
+        if handle is None:
+            handle = self._arrays[name] = f[name]
+        return handle
 
     def frames(self, trajectory: int, frames=slice(None), *, name: str = "fields", field=slice(None)) -> np.ndarray:
         """``/<name>[trajectory, frames, field]`` in the file's dtype (``frames`` an int, a slice
@@ -194,10 +215,16 @@ class DatasetReader:
             raise IndexError(f"trajectory must be in [0, {self.info.n_traj}), got {trajectory}")
         if not isinstance(frames, (int, np.integer, slice)):
             frames = [int(k) for k in frames]  # h5py wants a list for point selections
-        return self.file[name][trajectory, frames, field]
+        return self.array(name)[trajectory, frames, field]
 
     def close(self) -> None:
-        self.file.close()
+        """Closes this process's handle (one inherited from another process is only dropped)."""
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file, self._pid, self._arrays = None, None, {}
+
+    def __getstate__(self):
+        return {**self.__dict__, "_file": None, "_pid": None, "_arrays": {}}
 
     def __enter__(self):
         return self
@@ -212,12 +239,67 @@ def open_dataset(path: str | os.PathLike) -> DatasetReader:
     return DatasetReader(path)
 
 
+def flatten_parameters(parameters: dict, prefix: str = "") -> dict[str, Any]:
+    """A nested parameter dict as ``{"dotted.key": leaf value}``."""
+    out: dict[str, Any] = {}
+    for key, value in parameters.items():
+        if isinstance(value, dict):
+            out.update(flatten_parameters(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+UNSET = "(unset)"
+"""What :func:`parameter_differences` reports for a key that one side does not have."""
+
+
+def parameter_differences(old: dict, new: dict) -> list[tuple[str, Any, Any]]:
+    """``(dotted key, old value, new value)`` of every leaf of two nested parameter dicts that
+    differs, in the order of ``new`` and then of the keys only ``old`` has (their new value
+    :data:`UNSET`, as is the old value of a key only ``new`` has)."""
+    a, b = flatten_parameters(old), flatten_parameters(new)
+    out = [(k, a.get(k, UNSET), v) for k, v in b.items() if k not in a or a[k] != v]
+    return out + [(k, v, UNSET) for k, v in a.items() if k not in b]
+
+
+def _short(values: np.ndarray) -> str:
+    values = [int(v) for v in np.asarray(values).ravel()]
+    return str(values) if len(values) <= 4 else f"[{values[0]}, {values[1]}, ..., {values[-1]}] ({len(values)})"
+
+
+def _resume_differences(f, params_json: str, shape: tuple, dtype: np.dtype, seeds: np.ndarray,
+                        with_rhs: bool) -> list[str]:
+    """What differs between an interrupted file and a writer's arguments, as "name old -> new"."""
+    diffs = []
+    if f.attrs.get("parameters") != params_json:
+        try:
+            old = json.loads(f.attrs.get("parameters", "{}"))
+        except (TypeError, ValueError):
+            old = None
+        if isinstance(old, dict):
+            diffs += [f"{k} {o!r} -> {n!r}" for k, o, n in parameter_differences(old, json.loads(params_json))]
+        else:
+            diffs.append("parameters (unreadable in the file)")
+    if f["fields"].shape != shape:
+        diffs.append(f"fields shape {tuple(f['fields'].shape)} -> {shape}")
+    if f["fields"].dtype != dtype:
+        diffs.append(f"dtype {f['fields'].dtype} -> {dtype}")
+    old_seeds = f["seeds"][...]
+    if not np.array_equal(old_seeds, seeds):
+        diffs.append(f"seeds {_short(old_seeds)} -> {_short(seeds)}")
+    if ("rhs" in f) != bool(with_rhs):
+        diffs.append(f"with_rhs {'rhs' in f} -> {bool(with_rhs)}")
+    return diffs
+
+
 class DatasetWriter:
     """Writes an ensemble trajectory by trajectory, resumably and atomically.
 
     Opening with the same ``parameters`` as an existing ``<path>.partial`` resumes it:
     :attr:`pending` lists the trajectories still to write. A ``.partial`` file with other
-    parameters is an error unless ``overwrite=True``. An existing complete ``<path>`` is an
+    parameters (or shape, dtype, seeds, with_rhs) is an error that names each difference
+    (file -> now), unless ``overwrite=True``. An existing complete ``<path>`` is an
     error unless ``overwrite=True``.
     """
 
@@ -248,11 +330,17 @@ class DatasetWriter:
                     f"{self.partial} (an interrupted run) is not readable HDF5 ({e}); delete it or "
                     "pass overwrite=True"
                 ) from e
-            if (f.attrs.get("parameters") != params_json or f["fields"].shape != shape
-                    or f["fields"].dtype != dtype or not np.array_equal(f["seeds"][...], seeds)):
+            try:
+                diffs = _resume_differences(f, params_json, shape, dtype, seeds, with_rhs)
+            except BaseException:
                 f.close()
+                raise
+            if diffs:
+                f.close()
+                more = f" and {len(diffs) - 8} more" if len(diffs) > 8 else ""
                 raise DatasetError(
-                    f"{self.partial} was started with other parameters; delete it or pass overwrite=True"
+                    f"{self.partial} was started with other parameters: {', '.join(diffs[:8])}{more} "
+                    "(file -> now); delete it or pass overwrite=True"
                 )
             self.file = f
         else:

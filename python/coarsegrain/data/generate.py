@@ -18,7 +18,7 @@ from .._progress import progress_bar
 from ..grid import Grid
 from ..systems import initial as initial_fields
 from ..systems.phase_field import PhaseFieldModel
-from ..systems.steppers import make_stepper
+from ..systems.steppers import _check_dt, make_stepper
 from .dataset import DatasetWriter, dataset_nbytes, format_nbytes, partial_path
 
 __all__ = ["SimulationSpec", "simulate", "initial_condition"]
@@ -61,8 +61,7 @@ class SimulationSpec:
         if self.save_every < 1:
             raise ValueError(f"{self.name}: save_every must be >= 1, got {self.save_every}")
         # dt first: a bad step would otherwise surface as a confusing step-count problem.
-        if not (self.dt > 0 and math.isfinite(self.dt)):
-            raise ValueError(f"{self.name}: dt must be a positive number, got {self.dt}")
+        _check_dt(self.dt, self.name)
         if not (self.t_end > 0 and math.isfinite(self.t_end)):
             raise ValueError(f"{self.name}: t_end must be positive, got {self.t_end}")
         # Frames land on whole multiples of the frame interval; a t_end between two of them would

@@ -160,10 +160,7 @@ def get_preset(name: str, *, n_traj: int | None = None, grid: list[int] | None =
 
 
 def _preset_dt(name: str, dt) -> None:
-    try:
-        _check_dt(dt)
-    except ValueError as e:
-        raise ValueError(f"{name}: {e}") from None
+    _check_dt(dt, name)
 
 
 def _particle_preset(name: str, *, grid, method, rtol, full, n_particles, anisotropy, **overrides) -> ParticleSpec:

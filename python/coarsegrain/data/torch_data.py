@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from torch.utils.data import Dataset
 
 from ..ops import stencil_neighbours
 from .augment import downscale as downscale_fields
-from .dataset import DatasetError, DatasetInfo, _info_from, _open
+from .dataset import DatasetError, DatasetReader
 
 __all__ = ["split_indices", "FieldRHSDataset", "LocalStencilDataset", "SequenceDataset", "Normalizer", "SPLITS"]
 
@@ -73,36 +72,15 @@ file on every item, so memory stays at a few frames whatever the file size. Over
 dataset with ``in_memory=True/False``."""
 
 
-class _LazyH5:
-    """An h5py file opened on first use in each process: DataLoader workers (fork or spawn)
-    each get their own handle, since an HDF5 handle must not cross a fork."""
-
-    def __init__(self, path: Path):
-        self.path, self._file, self._pid = path, None, None
-
-    def get(self):
-        if self._file is None or self._pid != os.getpid():
-            self._file, self._pid = _open(self.path), os.getpid()
-        return self._file
-
-    def __getstate__(self):
-        return {"path": self.path, "_file": None, "_pid": None}
-
-    def close(self) -> None:
-        if self._file is not None and self._pid == os.getpid():
-            self._file.close()
-        self._file = None
-
-
-def _open_checked(path, need_rhs: bool) -> DatasetInfo:
-    path = Path(path)
-    with _open(path) as f:
-        info = _info_from(f, path)
-    if not info.complete:
-        raise DatasetError(f"{path} is incomplete: some trajectories were never written")
-    if need_rhs and not info.has_rhs:
-        raise DatasetError(f"{path} has no /rhs: this dataset holds no time derivatives to learn")
-    return info
+def _reader(path, need_rhs: bool) -> DatasetReader:
+    """A :class:`DatasetReader` over a complete dataset (with /rhs when ``need_rhs``), its file
+    closed again: a split held in memory needs it only while loading, and a streaming split
+    reopens it on its first item, in whichever process reads it."""
+    reader = DatasetReader(path)
+    reader.close()
+    if need_rhs and not reader.info.has_rhs:
+        raise DatasetError(f"{reader.path} has no /rhs: this dataset holds no time derivatives to learn")
+    return reader
 
 
 def _check_finite(arr, path: Path, name: str, fixed: tuple[int, ...], first: int = 0) -> None:
@@ -135,7 +113,8 @@ class FieldRHSDataset(Dataset):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.path = Path(path)
-        self.info = _open_checked(self.path, need_rhs=True)
+        self._reader = _reader(self.path, need_rhs=True)
+        self.info = self._reader.info
         if not 0 <= start_frame < self.info.n_time:
             raise ValueError(f"start_frame must be in 0..{self.info.n_time - 1}, got {start_frame}")
         # Frames before start_frame (e.g. white-noise initial fields) are left out of every split.
@@ -143,7 +122,6 @@ class FieldRHSDataset(Dataset):
         self.index = split_indices(self.info.n_traj, self.info.n_time - start_frame, fractions, by, seed)[split]
         frame_bytes = self.info.n_fields * math.prod(self.info.grid_shape) * torch.empty((), dtype=dtype).element_size()
         self.in_memory = _decide_in_memory(in_memory, 2 * len(self.index) * frame_bytes)
-        self._h5 = _LazyH5(self.path)
         self._fields = self._rhs = None
         if self.in_memory:
             self._fields, self._rhs = self._read_split()
@@ -152,11 +130,11 @@ class FieldRHSDataset(Dataset):
         """The split's frames, one trajectory read at a time (peak: the result plus one trajectory)."""
         n, shape = len(self.index), (self.info.n_fields, *self.info.grid_shape)
         out = {name: torch.empty((n, *shape), dtype=self.dtype) for name in ("fields", "rhs")}
-        with _open(self.path) as f:
+        with self._reader as reader:  # closed after: the split is in memory, or read on purpose
             for t in np.unique(self.index[:, 0]):
                 rows = np.flatnonzero(self.index[:, 0] == t)
                 for name in out:
-                    block = f[name][t, self.start_frame:]
+                    block = reader.array(name)[t, self.start_frame:]
                     _check_finite(block, self.path, name, (int(t),), self.start_frame)
                     out[name][rows] = torch.as_tensor(block[self.index[rows, 1]], dtype=self.dtype)
         return out["fields"], out["rhs"]
@@ -199,10 +177,9 @@ class FieldRHSDataset(Dataset):
         if self.in_memory:
             return self._fields[i], self._rhs[i]
         t, k = (int(v) for v in self.index[i])
-        f = self._h5.get()
         out = []
         for name in ("fields", "rhs"):
-            x = torch.as_tensor(f[name][t, self.start_frame + k], dtype=self.dtype)
+            x = torch.as_tensor(self._reader.array(name)[t, self.start_frame + k], dtype=self.dtype)
             _check_finite(x, self.path, name, (t, self.start_frame + k))
             out.append(x)
         return out[0], out[1]
@@ -266,7 +243,8 @@ class SequenceDataset(Dataset):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.path = Path(path)
-        self.info = _open_checked(self.path, need_rhs=False)
+        self._reader = _reader(self.path, need_rhs=False)
+        self.info = self._reader.info
         if not 2 <= length <= self.info.n_time:
             raise ValueError(f"length must be in 2..{self.info.n_time} (frames per trajectory), got {length}")
         if stride < 1:
@@ -286,15 +264,14 @@ class SequenceDataset(Dataset):
         nbytes = (len(self.trajectories) * self.info.n_time * self.info.n_fields * coarse
                   * torch.empty((), dtype=dtype).element_size())
         self.in_memory = _decide_in_memory(in_memory, nbytes)
-        self._h5 = _LazyH5(self.path)
         self.fields = None  # [n_split_traj, n_time, n_fields, *coarse grid] when in memory
         if self.in_memory:
             # Filled one trajectory at a time: the peak is the result plus one fine trajectory.
             self.fields = torch.empty((len(self.trajectories), self.info.n_time, self.info.n_fields,
                                        *(n // downscale for n in self.info.grid_shape)), dtype=dtype)
-            with _open(self.path) as f:
+            with self._reader as reader:
                 for r, t in enumerate(self.trajectories):
-                    self.fields[r] = self._restrict(f["fields"][int(t)], int(t), 0)
+                    self.fields[r] = self._restrict(reader.array("fields")[int(t)], int(t), 0)
 
     def _restrict(self, block: np.ndarray, trajectory: int, first: int) -> Tensor:
         _check_finite(block, self.path, "fields", (trajectory,), first)
@@ -307,7 +284,7 @@ class SequenceDataset(Dataset):
         t, s = self.windows[i]
         if self.in_memory:
             return self.fields[self._row[t], s:s + self.length]
-        return self._restrict(self._h5.get()["fields"][t, s:s + self.length], t, s)
+        return self._restrict(self._reader.array("fields")[t, s:s + self.length], t, s)
 
 
 @dataclass

@@ -51,11 +51,17 @@ def _without_autograd():
         yield
 
 
-def _check_dt(dt: float) -> float:
-    dt = float(dt)
-    if not math.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt must be a positive finite number, got {dt}")
-    return dt
+def _check_dt(dt: float, owner: str | None = None) -> float:
+    """``dt`` as a float, or a one-line ValueError ("<owner>: dt must be ...") naming the value:
+    the one check of a time step that steppers, presets and ensemble specs share."""
+    prefix = f"{owner}: " if owner else ""
+    try:
+        value = math.nan if isinstance(dt, bool) else float(dt)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{prefix}dt must be a positive finite number, got {dt}")
+    return value
 
 
 class ExplicitEuler:

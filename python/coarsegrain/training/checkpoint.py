@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .. import models
+from .._atomic import write_atomic
 from ..grid import Grid
 
 __all__ = ["CheckpointError", "save_atomic", "load_checkpoint", "build_model", "load_model", "MODEL_CLASSES"]
@@ -39,13 +40,9 @@ class CheckpointError(RuntimeError):
 
 
 def save_atomic(obj: dict[str, Any], path: str | os.PathLike) -> Path:
-    """torch.save to a temporary file, then rename: the file is whole or absent."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
+    """``torch.save(obj)`` to ``path`` atomically (:func:`coarsegrain._atomic.write_atomic`): the
+    file is whole or absent, and a failed save leaves the previous checkpoint as it was."""
+    return write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _first_line(e: Exception) -> str:

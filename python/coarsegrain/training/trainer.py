@@ -133,31 +133,48 @@ def _chunks(data: Dataset, sample_bytes: int):
         yield xs, ys
 
 
+class _Moments:
+    """Per-channel count, mean and sum of squared deviations in float64, merged chunk by chunk
+    with Chan et al.'s parallel update (exact for any chunking, no cancellation of a
+    sum-of-squares formula)."""
+
+    def __init__(self, channels: int):
+        self.n = 0
+        self.mean = torch.zeros(channels, dtype=torch.float64)
+        self.m2 = torch.zeros(channels, dtype=torch.float64)
+
+    def add(self, t: Tensor) -> None:
+        """Adds a chunk ``[m, channels, *grid]``."""
+        t64 = t.detach().cpu().double()
+        if not bool(torch.isfinite(t64).all()):
+            raise ValueError("the training data holds non-finite values")
+        flat = t64.transpose(0, 1).reshape(t64.shape[1], -1)
+        nb = flat.shape[1]
+        if nb == 0:
+            return
+        mean_b = flat.mean(1)
+        m2_b = (flat - mean_b[:, None]).square().sum(1)
+        n = self.n + nb
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * (nb / n)
+        self.m2 = self.m2 + m2_b + delta.square() * (self.n * nb / n)
+        self.n = n
+
+    def std(self) -> Tensor:
+        # n - 1 as torch.std's default; one value per channel gives nan there, as here.
+        return (self.m2 / (self.n - 1)).sqrt() if self.n > 1 else torch.full_like(self.m2, float("nan"))
+
+
 def _streamed_moments(data: Dataset, x0: Tensor, y0: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Per-channel (in_mean, in_std, out_mean, out_std) of every sample, as
-    :meth:`NormalizedModel.set_statistics` defines them (std with n - 1), from two float64 passes
-    (sums, then squared deviations from the mean) over chunks of the data; never the whole split
-    in memory."""
+    :meth:`NormalizedModel.set_statistics` defines them (std with n - 1), from one float64 pass
+    over chunks of the data (:class:`_Moments`); never the whole split in memory."""
     sample_bytes = x0.numel() * x0.element_size() + y0.numel() * y0.element_size()
-    channels = (x0.shape[0], y0.shape[0])
-    sums = [torch.zeros(c, dtype=torch.float64) for c in channels]
-    count = [0, 0]
+    moments = (_Moments(x0.shape[0]), _Moments(y0.shape[0]))
     for xs, ys in _chunks(data, sample_bytes):
-        for j, t in enumerate((xs, ys)):
-            t64 = t.detach().cpu().double()
-            if not bool(torch.isfinite(t64).all()):
-                raise ValueError("the training data holds non-finite values")
-            sums[j] += t64.transpose(0, 1).reshape(t64.shape[1], -1).sum(1)
-            count[j] += t64.numel() // t64.shape[1]
-    means = [s / n for s, n in zip(sums, count)]
-    squares = [torch.zeros(c, dtype=torch.float64) for c in channels]
-    for xs, ys in _chunks(data, sample_bytes):
-        for j, t in enumerate((xs, ys)):
-            d = t.detach().cpu().double().transpose(0, 1).reshape(channels[j], -1) - means[j][:, None]
-            squares[j] += d.square().sum(1)
-    # n - 1 as torch.std's default; one value per channel gives nan there, as here.
-    stds = [(q / (n - 1)).sqrt() if n > 1 else torch.full_like(q, float("nan")) for q, n in zip(squares, count)]
-    return means[0], stds[0], means[1], stds[1]
+        moments[0].add(xs)
+        moments[1].add(ys)
+    return moments[0].mean, moments[0].std(), moments[1].mean, moments[1].std()
 
 
 class Trainer:
@@ -181,8 +198,13 @@ class Trainer:
             if model_spec is not None and model_spec != model:
                 raise ValueError("model is a spec; model_spec must be left out or equal to it")
             model_spec = model
+            # The one seeding of this run: it decides the weights drawn here and, after them, any
+            # randomness of training.
             seed_everything(config.seed)
             model = build_model(model_spec)
+        else:
+            # A module built by the caller (who seeded its weights): the seed decides training only.
+            torch.manual_seed(config.seed)
         self.config = config
         self.out_dir = Path(out_dir)
         self.device = torch.device(config.device)
@@ -194,7 +216,6 @@ class Trainer:
             raise ValueError("the training dataset is empty")
         self.train_data, self.val_data = train, val
         self.model_spec = model_spec
-        torch.manual_seed(config.seed)
         self.model = self._prepare_model(model)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas,
                                           weight_decay=config.weight_decay)
@@ -225,7 +246,7 @@ class Trainer:
                 raise ValueError("the training data holds non-finite values")
             wrapped.set_statistics(xs, ys)
         else:
-            # A split that streams from its file: the statistics in passes over a few frames at a time.
+            # A split that streams from its file: the statistics in one pass, a few frames at a time.
             wrapped.set_moments(*_streamed_moments(self.train_data, x0, y0))
         return wrapped
 

@@ -7,14 +7,7 @@
 #include <cstdint>
 
 #include "coarsegrain/binning.h"
-
-#ifndef COARSEGRAIN_HOST_DEVICE
-#ifdef __CUDACC__
-#define COARSEGRAIN_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define COARSEGRAIN_HOST_DEVICE inline
-#endif
-#endif
+#include "coarsegrain/detail/host_device.h"
 
 namespace coarsegrain::binning_math {
 namespace {
