@@ -54,6 +54,15 @@ BAD = [
     (["simulate", "kiyani-cahn-hilliard", "--out", ".", *TINY], 2, "argument --out"),
     (["simulate", "no-such-preset"], 2, "argument preset"),
     (["simulate"], 2, "give a preset"),
+    (["simulate", "kiyani-cahn-hilliard", "--n-particles", "100", *TINY], 2,
+     "argument --n-particles: applies to patel-brownian-1d, patel-levy-2d only, not kiyani-cahn-hilliard"),
+    (["simulate", "kiyani-cahn-hilliard", "--anisotropy", "0.5", *TINY], 2,
+     "argument --anisotropy: applies to patel-levy-2d only, not kiyani-cahn-hilliard"),
+    (["simulate", "patel-brownian-1d", "--anisotropy", "0.5", *TINY], 2,
+     "argument --anisotropy: applies to patel-levy-2d only, not patel-brownian-1d"),
+    (["simulate", "patel-levy-2d", "--anisotropy", "1.5", *TINY], 2, "argument --anisotropy: expected a number in [0, 1]"),
+    (["simulate", "patel-levy-2d", "--anisotropy", "nan", *TINY], 2, "argument --anisotropy: expected a number in [0, 1]"),
+    (["simulate", "patel-brownian-1d", "--n-particles", "0", *TINY], 2, "argument --n-particles: expected a whole number >= 1"),
     (["rollout", "ch3d-crnn", "--save-every", "0", "--grid", "8"], 2, "argument --save-every"),
     (["rollout", "ch3d-crnn", "--chunk", "0", "--grid", "8"], 2, "argument --chunk"),
     (["rollout", "ch3d-crnn", "--steps", "-5", "--grid", "8"], 2, "argument --steps"),
@@ -203,3 +212,52 @@ def test_reproduce_has_a_subcommand_per_paper_with_only_its_flags(workdir, capsy
                  ["--debug", "--threads", "1", "reproduce", "kiyani2022"]):
         args = cli.build_parser().parse_args(argv)
         assert (args.paper, args.debug, args.threads) == ("kiyani2022", True, 1)
+
+
+def test_simulate_particle_options(workdir, capsys):
+    """--n-particles and --anisotropy reach the particle presets (patel2021 §5.2.3): the dataset's
+    metadata holds them, the density has mean 1 whatever N, and beta = 1 makes the initial
+    mixtures uniform in x (kappa 0 on the last axis, a flat x-profile within counting noise)."""
+    import math
+
+    import numpy as np
+
+    from coarsegrain.data import load, read_info
+
+    n = 4096
+    rc, out, err = run(["simulate", "patel-levy-2d", "--grid", "16", "--n-traj", "2", "--t-end", "0.002",
+                        "--n-particles", str(n), "--anisotropy", "1", "--no-progress", "--threads", "1",
+                        "--out", "levy.h5"], capsys)
+    assert rc == 0, err
+    info = read_info(workdir / "levy.h5")
+    assert info.parameters["n_particles"] == n and info.parameters["initial"]["anisotropy"] == 1.0
+    data = load(workdir / "levy.h5")
+    np.testing.assert_allclose(data["fields"].astype(np.float64).mean(axis=(-2, -1)), 1.0, rtol=1e-6)
+    kappa = data["trajectory_parameters"]["kappa"]  # [traj, axis, component]
+    assert np.all(kappa[:, 1] == 0) and np.all(kappa[:, 0] >= 1)
+    u0 = data["fields"][:, 0, 0].astype(np.float64)  # [traj, y, x]
+    z = (u0.mean(axis=1) - 1) * math.sqrt(n / 16)  # x-profile: Poisson counts per column
+    assert np.all(np.abs(z) < 4.5) and u0.mean(axis=2).std() > 0.2
+    # the 1D preset takes --n-particles
+    rc, _, err = run(["simulate", "patel-brownian-1d", "--grid", "32", "--n-traj", "1", "--t-end", "0.002",
+                      "--n-particles", "1000", "--no-progress", "--out", "b.h5"], capsys)
+    assert rc == 0, err
+    assert read_info(workdir / "b.h5").parameters["n_particles"] == 1000
+    # with --full the flag still wins over the paper's 51,200 (and --n-traj, --t-end over 100 x 1000 steps)
+    rc, out, err = run(["simulate", "patel-brownian-1d", "--full", "--n-particles", "1000", "--grid", "32",
+                        "--n-traj", "1", "--t-end", "0.002", "--no-progress", "--out", "full.h5"], capsys)
+    assert rc == 0, err
+    assert "1 trajectories x 3 frames" in out
+    assert read_info(workdir / "full.h5").parameters["n_particles"] == 1000
+
+
+def test_simulate_help_names_the_presets_of_the_particle_options(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping (argparse breaks lines at hyphens)
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    # the options' own lines, after the usage block that names them too
+    n_part = text[text.rindex("--n-particles N"):text.rindex("--anisotropy BETA")]
+    aniso = text[text.rindex("--anisotropy BETA"):text.rindex("--overwrite replace")]
+    assert "patel-brownian-1d, patel-levy-2d" in n_part
+    assert "patel-levy-2d" in aniso and "patel-brownian-1d" not in aniso and "kiyani" not in aniso + n_part

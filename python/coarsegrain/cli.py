@@ -161,13 +161,14 @@ def _user_error_types() -> tuple[type, ...]:
 
 # Python keywords in the library's messages, and the flags a user of `simulate` typed for them.
 _SIMULATE_FLAGS = {"t_end": "--t-end", "save_every": "--save-every", "n_traj": "--n-traj", "dt": "--dt",
-                   "rtol": "--rtol", "SemiImplicitSpectral": "--method spectral"}
+                   "rtol": "--rtol", "SemiImplicitSpectral": "--method spectral", "n_particles": "--n-particles",
+                   "anisotropy": "--anisotropy"}
 # Parameter names stored in a dataset's metadata, and the flags that set them.
 _PARAMETER_FLAGS = {"t_end": "--t-end", "save_every": "--save-every", "n_traj": "--n-traj", "seed": "--seed",
                     "dtype": "--dtype", "grid.shape": "--grid", "grid": "--grid", "stepper.dt": "--dt",
                     "stepper.stepper": "--method", "stepper.rtol": "--rtol", "steps": "--steps",
                     "chunk_steps": "--chunk", "correlation_length": "--correlation-length", "mean": "--mean",
-                    "model_source": "model"}
+                    "model_source": "model", "n_particles": "--n-particles", "initial.anisotropy": "--anisotropy"}
 
 
 # Parameters added to a dataset's metadata after files were first written without them, with
@@ -247,6 +248,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                           progress=not args.no_progress, seed=args.seed)
 
 
+# The `simulate` options that only some presets take: option -> its flag.
+_PRESET_OPTIONS = {"n_particles": "--n-particles", "anisotropy": "--anisotropy"}
+
+
+def _presets_taking() -> dict[str, list[str]]:
+    """The presets that take each of :data:`_PRESET_OPTIONS`, from the presets themselves: the
+    particle presets take n_particles; those in 2D or 3D also the anisotropy beta (patel2021
+    §5.2.3), which scales the x axis' concentration."""
+    from .data.presets import PRESETS
+    from .particles import ParticleSpec
+
+    specs = {name: make() for name, make in PRESETS.items()}
+    particles = [name for name, spec in specs.items() if isinstance(spec, ParticleSpec)]
+    return {"n_particles": particles, "anisotropy": [name for name in particles if specs[name].process.ndim >= 2]}
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from .data import PRESETS, get_preset, read_info, simulate
     from .data.dataset import partial_path
@@ -258,10 +275,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         return 0
     if args.preset is None:
         raise UsageError(f"give a preset: one of {', '.join(PRESETS)} (--list describes them)")
+    taking = _presets_taking()
+    for key, flag in _PRESET_OPTIONS.items():
+        if getattr(args, key) is not None and args.preset not in taking[key]:
+            raise UsageError(f"argument {flag}: applies to {', '.join(taking[key])} only, not {args.preset}")
     try:
         spec = get_preset(args.preset, n_traj=args.n_traj, grid=args.grid, t_end=args.t_end,
                           save_every=args.save_every, dtype=args.dtype, device=args.device, seed=args.seed,
-                          method=args.method, dt=args.dt, rtol=args.rtol, full=args.full)
+                          method=args.method, dt=args.dt, rtol=args.rtol, full=args.full,
+                          n_particles=args.n_particles, anisotropy=args.anisotropy)
     except ValueError as e:  # the preset's values with the user's: name the flags they typed
         raise UsageError(_with_flags(_one_line(e), _SIMULATE_FLAGS)) from e
     out = args.out or Path(f"{args.preset}.h5")
@@ -542,6 +564,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--full", action="store_true",
                      help="particle presets (patel-*): the paper's sizes (100 sets x 1000 steps) instead of the "
                           "small default; the phase-field presets are the papers' sizes already")
+    taking = _presets_taking()
+    sim.add_argument("--n-particles", type=_positive_int, metavar="N",
+                     help=f"particles per set; only for {', '.join(taking['n_particles'])} "
+                          "(default: the preset's, larger with --full)")
+    sim.add_argument("--anisotropy", type=_number(lambda v: 0 <= v <= 1, "a number in [0, 1]"), metavar="BETA",
+                     help=f"anisotropy beta in [0, 1] of the initial mixtures (patel2021 sec. 5.2.3: the x axis' "
+                          f"concentration times 1 - beta; 1: uniform in x); only for "
+                          f"{', '.join(taking['anisotropy'])} (default 0)")
     sim.add_argument("--overwrite", action="store_true", help="replace an existing file (or an interrupted one)")
     sim.add_argument("--no-progress", action="store_true", help="no progress bar")
     sim.set_defaults(func=_cmd_simulate)
