@@ -233,6 +233,13 @@ def _stencil_entries() -> list[OpInfo]:
             strided = torch.zeros(*good.shape[:-1], 2 * good.shape[-1], device=device)[..., ::2]
             yield Bad("out not contiguous", (x, [1.0, 1.0], *base_bad_tail, strided), ValueError,
                       rf"^{name}: out must be contiguous")
+            if not (vector_in or vector_out):  # (out can have the input's shape)
+                yield Bad("out is the input", (x, [1.0, 1.0], *base_bad_tail, x), ValueError,
+                          rf"^{name}: out must not share memory with {arg}")
+                buf = _z(2, *x.shape, device=device)
+                yield Bad("out overlaps the input", (buf.view(-1)[1:1 + x.numel()].view(x.shape), [1.0, 1.0],
+                                                     *base_bad_tail, buf[0]), ValueError,
+                          rf"^{name}: out must not share memory with {arg}")
             if name == "laplacian":
                 yield Bad("order 3", (x, [1.0, 1.0], 3, good), ValueError, r"^laplacian: order must be 2 or 4, got 3")
 

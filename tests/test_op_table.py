@@ -320,6 +320,15 @@ def test_known_fake_mismatches(name, case_id):
     _check_bad(info, case)
 
 
+def test_out_and_input_apart_in_one_buffer_are_accepted_like_the_fake_kernel():
+    buf = torch.randn(2, 6, 5, dtype=f64)
+    expected = OPS["laplacian"].op(buf[1].clone(), [1.0, 1.0], 2)
+    args = (buf[1], [1.0, 1.0], 2, buf[0])
+    assert _fake_error(OPS["laplacian_into"].op, args) is None
+    OPS["laplacian_into"].op(*args)
+    torch.testing.assert_close(buf[0], expected, rtol=0, atol=0)
+
+
 # --- README: which operators are differentiable and which have out= -------------------------------
 
 

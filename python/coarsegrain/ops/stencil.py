@@ -299,6 +299,30 @@ def _fake_result(op: str, arg: str, t: Tensor, spacing: Sequence[float], arity: 
     return t.new_empty(shape)
 
 
+def _dense(t: Tensor) -> bool:
+    """Its elements fill ``numel`` consecutive slots (some order of the axes is contiguous)."""
+    expected = 1
+    for stride, size in sorted((st, n) for n, st in zip(t.shape, t.stride()) if n != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _shares_memory(out: Tensor, t: Tensor) -> bool:
+    """What makes the C++ refuse ``out`` (at::get_overlap_status(out, t) not No) when ``t`` has its own
+    memory is fixed: the same storage, and byte ranges that intersect (or ``t`` not dense, where the
+    ranges are not worked out). Separate storages never share memory."""
+    if out.numel() == 0 or t.numel() == 0:
+        return False
+    if out.untyped_storage()._cdata != t.untyped_storage()._cdata:
+        return False
+    if not _dense(t):
+        return True
+    a, b = out.storage_offset(), t.storage_offset()
+    return a < b + t.numel() and b < a + out.numel()
+
+
 def _check_out(op: str, arg: str, t: Tensor, out: Tensor, expected: Tensor) -> None:
     torch._check_value(out.shape == expected.shape, lambda: (
         f"{op}: out must have shape {_sizes(expected.shape)}, got {_sizes(out.shape)}"))
@@ -307,6 +331,7 @@ def _check_out(op: str, arg: str, t: Tensor, out: Tensor, expected: Tensor) -> N
     torch._check_value(out.device == t.device, lambda: (
         f"{op}: out must be on the device of {arg} ({t.device}), got {out.device}"))
     torch._check_value(out.is_contiguous(), lambda: f"{op}: out must be contiguous")
+    torch._check_value(not _shares_memory(out, t), lambda: f"{op}: out must not share memory with {arg}")
 
 
 def _check_laplacian_order(order: int) -> None:
