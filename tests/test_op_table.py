@@ -278,12 +278,9 @@ def test_non_contiguous_inputs_equal_contiguous_copies(name, layout, device):
 
 # Bad calls whose eager and fake errors differ today: (op, case id) -> the defect. Each is an
 # xfail(strict=True) test of its own below; the loop over the table leaves it out.
-KNOWN_FAKE_MISMATCHES = {
-    **{(op, case): (
-        "C++ defect: the compiled bin_particles prints a bad box length with six decimals ('got 0.000000', "
-        "'got -1.000000': std::to_string in make_bin_grid, cpp/src/binning.cpp) where the fake kernel and every "
-        "other op print it like %g ('got 0', 'got -1')")
-       for op in ("bin_particles", "bin_particles_backward") for case in ("box 0.0", "box -1.0")},
+KNOWN_FAKE_MISMATCHES: dict[tuple[str, str], str] = {
+    # none today; so far: the phase-field unstable-dt message (fixed by the shared-math merge) and
+    # bin_particles' box length printed "got 0.000000" by the C++ (fixed in cpp/src/binning.cpp)
 }
 
 
