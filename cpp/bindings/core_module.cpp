@@ -376,6 +376,35 @@ PYBIND11_MODULE(_core, m) {
   m.def("threads_used_by_pool", &threads_used_by_pool, py::arg("chunks"), py::arg("micros"),
         "Runs `chunks` sleeping chunks on the kernel thread pool; returns the distinct threads "
         "that ran them (a diagnostic).");
+  m.def(
+      "laplacian_max_eigenvalue",
+      [](const std::vector<double>& spacing, int order) {
+        return coarsegrain::laplacian_max_eigenvalue(spacing.data(), static_cast<int>(spacing.size()), order);
+      },
+      py::arg("spacing"), py::arg("order") = 2,
+      "Largest eigenvalue of the periodic -lap: sum 4/h^2 (order 2) or sum (16/3)/h^2 (order 4).");
+  m.def(
+      "explicit_stability_limit",
+      [](const std::vector<double>& spacing, double mobility, double kappa, bool conserved, double curvature,
+         int laplacian_order) {
+        return coarsegrain::explicit_stability_limit(spacing.data(), static_cast<int>(spacing.size()), mobility,
+                                                     kappa, conserved, curvature, laplacian_order);
+      },
+      py::arg("spacing"), py::arg("mobility"), py::arg("kappa"), py::arg("conserved"), py::arg("curvature") = 0.0,
+      py::arg("laplacian_order") = 2, "Largest stable explicit-Euler dt (coarsegrain/phase_field.h).");
+  m.def(
+      "explicit_stability_error",
+      [](double dt, const std::vector<double>& spacing, double mobility, double kappa, bool conserved,
+         double curvature, int laplacian_order) -> py::object {
+        const std::string e = coarsegrain::explicit_stability_error(
+            dt, spacing.data(), static_cast<int>(spacing.size()), mobility, kappa, conserved, curvature,
+            laplacian_order);
+        if (e.empty()) return py::none();
+        return py::str(e);
+      },
+      py::arg("dt"), py::arg("spacing"), py::arg("mobility"), py::arg("kappa"), py::arg("conserved"),
+      py::arg("curvature") = 0.0, py::arg("laplacian_order") = 2,
+      "None when dt is below explicit_stability_limit, else the message that names the limit.");
   m.def("bin_particles", &bin_particles, py::arg("positions"), py::arg("quantities") = py::none(), py::kw_only(),
         py::arg("bins"), py::arg("box"), py::arg("origin") = std::vector<double>{}, py::arg("assignment") = "ngp",
         py::arg("periodic") = true,

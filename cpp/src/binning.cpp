@@ -81,7 +81,7 @@ std::string make_bin_grid(const char* op, int64_t ndim, const int64_t* bins, int
       return join(op, "bins[" + std::to_string(a) + "] must be >= 1, got " + std::to_string(bins[a]));
     if (!(std::isfinite(length[a]) && length[a] > 0))
       return join(op, "box[" + std::to_string(a) + "] must be a positive finite length, got " +
-                          std::to_string(length[a]));
+                          num(length[a]));
     const double o = norigin == 0 ? 0.0 : origin[a];
     if (!std::isfinite(o) || !std::isfinite(o + length[a]))
       return join(op, "origin[" + std::to_string(a) + "] must be finite, got " + num(o));

@@ -2,6 +2,7 @@
 // `out` and a workspace buffer so that the last step lands in `out`.
 #include "coarsegrain/phase_field.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -32,6 +33,43 @@ std::string make_polynomial(const char* op, const char* arg, const double* c, in
   return std::string();
 }
 
+double laplacian_max_eigenvalue(const double* spacing, int ndim, int order) {
+  if (order != 2 && order != 4)
+    throw std::invalid_argument("laplacian_max_eigenvalue: order must be 2 or 4, got " + std::to_string(order));
+  const double per_axis = order == 2 ? 4.0 : 16.0 / 3.0;
+  double lam = 0.0;
+  for (int a = 0; a < ndim; ++a) lam += per_axis / (spacing[a] * spacing[a]);
+  return lam;
+}
+
+double explicit_stability_limit(const double* spacing, int ndim, double mobility, double kappa,
+                                bool conserved, double curvature, int laplacian_order) {
+  const double lam = laplacian_max_eigenvalue(spacing, ndim, laplacian_order);
+  const double rate = mobility * (kappa * lam + std::max(curvature, 0.0));
+  return conserved ? 2.0 / (rate * lam) : 2.0 / rate;
+}
+
+std::string explicit_stability_error(double dt, const double* spacing, int ndim, double mobility,
+                                     double kappa, bool conserved, double curvature,
+                                     int laplacian_order) {
+  const double limit =
+      explicit_stability_limit(spacing, ndim, mobility, kappa, conserved, curvature, laplacian_order);
+  if (dt < limit) return std::string();
+  const double lam = laplacian_max_eigenvalue(spacing, ndim, laplacian_order);
+  const double c = std::max(curvature, 0.0);
+  std::ostringstream msg;
+  msg << "dt = " << dt << " is beyond the stability limit " << limit
+      << " of explicit Euler on this grid: ";
+  if (c > 0) {
+    msg << (conserved ? "2 / (M lam (kappa lam + c))" : "2 / (M (kappa lam + c))") << " with c = max f'' = " << c;
+  } else {
+    msg << (conserved ? "2 / (M kappa lam^2)" : "2 / (M kappa lam)");
+  }
+  msg << " = " << limit << ", lam = sum " << (laplacian_order == 2 ? "4/h^2" : "(16/3)/h^2") << " = " << lam
+      << " the largest eigenvalue of -lap; take a smaller dt or a semi-implicit or exponential spectral stepper";
+  return msg.str();
+}
+
 std::string check_explicit_phase_field(const char* op, const GridShape& g,
                                        const ExplicitPhaseField& p, int64_t steps, bool conserved) {
   std::ostringstream msg;
@@ -48,15 +86,10 @@ std::string check_explicit_phase_field(const char* op, const GridShape& g,
     msg << "steps must be >= 1, got " << steps;
     return msg.str();
   }
-  double lam = 0.0;
-  for (int a = 0; a < g.ndim; ++a) lam += 4.0 / (g.spacing[a] * g.spacing[a]);
-  const double limit = conserved ? 2.0 / (p.mobility * p.kappa * lam * lam)
-                                 : 2.0 / (p.mobility * p.kappa * lam);
-  if (p.dt >= limit) {
-    msg << "dt = " << p.dt << " is beyond the explicit-Euler stability limit of this grid, "
-        << (conserved ? "2 / (M kappa lam^2)" : "2 / (M kappa lam)") << " = " << limit
-        << " (lam = sum 4/h^2 = " << lam << "); take dt well below it (the nonlinear term "
-        << "tightens it further) or use the semi-implicit spectral stepper";
+  const std::string unstable =
+      explicit_stability_error(p.dt, g.spacing, g.ndim, p.mobility, p.kappa, conserved, 0.0, 2);
+  if (!unstable.empty()) {
+    msg << unstable;
     return msg.str();
   }
   return std::string();

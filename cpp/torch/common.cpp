@@ -41,7 +41,9 @@ Prepared prepare(const char* op, const char* arg, const at::Tensor& t,
   TORCH_CHECK_VALUE(out->device() == t.device(), op, ": out must be on the device of ", arg,
                     " (", t.device(), "), got ", out->device());
   TORCH_CHECK_VALUE(out->is_contiguous(), op, ": out must be contiguous");
-  TORCH_CHECK_VALUE(at::get_overlap_status(*out, t) == at::MemOverlapStatus::No, op,
+  // The kernel reads p.input: t itself when contiguous, else a fresh copy (then out may share
+  // t's storage, and a non-dense t, whose overlap status is TooHard, is no obstacle).
+  TORCH_CHECK_VALUE(at::get_overlap_status(*out, p.input) == at::MemOverlapStatus::No, op,
                     ": out must not share memory with ", arg);
   p.output = *out;
   return p;

@@ -1,6 +1,8 @@
 // The single schema registry of torch.ops.coarsegrain. Implementations register per device
 // in cpp/torch/<family>.cpp (CPU) and cuda/torch/<family>.cpp (CUDA); fake kernels and
 // autograd formulas live in python/coarsegrain/ops/.
+#include <ATen/core/grad_mode.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
 TORCH_LIBRARY(coarsegrain, m) {
@@ -44,4 +46,35 @@ TORCH_LIBRARY(coarsegrain, m) {
         "str assignment=\"ngp\", bool periodic=True) -> (Tensor, Tensor)", tags);
   m.def("bin_particles_backward(Tensor grad, Tensor positions, Tensor? quantities, int[] bins, float[] box, "
         "float[] origin, str assignment, bool periodic) -> (Tensor, Tensor)", tags);
+}
+
+namespace {
+
+// The <op>_into twins write into `out` and have no derivative (the functional ops carry the
+// autograd formulas, registered in python/coarsegrain/ops/). Without an Autograd kernel PyTorch
+// would run them and leave `out` detached (a later backward sees no graph, or warns and gives
+// zeros): refuse at the call instead, naming the op, when grad mode is on and an input needs grad.
+void refuse_grad_into(const c10::OperatorHandle& op, c10::DispatchKeySet keys, torch::jit::Stack* stack) {
+  const size_t n = op.schema().arguments().size();
+  if (at::GradMode::is_enabled()) {
+    for (size_t i = 0; i < n; ++i) {
+      const c10::IValue& arg = (*stack)[stack->size() - n + i];
+      if (arg.isTensor() && arg.toTensor().requires_grad()) {
+        const std::string& name = op.schema().name();
+        const std::string functional = name.substr(name.find("::") + 2, name.size() - name.find("::") - 7);
+        TORCH_CHECK(false, name.substr(name.find("::") + 2), ": writing into out= has no derivative and ",
+                    op.schema().arguments()[i].name(), " requires grad; call coarsegrain.ops.", functional,
+                    " without out= (differentiable) or run under torch.no_grad()");
+      }
+    }
+  }
+  op.redispatchBoxed(keys & c10::after_autograd_keyset, stack);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(coarsegrain, Autograd, m) {
+  for (const char* op : {"laplacian_into", "gradient_into", "gradient_adjoint_into", "divergence_into",
+                         "divergence_adjoint_into"})
+    m.impl(op, torch::CppFunction::makeFromBoxedFunction<&refuse_grad_into>());
 }

@@ -36,9 +36,24 @@ enum class CahnHilliardScheme {
   kFused,    // mu kept in a per-thread ring of planes: 2 streams (2D and 3D)
 };
 
-// Checks dt, mobility and kappa (positive, finite), steps >= 1, and that dt is below the
-// explicit-Euler limit of the linear part: 2 / (M kappa lam^2) for Cahn-Hilliard and
-// 2 / (M kappa lam) for Allen-Cahn, lam = sum_a 4 / h_a^2 the largest eigenvalue of -lap.
+// The explicit-Euler stability limit, in one place for the ops, _core and the Python layer
+// (coarsegrain.ops.explicit_stability_limit calls it through _core). Linearized about a state
+// where f'' = c, a Fourier mode with -lap eigenvalue mu is multiplied by
+// 1 - dt M mu (kappa mu + c) (Cahn-Hilliard) or 1 - dt M (kappa mu + c) (Allen-Cahn) per step;
+// |factor| <= 1 on 0 <= mu <= lam gives 2 / (M lam (kappa lam + c)) and 2 / (M (kappa lam + c)).
+// Only the positive part of `curvature` (an upper bound of f'' over the field) tightens it.
+// lam = sum_a 4 / h_a^2 (order 2) or sum_a (16/3) / h_a^2 (order 4): the largest eigenvalue of
+// the periodic -lap, reached by the checkerboard mode.
+double laplacian_max_eigenvalue(const double* spacing, int ndim, int order);
+double explicit_stability_limit(const double* spacing, int ndim, double mobility, double kappa,
+                                bool conserved, double curvature, int laplacian_order);
+// "" when dt is below the limit, else the message that names it (without an op prefix).
+std::string explicit_stability_error(double dt, const double* spacing, int ndim, double mobility,
+                                     double kappa, bool conserved, double curvature,
+                                     int laplacian_order);
+
+// Checks dt, mobility and kappa (positive, finite), steps >= 1, and that dt is below
+// explicit_stability_limit of the linear part (c = 0, the second-order Laplacian the kernels use).
 // Returns "" or a message that states the limit.
 std::string check_explicit_phase_field(const char* op, const GridShape& g,
                                        const ExplicitPhaseField& p, int64_t steps, bool conserved);

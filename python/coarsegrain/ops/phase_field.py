@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from .. import _core
 from .stencil import (
     Spacing,
     _check_polynomial,
@@ -36,16 +37,16 @@ __all__ = ["cahn_hilliard_explicit", "allen_cahn_explicit", "explicit_stability_
 # (2 - 2 cos theta) for the 3-point stencil and (30 - 32 cos theta + 2 cos 2 theta) / 12 =
 # (28 - 32 c + 4 c^2) / 12 (c = cos theta) for the 5-point one; both fall with c on [-1, 1],
 # so the maximum is at theta = pi (the checkerboard): 4 and 64 / 12 = 16 / 3.
-_LAPLACIAN_MAX_SYMBOL = {2: 4.0, 4: 16.0 / 3.0}
 
 
 def laplacian_max_eigenvalue(spacing: Sequence[float], order: int = 2) -> float:
     """The largest eigenvalue of the periodic finite-difference -lap of ``order`` 2 (3-point
     stencil per axis) or 4 (5-point): ``sum_a 4 / h_a^2`` or ``sum_a (16/3) / h_a^2`` (reached
-    where every axis has an even number of points, by the checkerboard mode)."""
-    if order not in _LAPLACIAN_MAX_SYMBOL:
+    where every axis has an even number of points, by the checkerboard mode). Computed by the
+    compiled core (coarsegrain/phase_field.h), the one place the ops take it from too."""
+    if order not in (2, 4):
         raise ValueError(f"laplacian_max_eigenvalue: order must be 2 or 4, got {order!r}")
-    return sum(_LAPLACIAN_MAX_SYMBOL[order] / (float(h) * float(h)) for h in spacing)
+    return _core.laplacian_max_eigenvalue([float(h) for h in spacing], int(order))
 
 
 def explicit_stability_limit(
@@ -53,7 +54,7 @@ def explicit_stability_limit(
     laplacian_order: int = 2,
 ) -> float:
     """Largest stable explicit-Euler dt of the linearized phase-field equation (every check
-    and error message in coarsegrain uses this one function).
+    and error message in coarsegrain, compiled or Python, uses this one function of the core).
 
     Linearized about a state where f'' = c, a Fourier mode with -lap eigenvalue mu decays as
     ``U+ = (1 - dt M mu (kappa mu + c)) U`` (Cahn-Hilliard) or ``(1 - dt M (kappa mu + c)) U``
@@ -64,9 +65,10 @@ def explicit_stability_limit(
     ``2 / (M kappa lam^2)`` and ``2 / (M kappa lam)``; in d dimensions of spacing dx with the
     second-order Laplacian lam = 4 d / dx^2, so Cahn-Hilliard needs dt < dx^4 / (8 d^2 M kappa).
     """
-    lam = laplacian_max_eigenvalue(spacing, laplacian_order)
-    rate = mobility * (kappa * lam + max(curvature, 0.0))
-    return 2.0 / (rate * lam) if conserved else 2.0 / rate
+    if laplacian_order not in (2, 4):
+        raise ValueError(f"explicit_stability_limit: laplacian_order must be 2 or 4, got {laplacian_order!r}")
+    return _core.explicit_stability_limit([float(h) for h in spacing], float(mobility), float(kappa),
+                                          bool(conserved), float(curvature), int(laplacian_order))
 
 
 def explicit_stability_error(
@@ -74,21 +76,12 @@ def explicit_stability_error(
     curvature: float = 0.0, laplacian_order: int = 2,
 ) -> str | None:
     """None when ``dt`` is below :func:`explicit_stability_limit`, else the one-line message
-    that says so and names the limit (the caller prefixes its name and raises)."""
-    limit = explicit_stability_limit(spacing, mobility, kappa, conserved, curvature, laplacian_order)
-    if dt < limit:
-        return None
-    lam = laplacian_max_eigenvalue(spacing, laplacian_order)
-    c = max(curvature, 0.0)
-    if c > 0:
-        formula = "2 / (M lam (kappa lam + c))" if conserved else "2 / (M (kappa lam + c))"
-        formula += f" with c = max f'' = {c:.6g}"
-    else:
-        formula = "2 / (M kappa lam^2)" if conserved else "2 / (M kappa lam)"
-    per_axis = "4/h^2" if laplacian_order == 2 else "(16/3)/h^2"
-    return (f"dt = {dt:g} is beyond the stability limit {limit:.6g} of explicit Euler on this grid: "
-            f"{formula} = {limit:.6g}, lam = sum {per_axis} = {lam:.6g} the largest eigenvalue of -lap; "
-            "take a smaller dt or a semi-implicit or exponential spectral stepper")
+    that says so and names the limit (the caller prefixes its name and raises); the compiled
+    ops raise the same message."""
+    if laplacian_order not in (2, 4):
+        raise ValueError(f"explicit_stability_error: laplacian_order must be 2 or 4, got {laplacian_order!r}")
+    return _core.explicit_stability_error(float(dt), [float(h) for h in spacing], float(mobility), float(kappa),
+                                          bool(conserved), float(curvature), int(laplacian_order))
 
 
 def _prepare(op: str, u: Tensor, spacing, ndim, dfdu) -> tuple[list[float], list[float]]:

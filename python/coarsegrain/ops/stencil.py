@@ -310,15 +310,13 @@ def _dense(t: Tensor) -> bool:
 
 
 def _shares_memory(out: Tensor, t: Tensor) -> bool:
-    """What makes the C++ refuse ``out`` (at::get_overlap_status(out, t) not No) when ``t`` has its own
-    memory is fixed: the same storage, and byte ranges that intersect (or ``t`` not dense, where the
-    ranges are not worked out). Separate storages never share memory."""
-    if out.numel() == 0 or t.numel() == 0:
+    """What makes the C++ refuse ``out``: at::get_overlap_status(out, input) not No, where the
+    kernel's input is ``t`` itself when contiguous and a fresh copy otherwise (which shares
+    nothing). So: a contiguous ``t`` in the same storage with intersecting element ranges."""
+    if out.numel() == 0 or t.numel() == 0 or not t.is_contiguous():
         return False
     if out.untyped_storage()._cdata != t.untyped_storage()._cdata:
         return False
-    if not _dense(t):
-        return True
     a, b = out.storage_offset(), t.storage_offset()
     return a < b + t.numel() and b < a + out.numel()
 
