@@ -34,7 +34,8 @@ CASES = [(1, 256), (2, 64), (3, 64)]  # (d, bins per axis)
 
 
 def numpy_flat_cells(x, bins):
-    cells = np.minimum((x * (bins / L)).astype(np.int64), bins - 1)
+    """Periodic cells: a float32 position that rounded up to L (or past it) wraps to cell 0."""
+    cells = np.floor(x * (bins / L)).astype(np.int64) % bins
     flat = cells[:, 0]
     for a in range(1, x.shape[1]):
         flat = flat * bins + cells[:, a]
@@ -65,7 +66,7 @@ def numpy_bincount_cic(x, bins):
 
 
 def torch_index_add_ngp(x, bins):
-    cells = torch.clamp((x * (bins / L)).long(), max=bins - 1)
+    cells = torch.floor(x * (bins / L)).long() % bins
     flat = cells[:, 0]
     for a in range(1, x.shape[1]):
         flat = flat * bins + cells[:, a]

@@ -69,10 +69,7 @@ class ParticleSpec:
                 raise ValueError(f"{self.name}: {key} must be an int >= 1, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"{self.name}: seed must be a non-negative int, got {self.seed!r}")
-        try:
-            _check_dt(self.dt)
-        except ValueError as e:
-            raise ValueError(f"{self.name}: {e}") from None
+        _check_dt(self.dt, self.name)
         if not (self.t_end > 0 and math.isfinite(self.t_end)):
             raise ValueError(f"{self.name}: t_end must be positive, got {self.t_end}")
         interval = self.save_every * self.dt

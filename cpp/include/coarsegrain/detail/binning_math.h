@@ -148,8 +148,8 @@ COARSEGRAIN_HOST_DEVICE void cic_corners(const int64_t* lo, const int64_t* hi, c
 template <int D, typename T>
 COARSEGRAIN_HOST_DEVICE Status cic_stencil(const T* x, const BinAxes& g, bool periodic, CicStencil<D>& st,
                                            bool derivative, int& bad_axis) {
-  int64_t lo[D], hi[D];
-  double w_hi[D];
+  int64_t lo[D] = {}, hi[D] = {};  // zeroed: GCC cannot see that a non-finite axis returns before use
+  double w_hi[D] = {};
   Status worst = kInside;
   for (int d = 0; d < D; ++d) {
     const Status s = cic_cells(double(x[d]), g.axis[d], periodic, lo[d], hi[d], w_hi[d]);
