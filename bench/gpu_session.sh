@@ -6,7 +6,8 @@
 #   build   builds a wheel for the local GPU's architecture (or reuses .gpuwheel/*.whl when there is
 #           one: the compiled modules only; the Python package always comes from this checkout)
 #   test    the whole test suite with COARSEGRAIN_REQUIRE_CUDA=1 (a CUDA test that cannot run fails)
-#   bench   the GPU benchmarks of the compiled ops (phase-field steps, Laplacian, WENO5 fluxes) and
+#   bench   the GPU benchmarks of the compiled ops (phase-field steps, Laplacian, WENO5 fluxes,
+#           particle binning) and
 #           the time to solution at matched accuracy (cuFFT steppers against exponax on JAX)
 #   crnn    the CRNN rollout benchmark on the GPU
 #   kiyani  coarsegrain reproduce kiyani2022 --full (the paper's grids and data) with
@@ -49,6 +50,7 @@ if [[ " $stages " == *" bench "* ]]; then
   (cd bench/python && timeout 300 python3 bench_phase_field.py --device cuda ${PHASE_FIELD_ARGS:-} \
      && timeout 120 python3 bench_laplacian.py --device cuda --sizes 128 256 512 \
      && timeout 120 python3 bench_finite_volume.py --device cuda \
+     && timeout 180 python3 bench_binning.py --device cuda \
      && timeout 300 python3 bench_time_to_solution.py --device cuda --reps 5) 2>&1 | tee "$OUT/bench.log"
   tar czf "$OUT/results.tgz" bench/results/*_cuda.json 2>/dev/null
 fi
