@@ -805,6 +805,8 @@ def _bin_bad(name: str, backward: bool):
             yield Bad(f"box {value}", call(box=[2.0, value]), ValueError,
                       rf"^{name}: box\[1\] must be a positive finite length, got {value:g}")
         yield Bad("origin inf", call(origin=[0.0, math.inf]), ValueError, rf"^{name}: origin\[1\] must be finite, got inf")
+        if not backward:  # (the backward's grad would be a 16 GB tensor)
+            yield Bad("2^31 cells", call(bins=[1 << 16, 1 << 16]), ValueError, rf"^{name}: bins has more than 2\^31 - 1 cells")
         yield Bad("quantities dtype", call(quantities=z(5, 1, dtype=f64)), TypeError,
                   rf"^{name}: quantities must have the dtype of positions \(Float\), got Double")
         yield Bad("quantities rows", call(quantities=z(6, 1)), ValueError, rf"^{name}: quantities must be \[n, q\] with n = 5")

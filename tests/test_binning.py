@@ -1,6 +1,7 @@
 """bin_particles (NGP and cloud-in-cell) against NumPy references: numpy.histogramdd for nearest
 grid point, a bincount implementation of cloud in cell; conservation, edge cases, determinism
-across thread counts, autograd (gradcheck, opcheck), torch.compile, bad input, _core, CUDA."""
+across thread counts, autograd at the weights' kinks and walls, the public wrapper, _core, CUDA.
+opcheck, the fake kernels and the op's bad-input errors are in the op table (tests/op_samples.py)."""
 
 from __future__ import annotations
 
@@ -293,19 +294,6 @@ def test_gradcheck_ngp_quantities_and_refusal_for_positions(periodic):
         gp.sum().backward()
 
 
-@pytest.mark.parametrize("assignment", ["ngp", "cic"])
-def test_opcheck(assignment):
-    x = _away_from_centres(30, 2, 4)
-    q = torch.randn(30, 2, dtype=torch.float64, requires_grad=True)
-    args = (x, q, [4, 3], [1.0, 1.0], [0.0, 0.0], assignment, True)
-    torch.library.opcheck(torch.ops.coarsegrain.bin_particles, args)
-    torch.library.opcheck(torch.ops.coarsegrain.bin_particles, (x.float(), None, [4, 3], [1.0, 1.0], [], assignment,
-                                                                False))
-    grad = torch.randn(2, 4, 3, dtype=torch.float64)
-    torch.library.opcheck(torch.ops.coarsegrain.bin_particles_backward,
-                          (grad, x, q.detach(), [4, 3], [1.0, 1.0], [], assignment, True))
-
-
 @pytest.mark.slow
 def test_torch_compile_fullgraph_matches_eager():
     x = _away_from_centres(500, 2, 8)
@@ -318,39 +306,7 @@ def test_torch_compile_fullgraph_matches_eager():
     torch.testing.assert_close(compiled(x, q), density(x, q))
 
 
-# --- bad input: one line naming the parameter, the same in eager and fake mode --------------------
-
-BAD = [
-    (lambda: (torch.rand(5, 2).int(), None, [2, 2], [1.0, 1.0], [], "ngp"), TypeError,
-     "positions must be a float32 or float64 tensor"),
-    (lambda: (torch.rand(5), None, [2], [1.0], [], "ngp"), ValueError, r"positions must be \[n, d\]"),
-    (lambda: (torch.rand(5, 4), None, [2] * 4, [1.0] * 4, [], "ngp"), ValueError, "d = 1, 2 or 3 coordinates, got d = 4"),
-    (lambda: (torch.rand(5, 2), None, [2], [1.0, 1.0], [], "ngp"), ValueError, r"bins must have one entry per coordinate \(2\), got 1"),
-    (lambda: (torch.rand(5, 2), None, [2, 0], [1.0, 1.0], [], "ngp"), ValueError, r"bins\[1\] must be >= 1, got 0"),
-    (lambda: (torch.rand(5, 2), None, [2, 2], [1.0, -1.0], [], "ngp"), ValueError, r"box\[1\] must be a positive finite length, got -1$"),
-    (lambda: (torch.rand(5, 2), None, [2, 2], [1.0, 1.0], [0.0, float("nan")], "ngp"), ValueError, r"origin\[1\] must be finite"),
-    (lambda: (torch.rand(5, 2), None, [2, 2], [1.0, 1.0], [0.0], "ngp"), ValueError, "origin must be empty or have one entry"),
-    (lambda: (torch.rand(5, 2), None, [2, 2], [1.0, 1.0], [], "tsc"), ValueError, "assignment must be 'ngp'"),
-    (lambda: (torch.rand(5, 2), torch.rand(5, 1, dtype=torch.float64), [2, 2], [1.0, 1.0], [], "ngp"), TypeError,
-     "quantities must have the dtype of positions"),
-    (lambda: (torch.rand(5, 2), torch.rand(4, 1), [2, 2], [1.0, 1.0], [], "ngp"), ValueError,
-     r"quantities must be \[n, q\] with n = 5"),
-    (lambda: (torch.rand(5, 2), None, [1 << 20, 1 << 20], [1.0, 1.0], [], "ngp"), ValueError, "more than 2\\^31 - 1 cells"),
-]
-
-
-@pytest.mark.parametrize("case", range(len(BAD)))
-def test_bad_input_eager_and_fake(case):
-    make, exc, pattern = BAD[case]
-    args = make()
-    with pytest.raises(exc, match=pattern):
-        torch.ops.coarsegrain.bin_particles(*args)
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    with FakeTensorMode() as mode:
-        fake = tuple(mode.from_tensor(a) if isinstance(a, torch.Tensor) else a for a in args)
-        with pytest.raises(exc, match=pattern):
-            torch.ops.coarsegrain.bin_particles(*fake)
+# --- bad input (the op's own checks, eager and fake, are in tests/op_samples.py's table) --------------
 
 
 def test_public_wrapper_errors():
