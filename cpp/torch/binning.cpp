@@ -10,11 +10,6 @@
 namespace coarsegrain::torch_ops {
 namespace {
 
-template <typename T>
-const T* optional_ptr(const at::Tensor& t) {
-  return t.defined() ? t.const_data_ptr<T>() : nullptr;
-}
-
 std::tuple<at::Tensor, at::Tensor> bin_particles_cpu(const at::Tensor& positions,
                                                      const std::optional<at::Tensor>& quantities,
                                                      c10::IntArrayRef bins, c10::ArrayRef<double> box,
@@ -36,17 +31,15 @@ std::tuple<at::Tensor, at::Tensor> bin_particles_backward_cpu(
     const at::Tensor& grad, const at::Tensor& positions, const std::optional<at::Tensor>& quantities,
     c10::IntArrayRef bins, c10::ArrayRef<double> box, c10::ArrayRef<double> origin, c10::string_view assignment,
     bool periodic) {
-  BinningCall call =
-      prepare_binning("bin_particles_backward", positions, quantities, bins, box, origin, assignment, periodic);
-  const at::Tensor g = checked_binning_grad("bin_particles_backward", call, grad);
-  at::Tensor grad_positions = at::zeros_like(call.positions);
-  at::Tensor grad_quantities = at::empty({call.n, call.nq}, call.positions.options());
+  BinningBackwardCall b =
+      prepare_binning_backward(grad, positions, quantities, bins, box, origin, assignment, periodic);
+  const BinningCall& call = b.call;
   AT_DISPATCH_FLOATING_TYPES(positions.scalar_type(), "bin_particles_backward", [&] {
-    bin_particles_backward(g.const_data_ptr<scalar_t>(), call.positions.const_data_ptr<scalar_t>(),
+    bin_particles_backward(b.grad.const_data_ptr<scalar_t>(), call.positions.const_data_ptr<scalar_t>(),
                            optional_ptr<scalar_t>(call.quantities), call.n, call.nq, call.grid,
-                           grad_quantities.mutable_data_ptr<scalar_t>(), grad_positions.mutable_data_ptr<scalar_t>());
+                           b.grad_quantities.mutable_data_ptr<scalar_t>(), b.grad_positions.mutable_data_ptr<scalar_t>());
   });
-  return {grad_positions, grad_quantities};
+  return {b.grad_positions, b.grad_quantities};
 }
 
 }  // namespace

@@ -248,14 +248,24 @@ BinningCall prepare_binning(const char* op, const at::Tensor& positions,
   return call;
 }
 
-at::Tensor checked_binning_grad(const char* op, const BinningCall& call, const at::Tensor& grad) {
+BinningBackwardCall prepare_binning_backward(const at::Tensor& grad, const at::Tensor& positions,
+                                            const std::optional<at::Tensor>& quantities, c10::IntArrayRef bins,
+                                            c10::ArrayRef<double> box, c10::ArrayRef<double> origin,
+                                            c10::string_view assignment, bool periodic) {
+  const char* op = "bin_particles_backward";
+  BinningBackwardCall b;
+  b.call = prepare_binning(op, positions, quantities, bins, box, origin, assignment, periodic);
+  const BinningCall& call = b.call;
   TORCH_CHECK_VALUE(grad.sizes() == c10::IntArrayRef(call.out_shape) &&
                         grad.scalar_type() == call.positions.scalar_type() &&
                         grad.device() == call.positions.device(),
                     op, ": grad must be ", c10::IntArrayRef(call.out_shape), " ", call.positions.scalar_type(),
                     " on ", call.positions.device(), ", got ", grad.sizes(), " ", grad.scalar_type(), " on ",
                     grad.device());
-  return grad.contiguous();
+  b.grad = grad.contiguous();
+  b.grad_positions = at::zeros_like(call.positions);
+  b.grad_quantities = at::empty({call.n, call.nq}, call.positions.options());
+  return b;
 }
 
 }  // namespace coarsegrain::torch_ops

@@ -144,7 +144,21 @@ BinningCall prepare_binning(const char* op, const at::Tensor& positions,
                             const std::optional<at::Tensor>& quantities, c10::IntArrayRef bins,
                             c10::ArrayRef<double> box, c10::ArrayRef<double> origin,
                             c10::string_view assignment, bool periodic);
-// The upstream gradient of a binning call: [q, *bins], the positions' dtype and device.
-at::Tensor checked_binning_grad(const char* op, const BinningCall& call, const at::Tensor& grad);
+// bin_particles_backward: the checked call, the contiguous upstream gradient [q, *bins] and the
+// outputs (grad_positions zeroed: nearest grid point leaves it so).
+struct BinningBackwardCall {
+  BinningCall call;
+  at::Tensor grad, grad_positions, grad_quantities;
+};
+BinningBackwardCall prepare_binning_backward(const at::Tensor& grad, const at::Tensor& positions,
+                                            const std::optional<at::Tensor>& quantities, c10::IntArrayRef bins,
+                                            c10::ArrayRef<double> box, c10::ArrayRef<double> origin,
+                                            c10::string_view assignment, bool periodic);
+
+// The data pointer of an optional input, null when it is undefined.
+template <typename T>
+const T* optional_ptr(const at::Tensor& t) {
+  return t.defined() ? t.const_data_ptr<T>() : nullptr;
+}
 
 }  // namespace coarsegrain::torch_ops

@@ -13,7 +13,6 @@ time derivative). The mixture parameters are stored per trajectory in
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,7 @@ class ParticleSpec:
     method = "euler-maruyama"  # what `coarsegrain simulate` prints
 
     def __post_init__(self):
-        from ..systems.steppers import _check_dt
+        from ..data.generate import check_time_frames
 
         self.bins = tuple(int(b) for b in self.bins)
         if len(self.bins) != self.process.ndim or any(b < 1 for b in self.bins):
@@ -69,18 +68,7 @@ class ParticleSpec:
                 raise ValueError(f"{self.name}: {key} must be an int >= 1, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"{self.name}: seed must be a non-negative int, got {self.seed!r}")
-        _check_dt(self.dt, self.name)
-        if not (self.t_end > 0 and math.isfinite(self.t_end)):
-            raise ValueError(f"{self.name}: t_end must be positive, got {self.t_end}")
-        interval = self.save_every * self.dt
-        frames = self.t_end / interval
-        if abs(frames - round(frames)) > 1e-9 * max(1.0, frames) or round(frames) < 1:
-            lo, hi = math.floor(frames) * interval, (math.floor(frames) + 1) * interval
-            nearest = f"{lo:.10g} or {hi:.10g}" if lo > 0 else f"{hi:.10g}"
-            raise ValueError(
-                f"{self.name}: t_end = {self.t_end:g} is not a whole number of frame intervals "
-                f"(save_every x dt = {self.save_every} x {self.dt:g} = {interval:.10g}); "
-                f"the nearest valid t_end: {nearest}")
+        check_time_frames(self.name, self.dt, self.t_end, self.save_every)
         for key in ("dtype", "compute_dtype"):
             if getattr(self, key) not in ("float32", "float64"):
                 raise ValueError(f"{self.name}: {key} must be 'float32' or 'float64', got {getattr(self, key)!r}")
