@@ -27,6 +27,7 @@ MODEL_CLASSES = {
     "StencilConvNet": models.StencilConvNet,
     "ConservativeCRNN": models.ConservativeCRNN,
     "LearnedFiniteVolume": models.LearnedFiniteVolume,
+    "ModalOperator": models.ModalOperator,
 }
 
 
