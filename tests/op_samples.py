@@ -613,6 +613,78 @@ def _filter_bad(name, backward):
     return bad
 
 
+# --- take_along_last (the cosine / sine transforms' gathers) and its adjoint ----------------------
+
+
+def _take_index(n, m, device, seed):
+    rng = _rng("take", n, m, seed)
+    return torch.from_numpy(rng.integers(0, n, size=m)).to(device)
+
+
+def _take_samples(backward: bool):
+    def samples(dtype, device):
+        for shape, m, sid in (((7,), 7, "1d perm"), ((3, 5), 9, "repeats"), ((2, 3, 16), 16, "3d"),
+                              ((4, 1), 3, "n=1")):
+            n = shape[-1]
+            index = torch.randperm(n, generator=torch.Generator().manual_seed(n)).to(device) if sid != "repeats" \
+                else _take_index(n, m, device, 1)
+            if sid == "n=1":
+                index = torch.zeros(m, dtype=torch.int64, device=device)
+            x = _randn(_rng("take", sid, str(dtype)), shape, dtype, device)
+            if backward:
+                g = _randn(_rng("take-g", sid, str(dtype)), (*shape[:-1], index.numel()), dtype, device)
+                yield Sample((g, index, n), id=sid, grad=True, scale=float(m))
+            else:
+                yield Sample((x, index), id=sid, grad=True)
+    return samples
+
+
+def _take_reference(x, index):
+    return (x[..., np.asarray(index).astype(np.int64)],)
+
+
+def _take_backward_reference(g, index, n):
+    out = np.zeros((*g.shape[:-1], n))
+    np.add.at(out, (..., np.asarray(index).astype(np.int64)), g)
+    return (out,)
+
+
+def _take_zero(backward: bool):
+    def zero(dtype, device):
+        idx = torch.tensor([1, 0], device=device)
+        if backward:
+            yield Sample((_z(0, 2, dtype=dtype, device=device), idx, 3), id="batch0"), None
+            yield Sample((_z(2, 0, dtype=dtype, device=device), idx[:0], 3), id="m0"), None
+        else:
+            yield Sample((_z(0, 3, dtype=dtype, device=device), idx), id="batch0"), None
+            yield Sample((_z(2, 3, dtype=dtype, device=device), idx[:0]), id="m0"), None
+    return zero
+
+
+def _take_bad(backward: bool):
+    name = "take_along_last_backward" if backward else "take_along_last"
+
+    def bad(device):
+        idx = torch.tensor([1, 0], device=device)
+        if backward:
+            yield Bad("int grad", (_z(2, 2, dtype=torch.int32, device=device), idx, 3), TypeError,
+                      rf"^{name}: grad must be a float32 or float64 tensor, got Int")
+            yield Bad("grad length", (_z(2, 3, device=device), idx, 3), ValueError,
+                      rf"^{name}: grad must be \[\.\.\., m\] with m = 2")
+            yield Bad("n", (_z(2, 2, device=device), idx, -1), ValueError, rf"^{name}: n must be >= 0, got -1")
+            yield Bad("index range", (_z(2, 2, device=device), torch.tensor([0, 3], device=device), 3), ValueError,
+                      rf"^{name}: index\[1\] = 3 is outside \[0, 3\)", fake_sees_it=False)
+        else:
+            yield Bad("int x", (_z(2, 3, dtype=torch.int32, device=device), idx), TypeError,
+                      rf"^{name}: x must be a float32 or float64 tensor, got Int")
+            yield Bad("index dtype", (_z(2, 3, device=device), idx.int()), TypeError,
+                      rf"^{name}: index must be an int64 tensor, got Int")
+            yield Bad("2-d index", (_z(2, 3, device=device), idx[None]), ValueError, rf"^{name}: index must be 1-D")
+            yield Bad("index range", (_z(2, 3, device=device), torch.tensor([0, -1], device=device)), ValueError,
+                      rf"^{name}: index\[1\] = -1 is outside \[0, 3\)", fake_sees_it=False)
+    return bad
+
+
 # --- the table ----------------------------------------------------------------------------------
 
 
@@ -629,6 +701,10 @@ def _table() -> dict[str, OpInfo]:
                atol={f32: 64 * EPS[f32], f64: 64 * EPS[f64]}, zero_size=_combine_zero, bad=_combine_bad),
         OpInfo("real_fft_pack", _pack_samples, _pack_reference, False,
                atol={f32: 64 * EPS[f32], f64: 64 * EPS[f64]}, zero_size=_pack_zero, bad=_pack_bad),
+        OpInfo("take_along_last", _take_samples(False), _take_reference, True,
+               zero_size=_take_zero(False), bad=_take_bad(False)),
+        OpInfo("take_along_last_backward", _take_samples(True), _take_backward_reference, True,
+               atol={f32: 64 * EPS[f32], f64: 64 * EPS[f64]}, zero_size=_take_zero(True), bad=_take_bad(True)),
         OpInfo("weno5_flux", _weno_samples, _weno_reference, False, **WENO_TOL,
                zero_size=_weno_zero("weno5_flux", ("godunov",)), bad=_weno_bad("weno5_flux", ("godunov",))),
         OpInfo("weno5_reconstruct", lambda dtype, device: (Sample(s.args[:1], id=s.id, grad=s.grad)

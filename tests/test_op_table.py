@@ -169,7 +169,8 @@ def test_opcheck(name, device):
     info = OPS[name]
     # a small float64 sample (its inputs requiring grad where the op is differentiable) and a float32 one
     sample = (_grad_samples(info, device) or list(info.samples(f64, device)))[0]
-    args = _map_tensors(sample.args, lambda t: t.detach().clone().requires_grad_()) if info.differentiable else sample.args
+    args = _map_tensors(sample.args, lambda t: t.detach().clone().requires_grad_(t.is_floating_point())) \
+        if info.differentiable else sample.args
     torch.library.opcheck(info.op, args, sample.kwargs)
     sample = next(iter(info.samples(torch.float32, device)))
     torch.library.opcheck(info.op, sample.args, sample.kwargs)
@@ -249,7 +250,8 @@ def _strided(t: torch.Tensor) -> torch.Tensor:
         return t
     shape = list(t.shape)
     shape[axis] *= 2
-    buf = torch.full(shape, float("nan"), dtype=t.dtype, device=t.device)
+    buf = torch.full(shape, float("nan") if t.is_floating_point() or t.is_complex() else -1, dtype=t.dtype,
+                     device=t.device)
     view = buf[(slice(None),) * axis + (slice(None, None, 2),)]
     view.copy_(t)
     return view
@@ -355,6 +357,7 @@ def _wrapper_calls():
         "irfftn": (lambda z: ops.irfftn(z, (2, 4)), [c(2, 3)]),
         "bin_particles": (lambda x, q: ops.bin_particles(x, q, bins=[3, 4], box=[1.0, 2.0], assignment="cic"),
                           [torch.rand(6, 2, generator=g, dtype=f64), r(6, 2)]),
+        "take_along_last": (lambda x: ops.take_along_last(x, torch.tensor([3, 0, 0, 2])), [r(2, 4)]),
         "weno5_flux": (ops.weno5_flux, [r(2, 8)]),
         "weno5_reconstruct": (ops.weno5_reconstruct, [r(2, 8)]),
         "polynomial": (lambda u: ops.polynomial(u, CUBIC), [r(6)]),

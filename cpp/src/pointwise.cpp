@@ -56,7 +56,31 @@ void real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, i
   COARSEGRAIN_ISA_CALL(real_fft_pack, u_hat, out, batch, lead, nlead, m, w.data());
 }
 
+std::string check_take_index(const char* op, const int64_t* index, int64_t m, int64_t n) {
+  for (int64_t j = 0; j < m; ++j)
+    if (index[j] < 0 || index[j] >= n)
+      return std::string(op) + ": index[" + std::to_string(j) + "] = " + std::to_string(index[j]) +
+             " is outside [0, " + std::to_string(n) + ") (the length of x's last axis)";
+  return "";
+}
+
+template <typename T>
+void take_along_last(const T* x, const int64_t* index, T* out, int64_t rows, int64_t n, int64_t m) {
+  const std::string bad = check_take_index("take_along_last", index, m, n);
+  if (!bad.empty()) throw std::invalid_argument(bad);
+  COARSEGRAIN_ISA_CALL(take_along_last, x, index, out, rows, n, m);
+}
+
+template <typename T>
+void take_along_last_backward(const T* grad, const int64_t* index, T* grad_x, int64_t rows, int64_t n, int64_t m) {
+  const std::string bad = check_take_index("take_along_last_backward", index, m, n);
+  if (!bad.empty()) throw std::invalid_argument(bad);
+  COARSEGRAIN_ISA_CALL(take_along_last_backward, grad, index, grad_x, rows, n, m);
+}
+
 #define COARSEGRAIN_INSTANTIATE(T)                                                        \
+  template void take_along_last<T>(const T*, const int64_t*, T*, int64_t, int64_t, int64_t); \
+  template void take_along_last_backward<T>(const T*, const int64_t*, T*, int64_t, int64_t, int64_t); \
   template void polynomial<T>(const T*, T*, int64_t, const Polynomial&);                  \
   template void spectral_combine<T>(const T* const*, const T* const*, int, T*, int64_t,   \
                                     int64_t);                                            \

@@ -122,6 +122,35 @@ void real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, i
   });
 }
 
+template <typename T>
+void take_along_last(const T* x, const int64_t* index, T* out, int64_t rows, int64_t n, int64_t m) {
+  if (rows == 0 || m == 0) return;
+  const bool parallel = rows > 1 && rows * m >= kParallelThreshold;
+  parallel_chunks(rows, grain_for(m), parallel, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* __restrict row = x + r * n;
+      T* __restrict o = out + r * m;
+#pragma omp simd
+      for (int64_t j = 0; j < m; ++j) o[j] = row[index[j]];
+    }
+  });
+}
+
+template <typename T>
+void take_along_last_backward(const T* grad, const int64_t* index, T* grad_x, int64_t rows, int64_t n,
+                              int64_t m) {
+  if (rows == 0 || n == 0) return;
+  const bool parallel = rows > 1 && rows * (n + m) >= kParallelThreshold;
+  parallel_chunks(rows, grain_for(n + m), parallel, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* __restrict g = grad + r * m;
+      T* __restrict o = grad_x + r * n;
+      for (int64_t i = 0; i < n; ++i) o[i] = T(0);
+      for (int64_t j = 0; j < m; ++j) o[index[j]] += g[j];
+    }
+  });
+}
+
 COARSEGRAIN_INSTANTIATE_POINTWISE_KERNELS(float)
 COARSEGRAIN_INSTANTIATE_POINTWISE_KERNELS(double)
 

@@ -268,4 +268,65 @@ BinningBackwardCall prepare_binning_backward(const at::Tensor& grad, const at::T
   return b;
 }
 
+namespace {
+
+void check_take_index_tensor(const char* op, const at::Tensor& values, const at::Tensor& index) {
+  TORCH_CHECK_TYPE(index.scalar_type() == at::kLong, op, ": index must be an int64 tensor, got ",
+                   index.scalar_type());
+  TORCH_CHECK_VALUE(index.dim() == 1, op, ": index must be 1-D, got shape ", index.sizes());
+  TORCH_CHECK_VALUE(index.device() == values.device(), op, ": index must be on the device of the values (",
+                    values.device(), "), got ", index.device());
+}
+
+}  // namespace
+
+TakeCall prepare_take(const char* op, const at::Tensor& x, const at::Tensor& index) {
+  TORCH_CHECK_TYPE(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, op,
+                   ": x must be a float32 or float64 tensor, got ", x.scalar_type());
+  TORCH_CHECK_VALUE(x.dim() >= 1, op, ": x must have at least one axis");
+  check_take_index_tensor(op, x, index);
+  TakeCall call;
+  call.n = x.size(-1);
+  call.m = index.size(0);
+  call.rows = 1;
+  for (int64_t d = 0; d + 1 < x.dim(); ++d) call.rows *= x.size(d);
+  call.input = x.contiguous();
+  call.index = index.contiguous();
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = call.m;
+  call.output = at::empty(shape, call.input.options());
+  if (index.device().is_cpu()) {
+    const std::string bad = check_take_index(op, call.index.const_data_ptr<int64_t>(), call.m, call.n);
+    TORCH_CHECK_VALUE(bad.empty(), bad);
+  }
+  return call;
+}
+
+TakeCall prepare_take_backward(const at::Tensor& grad, const at::Tensor& index, int64_t n) {
+  const char* op = "take_along_last_backward";
+  TORCH_CHECK_TYPE(grad.scalar_type() == at::kFloat || grad.scalar_type() == at::kDouble, op,
+                   ": grad must be a float32 or float64 tensor, got ", grad.scalar_type());
+  check_take_index_tensor(op, grad, index);
+  TORCH_CHECK_VALUE(grad.dim() >= 1 && grad.size(-1) == index.size(0), op,
+                    ": grad must be [..., m] with m = ", index.size(0), " (the index length), got shape ",
+                    grad.sizes());
+  TORCH_CHECK_VALUE(n >= 0, op, ": n must be >= 0, got ", n);
+  TakeCall call;
+  call.n = n;
+  call.m = index.size(0);
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < grad.dim(); ++d) rows *= grad.size(d);
+  call.rows = rows;
+  call.input = grad.contiguous();
+  call.index = index.contiguous();
+  std::vector<int64_t> shape(grad.sizes().begin(), grad.sizes().end());
+  shape.back() = n;
+  call.output = at::empty(shape, call.input.options());
+  if (index.device().is_cpu()) {
+    const std::string bad = check_take_index(op, call.index.const_data_ptr<int64_t>(), call.m, call.n);
+    TORCH_CHECK_VALUE(bad.empty(), bad);
+  }
+  return call;
+}
+
 }  // namespace coarsegrain::torch_ops

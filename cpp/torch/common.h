@@ -155,6 +155,17 @@ BinningBackwardCall prepare_binning_backward(const at::Tensor& grad, const at::T
                                             c10::ArrayRef<double> box, c10::ArrayRef<double> origin,
                                             c10::string_view assignment, bool periodic);
 
+// take_along_last(x, index) / its backward: contiguous x (or grad) viewed as rows, the
+// contiguous int64 index on x's device, the output, and rows, n (x's last axis) and m (index
+// length). The CPU glue checks the index range; the CUDA kernels assert it on the device.
+struct TakeCall {
+  at::Tensor input, index, output;
+  int64_t rows = 0, n = 0, m = 0;
+};
+TakeCall prepare_take(const char* op, const at::Tensor& x, const at::Tensor& index);
+// For the backward: grad [..., m], index [m], n the length of the gathered axis of x.
+TakeCall prepare_take_backward(const at::Tensor& grad, const at::Tensor& index, int64_t n);
+
 // The data pointer of an optional input, null when it is undefined.
 template <typename T>
 const T* optional_ptr(const at::Tensor& t) {

@@ -42,9 +42,29 @@ at::Tensor real_fft_pack_cpu(const at::Tensor& u_hat, int64_t ndim) {
   return call.output;
 }
 
+at::Tensor take_along_last_cpu(const at::Tensor& x, const at::Tensor& index) {
+  TakeCall call = prepare_take("take_along_last", x, index);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "take_along_last", [&] {
+    take_along_last(call.input.const_data_ptr<scalar_t>(), call.index.const_data_ptr<int64_t>(),
+                    call.output.mutable_data_ptr<scalar_t>(), call.rows, call.n, call.m);
+  });
+  return call.output;
+}
+
+at::Tensor take_along_last_backward_cpu(const at::Tensor& grad, const at::Tensor& index, int64_t n) {
+  TakeCall call = prepare_take_backward(grad, index, n);
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "take_along_last_backward", [&] {
+    take_along_last_backward(call.input.const_data_ptr<scalar_t>(), call.index.const_data_ptr<int64_t>(),
+                             call.output.mutable_data_ptr<scalar_t>(), call.rows, call.n, call.m);
+  });
+  return call.output;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(coarsegrain, CPU, m) {
+  m.impl("take_along_last", &take_along_last_cpu);
+  m.impl("take_along_last_backward", &take_along_last_backward_cpu);
   m.impl("real_fft_pack", &real_fft_pack_cpu);
   m.impl("polynomial", &polynomial_cpu);
   m.impl("spectral_combine", &spectral_combine_cpu);

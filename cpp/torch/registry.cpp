@@ -31,6 +31,10 @@ TORCH_LIBRARY(coarsegrain, m) {
   m.def("spectral_combine(Tensor[] terms, Tensor[] weights) -> Tensor", tags);
   // The input of a half-length complex inverse FFT that computes irfftn over the last ndim axes.
   m.def("real_fft_pack(Tensor u_hat, int ndim) -> Tensor", tags);
+  // A gather along the last axis with one index for all rows (the cosine / sine transforms'
+  // reorderings), and its adjoint (a scatter-add into a last axis of length n).
+  m.def("take_along_last(Tensor x, Tensor index) -> Tensor", tags);
+  m.def("take_along_last_backward(Tensor grad, Tensor index, int n) -> Tensor", tags);
   // Finite volumes on 1D periodic rows (coarsegrain/finite_volume.h): WENO5 face fluxes of
   // Burgers' v^2/2, the WENO5 face states, block-mean restriction of the last ndim axes, and the
   // pseudo-linear filter of per-face stencil coefficients with its adjoint.

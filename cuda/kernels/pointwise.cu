@@ -1,4 +1,5 @@
 // CUDA kernels for the fused pointwise ops: grid-stride loops, one element per thread.
+#include <cassert>
 #include <algorithm>
 
 #include "coarsegrain/cuda/pointwise.h"
@@ -108,7 +109,54 @@ RealFftShape real_fft_shape(const int64_t* lead, int nlead, int64_t m) {
   return s;
 }
 
+// One thread per output element; an index outside [0, n) is a device-side assertion (as in
+// torch.gather on CUDA): the host does not check the index, which would need a synchronization.
+template <typename T>
+__global__ void take_along_last_kernel(const T* __restrict__ x, const int64_t* __restrict__ index,
+                                       T* __restrict__ out, int64_t rows, int64_t n, int64_t m) {
+  const int64_t total = rows * m;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = e / m, j = e - r * m;
+    const int64_t i = __ldg(index + j);
+    assert(i >= 0 && i < n);
+    out[e] = __ldg(x + r * n + i);
+  }
+}
+
+// One thread per row of grad_x (the adjoint sums in increasing j, as on the CPU).
+template <typename T>
+__global__ void take_along_last_backward_kernel(const T* __restrict__ grad, const int64_t* __restrict__ index,
+                                                T* __restrict__ grad_x, int64_t rows, int64_t n, int64_t m) {
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows;
+       r += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    T* o = grad_x + r * n;
+    for (int64_t i = 0; i < n; ++i) o[i] = T(0);
+    for (int64_t j = 0; j < m; ++j) {
+      const int64_t i = __ldg(index + j);
+      assert(i >= 0 && i < n);
+      o[i] += __ldg(grad + r * m + j);
+    }
+  }
+}
+
 }  // namespace
+
+template <typename T>
+cudaError_t take_along_last(const T* x, const int64_t* index, T* out, int64_t rows, int64_t n, int64_t m,
+                            cudaStream_t stream) {
+  if (rows * m == 0) return cudaSuccess;
+  take_along_last_kernel<T><<<blocks_for(rows * m), kThreads, 0, stream>>>(x, index, out, rows, n, m);
+  return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t take_along_last_backward(const T* grad, const int64_t* index, T* grad_x, int64_t rows, int64_t n,
+                                     int64_t m, cudaStream_t stream) {
+  if (rows * n == 0) return cudaSuccess;
+  take_along_last_backward_kernel<T><<<blocks_for(rows), kThreads, 0, stream>>>(grad, index, grad_x, rows, n, m);
+  return cudaGetLastError();
+}
 
 template <typename T>
 cudaError_t real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, int nlead,
@@ -151,7 +199,11 @@ cudaError_t spectral_combine(const T* const* terms, const T* const* weights, int
   template cudaError_t spectral_combine<T>(const T* const*, const T* const*, int, T*, int64_t, \
                                            int64_t, cudaStream_t);                            \
   template cudaError_t real_fft_pack<T>(const T*, T*, int64_t, const int64_t*, int, int64_t,     \
-                                        cudaStream_t);
+                                        cudaStream_t);                                           \
+  template cudaError_t take_along_last<T>(const T*, const int64_t*, T*, int64_t, int64_t, int64_t, \
+                                          cudaStream_t);                                         \
+  template cudaError_t take_along_last_backward<T>(const T*, const int64_t*, T*, int64_t, int64_t, \
+                                                   int64_t, cudaStream_t);
 COARSEGRAIN_INSTANTIATE(float)
 COARSEGRAIN_INSTANTIATE(double)
 #undef COARSEGRAIN_INSTANTIATE

@@ -50,9 +50,35 @@ at::Tensor real_fft_pack_cuda(const at::Tensor& u_hat, int64_t ndim) {
   return call.output;
 }
 
+at::Tensor take_along_last_cuda(const at::Tensor& x, const at::Tensor& index) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  TakeCall call = prepare_take("take_along_last", x, index);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "take_along_last", [&] {
+    C10_CUDA_CHECK(coarsegrain::cuda::take_along_last(call.input.const_data_ptr<scalar_t>(),
+                                                      call.index.const_data_ptr<int64_t>(),
+                                                      call.output.mutable_data_ptr<scalar_t>(), call.rows, call.n,
+                                                      call.m, c10::cuda::getCurrentCUDAStream().stream()));
+  });
+  return call.output;
+}
+
+at::Tensor take_along_last_backward_cuda(const at::Tensor& grad, const at::Tensor& index, int64_t n) {
+  const c10::cuda::CUDAGuard guard(grad.device());
+  TakeCall call = prepare_take_backward(grad, index, n);
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "take_along_last_backward", [&] {
+    C10_CUDA_CHECK(coarsegrain::cuda::take_along_last_backward(call.input.const_data_ptr<scalar_t>(),
+                                                               call.index.const_data_ptr<int64_t>(),
+                                                               call.output.mutable_data_ptr<scalar_t>(), call.rows,
+                                                               call.n, call.m, c10::cuda::getCurrentCUDAStream().stream()));
+  });
+  return call.output;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(coarsegrain, CUDA, m) {
+  m.impl("take_along_last", &take_along_last_cuda);
+  m.impl("take_along_last_backward", &take_along_last_backward_cuda);
   m.impl("real_fft_pack", &real_fft_pack_cuda);
   m.impl("polynomial", &polynomial_cuda);
   m.impl("spectral_combine", &spectral_combine_cuda);

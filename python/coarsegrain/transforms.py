@@ -25,8 +25,11 @@ second ``index_select``). The gather is circularly reversed, which conjugates th
 that no sign flip is needed; the sine transform negates the odd samples (half a pass) and reads
 the outputs in reverse. The inverse runs the same steps backwards with ``irfft``. Multi-axis
 transforms apply the 1D transform along each axis, the last one last (the result is contiguous).
-Everything is plain torch: differentiable (autograd through ``torch.fft`` and the gathers), on
-any device, and traceable by ``torch.compile``.
+The gathers along the last axis are the compiled ``coarsegrain.ops.take_along_last`` (CPU and
+CUDA; 1.5x torch.gather, the share of the time torch spent outside the FFT was 40-92%, see
+bench/results/transforms_cpu.json); the twiddle multiply is one torch pass (about a tenth of the
+time). Differentiable (autograd through ``torch.fft``, the gathers and the twiddle), on any
+device, and traceable by ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import math
 from typing import Sequence
 
 import torch
+
+from .ops.pointwise import take_along_last
 
 __all__ = ["Basis", "basis", "dct2", "idct2", "dst2", "idst2", "KINDS", "NORMS"]
 
@@ -149,11 +154,11 @@ def _along(t: torch.Tensor, d: int, nd: int) -> torch.Tensor:
 
 def _take(x: torch.Tensor, d: int, index: torch.Tensor) -> torch.Tensor:
     """x gathered along axis d (negative) by a 1D index: row copies (index_select) for a leading
-    axis, an expanded-index gather along the last axis (index_select is slow there on CPU)."""
+    axis, the compiled ops.take_along_last along the last one (index_select is slow there on CPU,
+    and torch.gather, which needs an index as large as its output, 1.5x slower than it)."""
     if d != -1:
         return x.index_select(d, index)
-    shape = x.shape[:-1] + (index.numel(),)
-    return torch.gather(x, -1, index.expand(shape))
+    return take_along_last(x, index)
 
 
 def _forward_axis(x: torch.Tensor, d: int, norm: str, sine: bool) -> torch.Tensor:

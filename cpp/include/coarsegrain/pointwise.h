@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "coarsegrain/phase_field.h"  // Polynomial
 
@@ -32,5 +33,20 @@ constexpr int kMaxRealFftLeadAxes = 3;
 
 template <typename T>
 void real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, int nlead, int64_t m);
+
+// A gather along the last axis with one index for every row (the reorderings of the FFT-based
+// cosine and sine transforms): out[r, j] = x[r, index[j]] for rows r < rows, j < m, index values
+// in [0, n). torch.gather needs an index as large as the output and runs at half the copy
+// bandwidth; this reads the index once per row.
+template <typename T>
+void take_along_last(const T* x, const int64_t* index, T* out, int64_t rows, int64_t n, int64_t m);
+
+// Its adjoint: grad_x[r, i] = sum over j with index[j] == i of grad[r, j] (0 where there is none),
+// summed in increasing j (deterministic).
+template <typename T>
+void take_along_last_backward(const T* grad, const int64_t* index, T* grad_x, int64_t rows, int64_t n, int64_t m);
+
+// "" when every index value is in [0, n), else a one-line message naming the first bad one.
+std::string check_take_index(const char* op, const int64_t* index, int64_t m, int64_t n);
 
 }  // namespace coarsegrain

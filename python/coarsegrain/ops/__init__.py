@@ -3,7 +3,7 @@
 from .binning import bin_particles
 from .finite_volume import restrict_average, stencil_filter, weno5_flux, weno5_reconstruct
 from .phase_field import allen_cahn_explicit, cahn_hilliard_explicit, explicit_stability_limit
-from .pointwise import irfftn, irfftn_for, polynomial, real_fft_pack, spectral_combine
+from .pointwise import irfftn, irfftn_for, polynomial, real_fft_pack, spectral_combine, take_along_last
 from .stencil import (
     divergence,
     divergence_adjoint,
@@ -35,6 +35,7 @@ __all__ = [
     "spectral_combine",
     "stencil_filter",
     "stencil_neighbours",
+    "take_along_last",
     "weno5_flux",
     "weno5_reconstruct",
 ]

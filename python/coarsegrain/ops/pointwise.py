@@ -15,7 +15,7 @@ from torch import Tensor
 
 from .stencil import _c10, _check_float, _check_polynomial, _check_tensor, _refuse_backward, _sizes
 
-__all__ = ["polynomial", "spectral_combine", "real_fft_pack", "irfftn", "irfftn_for"]
+__all__ = ["polynomial", "spectral_combine", "real_fft_pack", "irfftn", "irfftn_for", "take_along_last"]
 
 
 def polynomial(u: Tensor, coeffs: Sequence[float]) -> Tensor:
@@ -151,3 +151,69 @@ for _op, _why in [
     ("real_fft_pack", "use torch.fft.irfftn (coarsegrain.ops.irfftn falls back to it under autograd)"),
 ]:
     _refuse_backward(_op, _why)
+
+
+# --- take_along_last: the gather of the cosine / sine transforms ---------------------------------
+
+
+def take_along_last(x: Tensor, index: Tensor) -> Tensor:
+    """``out[..., j] = x[..., index[j]]``: one int64 index (on ``x``'s device, values in
+    ``[0, n)``) for every row of the last axis. Differentiable to any order (the backward is the
+    compiled adjoint, a scatter-add, whose own backward is this gather). An out-of-range index
+    raises on the CPU; on CUDA it is a device-side assertion, as in ``torch.gather``."""
+    _check_tensor("take_along_last", "x", x)
+    _check_tensor("take_along_last", "index", index)
+    return torch.ops.coarsegrain.take_along_last(x, index)
+
+
+def _check_take_index(op: str, values: Tensor, index: Tensor) -> None:
+    torch._check_type(index.dtype == torch.int64, lambda: f"{op}: index must be an int64 tensor, got {_c10(index.dtype)}")
+    torch._check_value(index.dim() == 1, lambda: f"{op}: index must be 1-D, got shape {_sizes(index.shape)}")
+    torch._check_value(index.device == values.device, lambda: (
+        f"{op}: index must be on the device of the values ({values.device}), got {index.device}"))
+
+
+@torch.library.register_fake("coarsegrain::take_along_last")
+def _(x, index):
+    op = "take_along_last"
+    _check_float(op, "x", x)
+    torch._check_value(x.dim() >= 1, lambda: f"{op}: x must have at least one axis")
+    _check_take_index(op, x, index)
+    return x.new_empty((*x.shape[:-1], index.shape[0]))
+
+
+@torch.library.register_fake("coarsegrain::take_along_last_backward")
+def _(grad, index, n):
+    op = "take_along_last_backward"
+    _check_float(op, "grad", grad)
+    _check_take_index(op, grad, index)
+    torch._check_value(grad.dim() >= 1 and grad.shape[-1] == index.shape[0], lambda: (
+        f"{op}: grad must be [..., m] with m = {index.shape[0]} (the index length), got shape {_sizes(grad.shape)}"))
+    torch._check_value(n >= 0, lambda: f"{op}: n must be >= 0, got {n}")
+    return grad.new_empty((*grad.shape[:-1], n))
+
+
+def _take_setup(ctx, inputs, output):
+    x, index = inputs
+    ctx.save_for_backward(index)
+    ctx.n = x.shape[-1]
+
+
+def _take_backward(ctx, grad):
+    (index,) = ctx.saved_tensors
+    return torch.ops.coarsegrain.take_along_last_backward(grad.contiguous(), index, ctx.n), None
+
+
+def _take_backward_setup(ctx, inputs, output):
+    _, index, _ = inputs
+    ctx.save_for_backward(index)
+
+
+def _take_double_backward(ctx, grad):
+    (index,) = ctx.saved_tensors
+    return torch.ops.coarsegrain.take_along_last(grad.contiguous(), index), None, None
+
+
+torch.library.register_autograd("coarsegrain::take_along_last", _take_backward, setup_context=_take_setup)
+torch.library.register_autograd("coarsegrain::take_along_last_backward", _take_double_backward,
+                                setup_context=_take_backward_setup)

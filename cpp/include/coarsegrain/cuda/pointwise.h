@@ -19,4 +19,12 @@ template <typename T>
 cudaError_t real_fft_pack(const T* u_hat, T* out, int64_t batch, const int64_t* lead, int nlead,
                           int64_t m, cudaStream_t stream);
 
+// The index is not range-checked on the host (a device-side assertion fires instead).
+template <typename T>
+cudaError_t take_along_last(const T* x, const int64_t* index, T* out, int64_t rows, int64_t n, int64_t m,
+                            cudaStream_t stream);
+template <typename T>
+cudaError_t take_along_last_backward(const T* grad, const int64_t* index, T* grad_x, int64_t rows, int64_t n,
+                                     int64_t m, cudaStream_t stream);
+
 }  // namespace coarsegrain::cuda
