@@ -40,6 +40,11 @@ class TrainConfig:
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
+    # "adam", or "lbfgs" (torch.optim.LBFGS with a strong-Wolfe line search, lbfgs_iterations
+    # iterations per batch; lr is its initial step, 1.0 is usual): for small smooth problems such as
+    # modal operators (patel2021), where Adam needs many thousands of steps for a few % accuracy.
+    optimizer: str = "adam"
+    lbfgs_iterations: int = 20
     loss: str = "mse"                 # "mse" or "mae"
     scheduler: str | None = None      # None, "cosine" or "plateau"
     early_stopping: int | None = None  # patience in epochs
@@ -53,6 +58,12 @@ class TrainConfig:
     def __post_init__(self):
         if self.loss not in ("mse", "mae"):
             raise ValueError(f"loss must be 'mse' or 'mae', got {self.loss!r}")
+        if self.optimizer not in ("adam", "lbfgs"):
+            raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {self.optimizer!r}")
+        if self.optimizer == "lbfgs" and self.amp:
+            raise ValueError("optimizer 'lbfgs' does not support amp (mixed precision)")
+        if self.lbfgs_iterations < 1:
+            raise ValueError(f"lbfgs_iterations must be >= 1, got {self.lbfgs_iterations}")
         if self.scheduler not in (None, "cosine", "plateau"):
             raise ValueError(f"scheduler must be None, 'cosine' or 'plateau', got {self.scheduler!r}")
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
@@ -217,8 +228,12 @@ class Trainer:
         self.train_data, self.val_data = train, val
         self.model_spec = model_spec
         self.model = self._prepare_model(model)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas,
-                                          weight_decay=config.weight_decay)
+        if config.optimizer == "lbfgs":
+            self.optimizer = torch.optim.LBFGS(self.model.parameters(), lr=config.lr,
+                                               max_iter=config.lbfgs_iterations, line_search_fn="strong_wolfe")
+        else:
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas,
+                                              weight_decay=config.weight_decay)
         if config.scheduler == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
         elif config.scheduler == "plateau":
@@ -400,6 +415,11 @@ class Trainer:
         total, count = 0.0, 0
         for batch in self._loader(self.train_data, shuffle=True):
             threads.tick()
+            if cfg.optimizer == "lbfgs":
+                loss, n = self._lbfgs_step(batch)
+                total += loss * n
+                count += n
+                continue
             self.optimizer.zero_grad(set_to_none=True)
             with torch.autocast("cuda") if cfg.amp else contextlib.nullcontext():
                 loss, n = self._batch_loss(batch, training=True)
@@ -421,6 +441,36 @@ class Trainer:
             total += loss.item() * n
             count += n
         return total / count
+
+    def _lbfgs_step(self, batch) -> tuple[float, int]:
+        """One L-BFGS step (several iterations with line search) on a batch: the closure
+        re-evaluates the loss and its gradient as often as the line search asks, each time with the
+        same random draws (a loss that samples, as Eq 34's step counts, must be one function here)."""
+        cfg = self.config
+        cuda = self.device.type == "cuda"
+        rng = torch.random.get_rng_state(), (torch.cuda.get_rng_state(self.device) if cuda else None)
+
+        def closure():
+            torch.random.set_rng_state(rng[0])
+            if cuda:
+                torch.cuda.set_rng_state(rng[1], self.device)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss, _ = self._batch_loss(batch, training=True)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the training loss became {loss.item()} in epoch {self.epoch + 1}; "
+                                         "lower lr (the L-BFGS step) or check the data")
+            loss.backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            return loss
+
+        self.optimizer.step(closure)
+        with torch.no_grad():  # the loss after the step, on the same draws
+            torch.random.set_rng_state(rng[0])
+            if cuda:
+                torch.cuda.set_rng_state(rng[1], self.device)
+            loss, n = self._batch_loss(batch, training=True)
+        return loss.item(), n
 
     def _tensorboard(self):
         try:
