@@ -376,8 +376,26 @@ def _reproduce_barsinai2019(out: Path, args: argparse.Namespace) -> int:
     return _check_and_run(barsinai2019, out, cfg, args)
 
 
+def _reproduce_patel2021(out: Path, args: argparse.Namespace) -> int:
+    from .experiments import patel2021
+
+    given = {"sections": tuple(args.sections) if args.sections else None, "sizes": tuple(args.sizes or ()) or None,
+             "b_seeds": args.brownian_seeds, "l_seeds": args.levy_seeds}
+    cfg = patel2021.PatelConfig(full=args.full, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+    return _check_and_run(patel2021, out, cfg, args)
+
+
+def _patel_section(text: str) -> str:
+    """patel2021's --sections values."""
+    from .experiments.patel2021 import SECTIONS
+
+    if text not in SECTIONS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SECTIONS)}, got {text!r}")
+    return text
+
+
 _REPRODUCE = {"kiyani2022": _reproduce_kiyani2022, "lanzoni2024": _reproduce_lanzoni2024,
-              "barsinai2019": _reproduce_barsinai2019}
+              "barsinai2019": _reproduce_barsinai2019, "patel2021": _reproduce_patel2021}
 
 # Each paper's `coarsegrain reproduce PAPER --help`: what it runs, its default size and time (the
 # figures of README.md's "Results", on the 2-core VM) and what --full runs.
@@ -404,13 +422,22 @@ _PAPER_HELP = {
         "16 training realizations to t = 20; 3000 optimizer steps per model; 8 test realizations to "
         "t = 20 (4 on the 10x domain); about 9 minutes on 2 CPU cores. --full: 20,000 steps, 100 "
         "test realizations to t = 100."),
+    "patel2021": (
+        "Patel et al. 2021: modal operator regression with conservation, reflection and isotropy biases",
+        "Sec. 4: learns d/dx(u^2) (256 points) and the Laplacian (128^2) from random Fourier fields against the "
+        "training-set size, with and without isotropy. Sec. 5: simulates 1D Brownian particles and 2D Levy "
+        "flights (alpha 1.5, anisotropy beta 0, 0.1, 1), learns the one-step update with the Eq 21 curriculum, "
+        "and checks the square-wave and delta validations, mass, and the learned symbols. Default size: "
+        "N = 800/3200/12800; 32 Brownian sets of 51,200 particles x 200 steps, 2 seeds; 8 Levy sets of "
+        "262,144 particles x 100 steps per beta; about 20 minutes on 2 CPU cores. --full: the paper's sizes (100 sets "
+        "of 1000 steps, 819,200 Levy particles, 5/10 seeds; hours)."),
 }
 
 
 def _cpu_only(text: str) -> str:
-    """barsinai2019's --device: its models are small and it runs on the CPU."""
+    """--device of the papers whose models are small and run on the CPU (barsinai2019, patel2021)."""
     if text != "cpu":
-        raise argparse.ArgumentTypeError(f"barsinai2019 runs on the CPU only, got {text!r}")
+        raise argparse.ArgumentTypeError(f"this paper runs on the CPU only, got {text!r}")
     return text
 
 
@@ -630,6 +657,14 @@ def build_parser() -> argparse.ArgumentParser:
     barsinai.add_argument("--t-max", type=_positive_float, help="horizon of the valid-time runs (default 20)")
     barsinai.add_argument("--unroll", type=_nonnegative_int, help="frames of time-integrated loss (KdV, KS)")
     barsinai.add_argument("--loss", choices=["mae", "mse"], help="derivative loss (default mae; mse: the paper)")
+
+    patel = paper("patel2021", device=_cpu_only)
+    patel.add_argument("--sections", nargs="+", type=_patel_section, metavar="SECTION",
+                       help="subset of 4 5-brownian 5-levy (default: all)")
+    patel.add_argument("--sizes", nargs="+", type=_positive_int, metavar="N",
+                       help="sec. 4 training-set sizes (multiples of 10; default 800 3200 12800)")
+    patel.add_argument("--brownian-seeds", type=_positive_int, help="weight seeds per Brownian variant (default 2)")
+    patel.add_argument("--levy-seeds", type=_positive_int, help="weight seeds per Levy model (default 1)")
     rep.set_defaults(func=_cmd_reproduce)
 
     roll = command("rollout", help="long rollout of a recurrent model (shipped or a checkpoint) into HDF5")

@@ -1,0 +1,124 @@
+"""patel2021 reproduction: analytic solutions, the Eq 17 generator, toy end-to-end runs, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from coarsegrain.experiments import patel2021 as P
+
+
+def test_square_wave_matches_its_series_and_a_direct_heat_solution():
+    n = 256
+    x = np.arange(n) * 2 * math.pi / n
+    for t in (0.0, 0.01, 1.0):
+        # Eq 23 (inverse FFT of -512i/(pi k) e^{-k^2 t}) against the sine series summed directly
+        np.testing.assert_allclose(P.square_wave(n, t).numpy(), P.square_wave_series(x, t, n), atol=1e-10)
+    # ...and against the heat equation solved from the sampled square wave sign(sin x) by FFT: the
+    # two initial conditions differ only by the aliased tail of the series (O(1/n) per mode)
+    u0 = np.sign(np.round(np.sin(x), 12))  # 0 at the jumps x = 0, pi (sin(pi) is 1.2e-16 in floating point)
+    k = np.fft.fftfreq(n, 1.0 / n)
+    for t in (0.1, 1.0):
+        direct = np.fft.ifft(np.fft.fft(u0) * np.exp(-k * k * t)).real
+        eq23 = P.square_wave(n, t).numpy()
+        assert np.abs(direct - eq23).max() < 1e-3 * np.abs(eq23).max()
+    # at t = 0 it is the truncated square wave: +-1 away from the jumps, mean 0
+    u = P.square_wave(n).numpy()
+    assert abs(u.mean()) < 1e-12
+    assert np.abs(u[n // 8: 3 * n // 8] - 1).max() < 0.02 and np.abs(u[5 * n // 8: 7 * n // 8] + 1).max() < 0.02
+
+
+def test_delta_solution_is_a_normalized_fractional_heat_kernel():
+    n = 64
+    d0 = P.delta_solution(n, 0.0)
+    assert d0[0, 0].item() == pytest.approx(n * n) and d0.abs().sum().item() == pytest.approx(n * n)
+    for t in (0.01, 0.1, 1.0):
+        d = P.delta_solution(n, t)
+        assert d.mean().item() == pytest.approx(1.0, abs=1e-12)   # the particles' density normalization
+        assert torch.allclose(d, d.flip(0).roll(1, 0)) and torch.allclose(d, d.T)  # even, isotropic axes
+        # its spectrum is exp(-|k|^1.5 t): e.g. mode (1, 0) and (3, 4) (|k| = 5)
+        c = torch.fft.fft2(d) / (n * n)
+        assert c[1, 0].real.item() == pytest.approx(math.exp(-t), rel=1e-10)
+        assert c[3, 4].real.item() == pytest.approx(math.exp(-5 ** 1.5 * t), rel=1e-8, abs=1e-14)
+    assert P.delta_solution(n, 0.1).max() < P.delta_solution(n, 0.01).max()
+
+
+@pytest.mark.parametrize("shape", [(256,), (128, 128)])
+def test_eq17_fields_have_unit_modes_up_to_ten(shape):
+    u = P.random_fourier_fields(3, shape, generator=torch.Generator().manual_seed(1))
+    assert u.shape == (3, *shape) and u.dtype == torch.float64
+    c = torch.fft.fftn(u, dim=tuple(range(1, len(shape) + 1))) / math.prod(shape)
+    k = torch.sqrt(sum(kk * kk for kk in P.wavenumbers(shape)))
+    inside = k <= 10
+    assert torch.allclose(c.abs()[:, inside], torch.ones(1, dtype=torch.float64), atol=1e-12)
+    assert c.abs()[:, ~inside].max() < 1e-12
+    assert torch.allclose(c[:, (k == 0)], torch.ones(1, dtype=torch.complex128))  # c_0 = 1
+    assert not torch.allclose(u[0], u[1])
+    # phases uniform on the circle: the mean of e^{i arg c} and of e^{2i arg c} over many draws is small
+    many = P.random_fourier_fields(200, (64,), generator=torch.Generator().manual_seed(2))
+    phases = (torch.fft.fft(many) / 64)[:, 1:11]
+    assert phases.mean().abs() < 0.05 and phases.square().mean().abs() < 0.05
+
+
+def test_operators_and_exact_symbols():
+    x = torch.arange(256, dtype=torch.float64) * 2 * math.pi / 256
+    u = torch.sin(3 * x)[None]
+    # d/dx sin^2(3x) = 3 sin(6x)
+    assert torch.allclose(P.burgers_operator(u)[0], 3 * torch.sin(6 * x), atol=1e-10)
+    X, Y = torch.meshgrid(x[::2], x[::2], indexing="ij")
+    v = (torch.cos(2 * X) * torch.sin(5 * Y))[None]
+    assert torch.allclose(P.laplacian_operator(v), -29 * v, atol=1e-9)
+    k = torch.tensor([0.0, 1.0, 16.0], dtype=torch.float64)
+    assert torch.allclose(P.one_step_symbol(k, 1e-3), torch.exp(-k * k * 1e-3) - 1)
+    kk = np.linspace(1, 8, 30)
+    assert P.fit_exponent(kk, np.expm1(-kk ** 1.5 * 1e-3), 1e-3) == pytest.approx(1.5, abs=1e-6)
+
+
+def _toy_config(sections, **kw):
+    return P.PatelConfig(sections=sections, sizes=(20, 40), s4_test=6, s4_seeds=1,
+                         b_traj=3, b_particles=2048, b_steps=12, b_seeds=1, b_epochs=1,
+                         l_traj=3, l_particles=2048, l_steps=8, l_seeds=1, l_epochs=1, l_sizes=(1, 2),
+                         betas=(0.0, 1.0), **kw)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("section", P.SECTIONS)
+def test_toy_run_of_each_section_writes_results(tmp_path, section):
+    torch.set_num_threads(1)
+    results = P.run(tmp_path, _toy_config((section,)), progress=False)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert list(saved["sections"]) == [section] and saved["command"]
+    assert saved["sections"][section]["targets"]
+    md = (tmp_path / "results.md").read_text()
+    assert "## Targets" in md and "met" in md
+    assert results["figures"] and all((tmp_path / f).is_file() for f in results["figures"])
+    if section == "5-brownian":
+        for run in saved["sections"][section]["variants"]["conservation"]:
+            assert run["mass_drift_train_max"] < 1e-10   # the conservation bias, to round-off
+
+
+def test_config_refuses_unknown_sections():
+    with pytest.raises(ValueError, match="unknown section '6'"):
+        P.PatelConfig(sections=("4", "6")).resolved()
+    full = P.PatelConfig(full=True).resolved()
+    assert full["sizes"] == [800, 1600, 3200, 6400, 12800] and full["b_seeds"] == 5 and full["l_seeds"] == 10
+    assert full["l_particles"] == 819_200 and full["b_steps"] == 1000
+
+
+def test_cli_help_and_bad_section(capsys):
+    from coarsegrain.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "patel2021", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "--sections" in out and "--full" in out
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "patel2021", "--sections", "4", "7"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "7" in err and "--sections" in err
