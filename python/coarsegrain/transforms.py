@@ -205,34 +205,32 @@ def _apply(u: torch.Tensor, ndim: int, fn, norm: str, sine: bool) -> torch.Tenso
     return u
 
 
+def _transform(x: torch.Tensor, ndim, norm, inverse: bool, sine: bool, arg: str) -> torch.Tensor:
+    norm, ndim = _check_norm(norm), _check_ndim(ndim)
+    _check_real(x, arg, ndim)
+    return _apply(x, ndim, _inverse_axis if inverse else _forward_axis, norm, sine)
+
+
 def dct2(u: torch.Tensor, ndim: int = 1, norm: str | None = "backward") -> torch.Tensor:
     """Type-II cosine transform along the last ``ndim`` axes; ``scipy.fft.dctn(u, type=2, norm=norm,
     axes=last ndim)``. Real in, real out, same shape; differentiable."""
-    norm, ndim = _check_norm(norm), _check_ndim(ndim)
-    _check_real(u, "u", ndim)
-    return _apply(u, ndim, _forward_axis, norm, False)
+    return _transform(u, ndim, norm, False, False, "u")
 
 
 def idct2(c: torch.Tensor, ndim: int = 1, norm: str | None = "backward") -> torch.Tensor:
     """Inverse of :func:`dct2` (a scaled DCT-III); ``scipy.fft.idctn(c, type=2, norm=norm)``."""
-    norm, ndim = _check_norm(norm), _check_ndim(ndim)
-    _check_real(c, "c", ndim)
-    return _apply(c, ndim, _inverse_axis, norm, False)
+    return _transform(c, ndim, norm, True, False, "c")
 
 
 def dst2(u: torch.Tensor, ndim: int = 1, norm: str | None = "backward") -> torch.Tensor:
     """Type-II sine transform along the last ``ndim`` axes; ``scipy.fft.dstn(u, type=2, norm=norm)``.
     Coefficient ``j`` belongs to ``sin(pi (j+1) x / L)`` at the cell centres."""
-    norm, ndim = _check_norm(norm), _check_ndim(ndim)
-    _check_real(u, "u", ndim)
-    return _apply(u, ndim, _forward_axis, norm, True)
+    return _transform(u, ndim, norm, False, True, "u")
 
 
 def idst2(c: torch.Tensor, ndim: int = 1, norm: str | None = "backward") -> torch.Tensor:
     """Inverse of :func:`dst2` (a scaled DST-III); ``scipy.fft.idstn(c, type=2, norm=norm)``."""
-    norm, ndim = _check_norm(norm), _check_ndim(ndim)
-    _check_real(c, "c", ndim)
-    return _apply(c, ndim, _inverse_axis, norm, True)
+    return _transform(c, ndim, norm, True, True, "c")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from .._progress import progress_bar
 from ..grid import Grid
 from ..systems import initial as initial_fields
 from ..systems.phase_field import PhaseFieldModel
-from ..systems.steppers import _check_dt, make_stepper
+from ..systems.steppers import FrameSchedule, check_time_frames, make_stepper
 from .dataset import DatasetWriter, dataset_nbytes, format_nbytes, partial_path
 
 __all__ = ["SimulationSpec", "simulate", "initial_condition"]
@@ -27,26 +27,8 @@ ANNOUNCE_BYTES = 10**9
 """A dataset of at least this many bytes is announced (its size and file) before it is written."""
 
 
-def check_time_frames(name: str, dt: float, t_end: float, save_every: int) -> None:
-    """The time grid of a generated trajectory: dt valid, t_end positive and a whole number of
-    frame intervals (save_every x dt). A t_end between two frames would be cut short silently,
-    so it is refused with the nearest values that work."""
-    # dt first: a bad step would otherwise surface as a confusing step-count problem.
-    _check_dt(dt, name)
-    if not (t_end > 0 and math.isfinite(t_end)):
-        raise ValueError(f"{name}: t_end must be positive, got {t_end}")
-    interval = save_every * dt
-    frames = t_end / interval
-    if abs(frames - round(frames)) > 1e-9 * max(1.0, frames) or round(frames) < 1:
-        lo, hi = math.floor(frames) * interval, (math.floor(frames) + 1) * interval
-        nearest = f"{lo:.10g} or {hi:.10g}" if lo > 0 else f"{hi:.10g}"
-        raise ValueError(
-            f"{name}: t_end = {t_end:g} is not a whole number of frame intervals "
-            f"(save_every x dt = {save_every} x {dt:g} = {interval:.10g}); the nearest valid t_end: {nearest}")
-
-
 @dataclass
-class SimulationSpec:
+class SimulationSpec(FrameSchedule):
     """Everything that defines an ensemble; stored in the dataset's metadata.
 
     ``initial`` picks the initial fields: ``{"kind": "uniform", "low", "high"}`` or
@@ -80,14 +62,6 @@ class SimulationSpec:
             raise ValueError(f"{self.name}: save_every must be >= 1, got {self.save_every}")
         check_time_frames(self.name, self.dt, self.t_end, self.save_every)
 
-    @property
-    def n_steps(self) -> int:
-        return int(round(self.t_end / self.dt))
-
-    @property
-    def n_frames(self) -> int:
-        """Saved frames, the initial one included."""
-        return self.n_steps // self.save_every + 1
 
     @property
     def grid(self) -> Grid:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..grid import Grid
+from ..systems.steppers import FrameSchedule, check_time_frames
 from .initial import VonMisesMixture
 from .simulate import DENSITY_NORMALIZATION, LevyFlight, simulate_density
 
@@ -28,7 +29,7 @@ __all__ = ["ParticleSpec", "simulate_particles", "trajectory_mixture"]
 
 
 @dataclass
-class ParticleSpec:
+class ParticleSpec(FrameSchedule):
     """Everything that defines a particle ensemble; stored in the dataset's metadata.
 
     ``initial``: ``{"kind": "von-mises-mixture", "n_components": m, "kappa_range": [lo, hi] or
@@ -57,7 +58,6 @@ class ParticleSpec:
     method = "euler-maruyama"  # what `coarsegrain simulate` prints
 
     def __post_init__(self):
-        from ..data.generate import check_time_frames
 
         self.bins = tuple(int(b) for b in self.bins)
         if len(self.bins) != self.process.ndim or any(b < 1 for b in self.bins):
@@ -79,13 +79,6 @@ class ParticleSpec:
         # Draws once to check the mixture's settings (n_components, kappa_range, anisotropy).
         trajectory_mixture(self, 0)
 
-    @property
-    def n_steps(self) -> int:
-        return int(round(self.t_end / self.dt))
-
-    @property
-    def n_frames(self) -> int:
-        return self.n_steps // self.save_every + 1
 
     @property
     def grid(self) -> Grid:

@@ -64,6 +64,38 @@ def _check_dt(dt: float, owner: str | None = None) -> float:
     return value
 
 
+def check_time_frames(name: str, dt: float, t_end: float, save_every: int) -> None:
+    """The time grid of a generated trajectory: dt valid, t_end positive and a whole number of
+    frame intervals (save_every x dt). A t_end between two frames would be cut short silently,
+    so it is refused with the nearest values that work."""
+    # dt first: a bad step would otherwise surface as a confusing step-count problem.
+    _check_dt(dt, name)
+    if not (t_end > 0 and math.isfinite(t_end)):
+        raise ValueError(f"{name}: t_end must be positive, got {t_end}")
+    interval = save_every * dt
+    frames = t_end / interval
+    if abs(frames - round(frames)) > 1e-9 * max(1.0, frames) or round(frames) < 1:
+        lo, hi = math.floor(frames) * interval, (math.floor(frames) + 1) * interval
+        nearest = f"{lo:.10g} or {hi:.10g}" if lo > 0 else f"{hi:.10g}"
+        raise ValueError(
+            f"{name}: t_end = {t_end:g} is not a whole number of frame intervals "
+            f"(save_every x dt = {save_every} x {dt:g} = {interval:.10g}); the nearest valid t_end: {nearest}")
+
+
+class FrameSchedule:
+    """Steps and saved frames of a spec with ``dt``, ``t_end`` and ``save_every`` (checked by
+    :func:`check_time_frames`)."""
+
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.t_end / self.dt))
+
+    @property
+    def n_frames(self) -> int:
+        """Saved frames, the initial one included."""
+        return self.n_steps // self.save_every + 1
+
+
 class ExplicitEuler:
     """Explicit Euler on the finite-difference system, through the fused compiled steppers."""
 
