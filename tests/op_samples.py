@@ -906,3 +906,175 @@ OPS.update({
                                      rtol={f32: 1e-5, f64: 1e-12}, atol={f32: 1e-5, f64: 1e-12},
                                      zero_size=_bin_zero(True), bad=_bin_bad("bin_particles_backward", True)),
 })
+
+
+# --- tridiagonal solves (tridiagonal_solve) and the implicit diffusion step ---------------------
+
+
+def _banded_solve(lower, diag, upper, rhs):
+    """scipy.linalg.solve_banded, one system per row of the [*batch, n] bands."""
+    import scipy.linalg
+
+    n = diag.shape[-1]
+    x = np.zeros(diag.shape)
+    if x.size == 0:
+        return (x,)
+    flat = [a.reshape(-1, n) for a in (lower, diag, upper, rhs)]
+    for k in range(flat[1].shape[0]):
+        ab = np.zeros((3, n))
+        ab[0, 1:] = flat[2][k, :-1]
+        ab[1] = flat[1][k]
+        ab[2, :-1] = flat[0][k, 1:]
+        x.reshape(-1, n)[k] = scipy.linalg.solve_banded((1, 1), ab, flat[3][k])
+    return (x,)
+
+
+TRIDIAGONAL_SHAPES = [  # shape, grad
+    ((3, 7), True), ((1,), True), ((2,), True), ((2, 2, 5), True), ((4, 33), False), ((17,), False), ((6, 2), False),
+]
+
+
+def _tridiagonal_samples(dtype, device):
+    for k, (shape, grad) in enumerate(TRIDIAGONAL_SHAPES):
+        rng = _rng("tridiagonal", k)
+        lower, upper, rhs = (rng.standard_normal(shape) for _ in range(3))
+        # diagonally dominant, with either sign on the diagonal
+        sign = np.where(rng.random(shape) < 0.5, -1.0, 1.0)
+        diag = sign * (np.abs(lower) + np.abs(upper) + 0.5 + rng.random(shape))
+        args = tuple(torch.from_numpy(a).to(device, dtype) for a in (lower, diag, upper, rhs))
+        yield Sample(args, id=f"{shape}", grad=grad)
+
+
+def _tridiagonal_zero(dtype, device):
+    for shape in ((0, 5), (3, 0), (0,)):
+        args = tuple(_z(shape, dtype=dtype, device=device) + (2.0 if i == 1 else 0.0) for i in range(4))
+        yield Sample(args, id=f"{shape}"), None
+
+
+def _tridiagonal_bad(device):
+    z = lambda *s, dtype=f32: _z(*s, dtype=dtype, device=device)  # noqa: E731
+    ones = lambda *s: z(*s) + 1.0  # noqa: E731
+    yield Bad("int lower", (z(3, 4, dtype=torch.int32), ones(3, 4), z(3, 4), z(3, 4)), TypeError,
+              r"^tridiagonal_solve: lower must be a float32 or float64 tensor, got Int")
+    yield Bad("0-d diag", (z(), ones(), z(), z()), ValueError, r"^tridiagonal_solve: diag must be \[\*batch, n\]")
+    yield Bad("upper dtype", (z(3, 4), ones(3, 4), z(3, 4, dtype=f64), z(3, 4)), TypeError,
+              r"^tridiagonal_solve: upper must have the dtype of diag \(Float\), got Double")
+    yield Bad("rhs shape", (z(3, 4), ones(3, 4), z(3, 4), z(3, 5)), ValueError,
+              r"^tridiagonal_solve: rhs must have the shape of diag \[3, 4\], got \[3, 5\]")
+    yield Bad("lower shape", (z(4), ones(3, 4), z(3, 4), z(3, 4)), ValueError,
+              r"^tridiagonal_solve: lower must have the shape of diag \[3, 4\], got \[4\]")
+    diag = ones(2, 3, 4)
+    diag[1, 2, 0] = 0.0
+    yield Bad("zero pivot", (z(2, 3, 4), diag, z(2, 3, 4), z(2, 3, 4)), ValueError,
+              r"^tridiagonal_solve: zero pivot in system \(1, 2\) at row 0: the Thomas algorithm does not pivot",
+              fake_sees_it=False)
+    # a singular leading 2 x 2 block: the second pivot is 1 - 1 * 1 = 0
+    yield Bad("zero pivot row 1", (ones(3), ones(3), ones(3), z(3)), ValueError,
+              r"^tridiagonal_solve: zero pivot at row 1:", fake_sees_it=False)
+
+
+def _diffusion_matrix(a, dx, n):
+    """M and s with du/dt = M u + s for walls (1, 0) scaled later: built from a face-gradient matrix
+    G ([n + 1, n]: interior (u_i - u_{i-1}) / dx, walls over half a cell) and the divergence."""
+    G = np.zeros((n + 1, n))
+    for f in range(1, n):
+        G[f, f - 1], G[f, f] = -1.0 / dx, 1.0 / dx
+    G[0, 0] = 1.0 / (dx / 2)          # (u_0 - left) / (dx / 2)
+    G[n, n - 1] = -1.0 / (dx / 2)     # (right - u_{n-1}) / (dx / 2)
+    h_left = np.zeros(n + 1)
+    h_left[0] = -1.0 / (dx / 2)
+    h_right = np.zeros(n + 1)
+    h_right[n] = 1.0 / (dx / 2)
+    Dv = np.zeros((n, n + 1))          # du_i/dt = (a g)_{i+1} - (a g)_i over dx
+    for i in range(n):
+        Dv[i, i], Dv[i, i + 1] = -1.0 / dx, 1.0 / dx
+    return Dv @ (a[:, None] * G), Dv @ (a * h_left), Dv @ (a * h_right)
+
+
+def _diffusion_reference(u, a_faces, left, right, dx, dt, scheme="backward_euler"):
+    """Dense numpy.linalg.solve of the theta scheme built from the flux form (face gradients with the
+    wall values half a cell from the first and last centres)."""
+    theta = 1.0 if scheme == "backward_euler" else 0.5
+    n = u.shape[-1]
+    batch = u.shape[:-1]
+    rows = int(np.prod(batch)) if batch else 1
+    U = u.reshape(rows, n)
+    A = np.broadcast_to(a_faces, (*batch, n + 1)).reshape(rows, n + 1)
+    Lw = np.broadcast_to(left, batch).reshape(rows)
+    Rw = np.broadcast_to(right, batch).reshape(rows)
+    out = np.zeros((rows, n))
+    for k in range(rows):
+        M, sl, sr = _diffusion_matrix(A[k], dx, n)
+        s = sl * Lw[k] + sr * Rw[k]
+        I = np.eye(n)
+        out[k] = np.linalg.solve(I - theta * dt * M, (I + (1 - theta) * dt * M) @ U[k] + dt * s)
+    return (out.reshape(u.shape),)
+
+
+DIFFUSION_CASES = [  # u shape, a shared, walls per row, dx, dt, scheme (None: the default)
+    ((3, 7), False, True, 0.1, 0.01, "crank_nicolson"),
+    ((5,), True, False, 0.2, 0.5, "backward_euler"),
+    ((2, 2, 4), True, True, 1e-3, 1e-2, "crank_nicolson"),  # dt / dx^2 = 1e4: stiff
+    ((2, 1), False, False, 0.5, 0.1, None),
+    ((3, 2), False, True, 0.3, 0.05, "backward_euler"),
+    ((4, 40), False, True, 0.025, 0.01, "backward_euler"),
+]
+
+
+def _diffusion_samples(dtype, device):
+    for k, (shape, shared, per_row, dx, dt, scheme) in enumerate(DIFFUSION_CASES):
+        rng = _rng("diffusion", k)
+        n = shape[-1]
+        u = _randn(rng, shape, dtype, device)
+        a_shape = (n + 1,) if shared else (*shape[:-1], n + 1)
+        a = torch.from_numpy(1.1 + np.sin(2 * np.pi * rng.random(a_shape))).to(device, dtype)
+        wall_shape = shape[:-1] if per_row else ()
+        left, right = _randn(rng, wall_shape, dtype, device), _randn(rng, wall_shape, dtype, device)
+        args = (u, a, left, right, dx, dt) + (() if scheme is None else (scheme,))
+        yield Sample(args, id=f"{shape}-{scheme}", grad=k < 2)
+
+
+def _diffusion_zero(dtype, device):
+    z = lambda *s: _z(*s, dtype=dtype, device=device)  # noqa: E731
+    yield Sample((z(0, 4), z(5) + 1.0, z(), z(), 0.1, 0.01), id="batch0"), None
+    yield Sample((z(0, 4), z(0, 5) + 1.0, z(0), z(0), 0.1, 0.01, "crank_nicolson"), id="batch0-rows"), None
+    yield Sample((z(3, 0), z(1) + 1.0, z(), z(), 0.1, 0.01), id="n0"), (
+        ValueError, r"u must be \[\*batch, n\] with n >= 1 cells, got shape \[3, 0\]")
+
+
+def _diffusion_bad(device):
+    op = "heterogeneous_diffusion_step"
+    z = lambda *s, dtype=f32: _z(*s, dtype=dtype, device=device)  # noqa: E731
+
+    def call(u=None, a=None, left=None, right=None, dx=0.1, dt=0.01, scheme="backward_euler"):
+        u = z(3, 4) if u is None else u
+        a = z(5) + 1.0 if a is None else a
+        return (u, a, z() if left is None else left, z() if right is None else right, dx, dt, scheme)
+
+    yield Bad("int u", call(u=z(3, 4, dtype=torch.int64)), TypeError, rf"^{op}: u must be a float32 or float64 tensor, got Long")
+    yield Bad("0-d u", call(u=z()), ValueError, rf"^{op}: u must be \[\*batch, n\] with n >= 1 cells, got shape \[\]")
+    yield Bad("a dtype", call(a=z(5, dtype=f64)), TypeError, rf"^{op}: a_faces must have the dtype of u \(Float\), got Double")
+    yield Bad("a cells", call(a=z(4)), ValueError,
+              rf"^{op}: a_faces must be \[n \+ 1\] = \[5\] or \[\*batch, n \+ 1\] = \[3, 5\] \(the diffusivity at the faces\), got \[4\]")
+    yield Bad("a batch", call(a=z(2, 5)), ValueError, rf"^{op}: a_faces must be .* got \[2, 5\]")
+    yield Bad("left shape", call(left=z(4), right=z(4)), ValueError, rf"^{op}: left must be 0-d or \[\*batch\] = \[3\], got \[4\]")
+    yield Bad("walls mixed", call(left=z(3)), ValueError, rf"^{op}: left and right must both be 0-d or both \[\*batch\]")
+    yield Bad("right dtype", call(right=z(dtype=f64)), TypeError, rf"^{op}: right must have the dtype of u")
+    for value in (0.0, -1.0, math.nan, math.inf):
+        yield Bad(f"dx {value}", call(dx=value), ValueError, rf"^{op}: dx must be a positive finite number, got {value:g}")
+    yield Bad("dt 0", call(dt=0.0), ValueError, rf"^{op}: dt must be a positive finite number, got 0")
+    yield Bad("scheme", call(scheme="rk4"), ValueError, rf"^{op}: scheme must be 'backward_euler' or 'crank_nicolson', got 'rk4'")
+    # negative diffusivity: 1 + (dt / dx^2) (2 a_0 + 2 a_1) = 0 for one cell
+    yield Bad("zero pivot", call(u=z(2, 1), a=z(2, 2) - 0.25, left=z(2), right=z(2), dx=1.0, dt=1.0), ValueError,
+              rf"^{op}: zero pivot in system \(0\) at row 0", fake_sees_it=False)
+
+
+OPS.update({
+    "tridiagonal_solve": OpInfo("tridiagonal_solve", _tridiagonal_samples, _banded_solve, True, grad_args=(0, 1, 2, 3),
+                                rtol={f32: 1e-5, f64: 1e-12}, atol={f32: 256 * EPS[f32], f64: 256 * EPS[f64]},
+                                zero_size=_tridiagonal_zero, bad=_tridiagonal_bad),
+    "heterogeneous_diffusion_step": OpInfo("heterogeneous_diffusion_step", _diffusion_samples, _diffusion_reference,
+                                           False, rtol={f32: 1e-5, f64: 1e-11},
+                                           atol={f32: 256 * EPS[f32], f64: 256 * EPS[f64]},
+                                           zero_size=_diffusion_zero, bad=_diffusion_bad),
+})

@@ -19,6 +19,7 @@
 #include "coarsegrain/parallel.h"
 #include "coarsegrain/phase_field.h"
 #include "coarsegrain/stencil.h"
+#include "coarsegrain/tridiagonal.h"
 #include "coarsegrain/validate.h"
 #include "cpu_isa.h"
 
@@ -267,6 +268,118 @@ int threads_used_by_pool(int64_t chunks, int64_t micros) {
   return static_cast<int>(probe.ids.size());
 }
 
+
+// Tridiagonal solves (same checks and messages as the torch operators).
+std::vector<int64_t> shape_of(const py::array& a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string t = "[";
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+  return t + "]";
+}
+
+void raise_pivot(const char* op, const coarsegrain::PivotFailure& f, const std::vector<int64_t>& batch) {
+  const std::string bad = coarsegrain::zero_pivot_message(op, f, batch.data(), static_cast<int64_t>(batch.size()));
+  if (!bad.empty()) throw py::value_error(bad);
+}
+
+py::array tridiagonal_solve(const py::array& lower, const py::array& diag, const py::array& upper,
+                            const py::array& rhs) {
+  const char* op = "tridiagonal_solve";
+  const bool f32 = is_float32(op, "diag", diag);
+  if (diag.ndim() < 1)
+    throw py::value_error("tridiagonal_solve: diag must be [*batch, n] (at least one axis), got shape []");
+  const std::vector<int64_t> shape = shape_of(diag);
+  for (const auto& [arg, a] : {std::pair<const char*, const py::array*>{"lower", &lower}, {"upper", &upper},
+                               {"rhs", &rhs}}) {
+    if (is_float32(op, arg, *a) != f32)
+      throw py::type_error(std::string(op) + ": " + arg + " must have the dtype of diag");
+    if (shape_of(*a) != shape)
+      throw py::value_error(std::string(op) + ": " + arg + " must have the shape of diag " + shape_text(shape) +
+                            ", got " + shape_text(shape_of(*a)));
+  }
+  const std::vector<int64_t> batch(shape.begin(), shape.end() - 1);
+  int64_t rows = 1;
+  for (int64_t b : batch) rows *= b;
+  const int64_t n = shape.back();
+  coarsegrain::PivotFailure failure;
+  auto go = [&](auto tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto lo = c_array<T>(lower);
+    auto di = c_array<T>(diag);
+    auto up = c_array<T>(upper);
+    auto r = c_array<T>(rhs);
+    py::array_t<T> out(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+    const T *a = lo.data(), *b = di.data(), *c = up.data(), *d = r.data();
+    T* x = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      failure = coarsegrain::tridiagonal_solve(a, b, c, d, x, rows, n);
+    }
+    return py::array(out);
+  };
+  py::array out = f32 ? go(static_cast<float*>(nullptr)) : go(static_cast<double*>(nullptr));
+  raise_pivot(op, failure, batch);
+  return out;
+}
+
+py::array heterogeneous_diffusion_step(const py::array& u, const py::array& a_faces, const py::object& left,
+                                       const py::object& right, double dx, double dt, const std::string& scheme) {
+  const char* op = "heterogeneous_diffusion_step";
+  const bool f32 = is_float32(op, "u", u);
+  const std::vector<int64_t> shape = shape_of(u);
+  if (shape.empty() || shape.back() < 1)
+    throw py::value_error(std::string(op) + ": u must be [*batch, n] with n >= 1 cells, got shape " +
+                          shape_text(shape));
+  if (is_float32(op, "a_faces", a_faces) != f32)
+    throw py::type_error(std::string(op) + ": a_faces must have the dtype of u");
+  const int64_t n = shape.back();
+  const std::vector<int64_t> batch(shape.begin(), shape.end() - 1);
+  int64_t rows = 1;
+  for (int64_t b : batch) rows *= b;
+  std::vector<int64_t> faces(batch);
+  faces.push_back(n + 1);
+  const bool shared = a_faces.ndim() == 1 && a_faces.shape(0) == n + 1;
+  if (!shared && shape_of(a_faces) != faces)
+    throw py::value_error(std::string(op) + ": a_faces must be [n + 1] = [" + std::to_string(n + 1) +
+                          "] or [*batch, n + 1] = " + shape_text(faces) + " (the diffusivity at the faces), got " +
+                          shape_text(shape_of(a_faces)));
+  coarsegrain::DiffusionStep step;
+  const std::string error = coarsegrain::make_diffusion_step(op, dx, dt, scheme, step);
+  if (!error.empty()) throw py::value_error(error);
+  coarsegrain::PivotFailure failure;
+  auto go = [&](auto tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto walls = [&](const char* arg, const py::object& v) {
+      auto w = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(v);
+      if (!w) throw py::type_error(std::string(op) + ": " + arg + " must be a number or an array");
+      if (w.ndim() != 0 && shape_of(w) != batch)
+        throw py::value_error(std::string(op) + ": " + arg + " must be 0-d or [*batch] = " + shape_text(batch) +
+                              ", got " + shape_text(shape_of(w)));
+      return w;
+    };
+    auto lw = walls("left", left);
+    auto rw = walls("right", right);
+    if (lw.ndim() != rw.ndim())
+      throw py::value_error(std::string(op) + ": left and right must both be 0-d or both [*batch]");
+    step.bc_stride = lw.ndim() == 0 ? 0 : 1;
+    step.a_stride = shared ? 0 : n + 1;
+    auto uc = c_array<T>(u);
+    auto ac = c_array<T>(a_faces);
+    py::array_t<T> out(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+    const T *up = uc.data(), *ap = ac.data(), *lp = lw.data(), *rp = rw.data();
+    T* dst = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      failure = coarsegrain::heterogeneous_diffusion_step(up, ap, lp, rp, dst, rows, n, step);
+    }
+    return py::array(out);
+  };
+  py::array out = f32 ? go(static_cast<float*>(nullptr)) : go(static_cast<double*>(nullptr));
+  raise_pivot(op, failure, batch);
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -277,8 +390,9 @@ PYBIND11_MODULE(_core, m) {
       "same messages.\n\n"
       "Op families of torch.ops.coarsegrain covered here: stencil (laplacian, gradient, "
       "gradient_adjoint, divergence, divergence_adjoint), explicit phase field "
-      "(cahn_hilliard_explicit, allen_cahn_explicit) and finite volume (weno5_flux, "
-      "stencil_filter, restrict_average).\n"
+      "(cahn_hilliard_explicit, allen_cahn_explicit), finite volume (weno5_flux, "
+      "stencil_filter, restrict_average), particle binning (bin_particles) and tridiagonal "
+      "(tridiagonal_solve, heterogeneous_diffusion_step).\n"
       "Left out, on purpose: the pointwise family (polynomial, spectral_combine, real_fft_pack), "
       "which serves the torch spectral steppers between torch.fft calls on complex tensors and "
       "has no NumPy caller; the *_into variants, which exist for torch.compile "
@@ -411,4 +525,12 @@ PYBIND11_MODULE(_core, m) {
         "Per-cell sums of particle quantities (counts without them) on a uniform grid over a box; "
         "returns (sums, dropped). Output axis a belongs to positions[:, a] (as numpy.histogramdd). "
         "See coarsegrain.ops.bin_particles.");
+  m.def("tridiagonal_solve", &tridiagonal_solve, py::arg("lower"), py::arg("diag"), py::arg("upper"), py::arg("rhs"),
+        "Solves the [*batch, n] tridiagonal systems lower[i] x[i-1] + diag[i] x[i] + upper[i] x[i+1] = rhs[i] "
+        "(lower[..., 0], upper[..., n-1] ignored) by the Thomas algorithm. See coarsegrain.ops.tridiagonal_solve.");
+  m.def("heterogeneous_diffusion_step", &heterogeneous_diffusion_step, py::arg("u"), py::arg("a_faces"),
+        py::arg("left"), py::arg("right"), py::kw_only(), py::arg("dx"), py::arg("dt"),
+        py::arg("scheme") = "backward_euler",
+        "One implicit step of u_t = (a u_x)_x on [*batch, n] cells, a_faces [n + 1] or [*batch, n + 1], "
+        "Dirichlet walls left / right (numbers or [*batch]). See coarsegrain.ops.heterogeneous_diffusion_step.");
 }

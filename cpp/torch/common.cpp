@@ -330,3 +330,93 @@ TakeCall prepare_take_backward(const at::Tensor& grad, const at::Tensor& index, 
 }
 
 }  // namespace coarsegrain::torch_ops
+
+namespace coarsegrain::torch_ops {
+namespace {
+
+void check_float_tensor(const char* op, const char* arg, const at::Tensor& t) {
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, op, ": ", arg,
+                   " must be a float32 or float64 tensor, got ", t.scalar_type());
+}
+
+// `t` has the dtype and device of `like` (named like_arg).
+void check_like(const char* op, const char* arg, const at::Tensor& t, const char* like_arg, const at::Tensor& like) {
+  TORCH_CHECK_TYPE(t.scalar_type() == like.scalar_type(), op, ": ", arg, " must have the dtype of ", like_arg, " (",
+                   like.scalar_type(), "), got ", t.scalar_type());
+  TORCH_CHECK_VALUE(t.device() == like.device(), op, ": ", arg, " must be on the device of ", like_arg, " (",
+                    like.device(), "), got ", t.device());
+}
+
+}  // namespace
+
+TridiagonalCall prepare_tridiagonal(const at::Tensor& lower, const at::Tensor& diag, const at::Tensor& upper,
+                                    const at::Tensor& rhs) {
+  const char* op = "tridiagonal_solve";
+  check_float_tensor(op, "lower", lower);
+  check_float_tensor(op, "diag", diag);
+  check_float_tensor(op, "upper", upper);
+  check_float_tensor(op, "rhs", rhs);
+  TORCH_CHECK_VALUE(diag.dim() >= 1, op, ": diag must be [*batch, n] (at least one axis), got shape ", diag.sizes());
+  const std::pair<const char*, const at::Tensor*> others[] = {{"lower", &lower}, {"upper", &upper}, {"rhs", &rhs}};
+  for (const auto& [arg, t] : others) {
+    check_like(op, arg, *t, "diag", diag);
+    TORCH_CHECK_VALUE(t->sizes() == diag.sizes(), op, ": ", arg, " must have the shape of diag ", diag.sizes(),
+                      ", got ", t->sizes());
+  }
+  TridiagonalCall call;
+  call.n = diag.size(-1);
+  call.batch.assign(diag.sizes().begin(), diag.sizes().end() - 1);
+  call.rows = 1;
+  for (int64_t b : call.batch) call.rows *= b;
+  call.lower = lower.contiguous();
+  call.diag = diag.contiguous();
+  call.upper = upper.contiguous();
+  call.rhs = rhs.contiguous();
+  call.output = at::empty(diag.sizes(), call.diag.options());
+  return call;
+}
+
+DiffusionCall prepare_diffusion(const at::Tensor& u, const at::Tensor& a_faces, const at::Tensor& left,
+                                const at::Tensor& right, double dx, double dt, c10::string_view scheme) {
+  const char* op = "heterogeneous_diffusion_step";
+  check_float_tensor(op, "u", u);
+  TORCH_CHECK_VALUE(u.dim() >= 1 && u.size(-1) >= 1, op, ": u must be [*batch, n] with n >= 1 cells, got shape ",
+                    u.sizes());
+  check_like(op, "a_faces", a_faces, "u", u);
+  check_like(op, "left", left, "u", u);
+  check_like(op, "right", right, "u", u);
+  DiffusionCall call;
+  call.n = u.size(-1);
+  call.batch.assign(u.sizes().begin(), u.sizes().end() - 1);
+  call.rows = 1;
+  for (int64_t b : call.batch) call.rows *= b;
+  std::vector<int64_t> faces(call.batch);
+  faces.push_back(call.n + 1);
+  const bool shared = a_faces.dim() == 1 && a_faces.size(0) == call.n + 1;
+  TORCH_CHECK_VALUE(shared || a_faces.sizes() == c10::IntArrayRef(faces), op,
+                    ": a_faces must be [n + 1] = [", call.n + 1, "] or [*batch, n + 1] = ", c10::IntArrayRef(faces),
+                    " (the diffusivity at the faces), got ", a_faces.sizes());
+  for (const auto& [arg, t] : {std::pair<const char*, const at::Tensor*>{"left", &left}, {"right", &right}}) {
+    TORCH_CHECK_VALUE(t->dim() == 0 || t->sizes() == c10::IntArrayRef(call.batch), op, ": ", arg,
+                      " must be 0-d or [*batch] = ", c10::IntArrayRef(call.batch), ", got ", t->sizes());
+  }
+  TORCH_CHECK_VALUE(left.dim() == right.dim(), op, ": left and right must both be 0-d or both [*batch], got ",
+                    left.sizes(), " and ", right.sizes());
+  const std::string error = make_diffusion_step(op, dx, dt, std::string(scheme), call.step);
+  TORCH_CHECK_VALUE(error.empty(), error);
+  call.step.a_stride = shared ? 0 : call.n + 1;
+  call.step.bc_stride = left.dim() == 0 ? 0 : 1;
+  call.u = u.contiguous();
+  call.a_faces = a_faces.contiguous();
+  call.left = left.contiguous();
+  call.right = right.contiguous();
+  call.output = at::empty(u.sizes(), call.u.options());
+  return call;
+}
+
+void check_pivots(const char* op, const PivotFailure& failure, const std::vector<int64_t>& batch) {
+  const std::string bad = zero_pivot_message(op, failure, batch.data(), static_cast<int64_t>(batch.size()));
+  TORCH_CHECK_VALUE(bad.empty(), bad);
+}
+
+}  // namespace coarsegrain::torch_ops

@@ -16,6 +16,7 @@
 #include "coarsegrain/grid.h"
 #include "coarsegrain/phase_field.h"
 #include "coarsegrain/pointwise.h"
+#include "coarsegrain/tridiagonal.h"
 
 namespace coarsegrain::torch_ops {
 
@@ -171,5 +172,29 @@ template <typename T>
 const T* optional_ptr(const at::Tensor& t) {
   return t.defined() ? t.const_data_ptr<T>() : nullptr;
 }
+
+// tridiagonal_solve(lower, diag, upper, rhs): four checked, contiguous [*batch, n] tensors of one
+// dtype and device, the output, the number of systems and their length, and the batch shape.
+struct TridiagonalCall {
+  at::Tensor lower, diag, upper, rhs, output;
+  int64_t rows = 0, n = 0;
+  std::vector<int64_t> batch;
+};
+TridiagonalCall prepare_tridiagonal(const at::Tensor& lower, const at::Tensor& diag, const at::Tensor& upper,
+                                    const at::Tensor& rhs);
+
+// heterogeneous_diffusion_step(u, a_faces, left, right, dx, dt, scheme): contiguous u [*batch, n],
+// a_faces [n + 1] or [*batch, n + 1], left and right 0-d or [*batch], the output, and the step.
+struct DiffusionCall {
+  at::Tensor u, a_faces, left, right, output;
+  int64_t rows = 0, n = 0;
+  std::vector<int64_t> batch;
+  DiffusionStep step;
+};
+DiffusionCall prepare_diffusion(const at::Tensor& u, const at::Tensor& a_faces, const at::Tensor& left,
+                                const at::Tensor& right, double dx, double dt, c10::string_view scheme);
+
+// Raises the ValueError of a zero pivot (when `failure` failed), naming the system by its batch index.
+void check_pivots(const char* op, const PivotFailure& failure, const std::vector<int64_t>& batch);
 
 }  // namespace coarsegrain::torch_ops

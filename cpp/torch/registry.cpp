@@ -50,6 +50,12 @@ TORCH_LIBRARY(coarsegrain, m) {
         "str assignment=\"ngp\", bool periodic=True) -> (Tensor, Tensor)", tags);
   m.def("bin_particles_backward(Tensor grad, Tensor positions, Tensor? quantities, int[] bins, float[] box, "
         "float[] origin, str assignment, bool periodic) -> (Tensor, Tensor)", tags);
+  // Batched tridiagonal solves (coarsegrain/tridiagonal.h): [*batch, n] bands and right-hand
+  // sides (lower[..., 0] and upper[..., n-1] ignored), Thomas algorithm; and one implicit step of
+  // u_t = (a u_x)_x on n cells with the diffusivity at the n + 1 faces and Dirichlet walls.
+  m.def("tridiagonal_solve(Tensor lower, Tensor diag, Tensor upper, Tensor rhs) -> Tensor", tags);
+  m.def("heterogeneous_diffusion_step(Tensor u, Tensor a_faces, Tensor left, Tensor right, float dx, float dt, "
+        "str scheme=\"backward_euler\") -> Tensor", tags);
 }
 
 namespace {

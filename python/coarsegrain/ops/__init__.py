@@ -14,6 +14,7 @@ from .stencil import (
     normalize_spacing,
     stencil_neighbours,
 )
+from .tridiagonal import heterogeneous_diffusion_step, tridiagonal_solve
 
 __all__ = [
     "allen_cahn_explicit",
@@ -25,6 +26,7 @@ __all__ = [
     "face_gradient",
     "gradient",
     "gradient_adjoint",
+    "heterogeneous_diffusion_step",
     "laplacian",
     "normalize_spacing",
     "irfftn",
@@ -36,6 +38,7 @@ __all__ = [
     "stencil_filter",
     "stencil_neighbours",
     "take_along_last",
+    "tridiagonal_solve",
     "weno5_flux",
     "weno5_reconstruct",
 ]
