@@ -24,12 +24,15 @@
 namespace coarsegrain {
 namespace {
 
-// Solves systems [0, rows) in chunks of about 2^14 unknowns on the pool; solve(begin, end)
+// Solves systems [0, rows) in chunks on the pool; solve(begin, end)
 // returns the first failure of its range. The result is the failure of the lowest system.
 template <typename Solve>
 PivotFailure solve_systems(int64_t rows, int64_t n, Solve&& solve) {
   if (rows <= 0 || n <= 0) return {};
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / n);
+  // At least 2^14 unknowns per chunk, and whole groups of 4 systems (the kernels interleave 4
+  // sweeps) where there are enough systems to keep every thread busy.
+  const int64_t per_thread = rows / std::max(1, parallel::num_threads());
+  const int64_t grain = std::max<int64_t>({int64_t(1), (int64_t(1) << 14) / n, std::min<int64_t>(4, per_thread)});
   if (rows <= grain) return solve(int64_t(0), rows);
   struct Ctx {
     Solve* solve;

@@ -16,7 +16,8 @@ namespace {
 // cp[i * cs] is scratch for the eliminated upper band; x[i] receives the solution. Returns the
 // row of the first zero pivot (the sweep stops there), or -1.
 template <typename T, typename Band>
-COARSEGRAIN_HOST_DEVICE int64_t thomas(int64_t n, const Band& band, T* cp, int64_t cs, T* x) {
+COARSEGRAIN_HOST_DEVICE int64_t thomas(int64_t n, const Band& bands, T* cp, int64_t cs, T* x) {
+  const Band band = bands;  // a local copy: stores to cp and x cannot alias its members
   T c_prev = T(0), d_prev = T(0);
   for (int64_t i = 0; i < n; ++i) {
     T lo, di, up, r;
