@@ -146,6 +146,29 @@ def test_same_bits_for_any_thread_count():
     assert torch.equal(one, many)
 
 
+def test_interleaved_groups_give_the_bits_of_single_solves():
+    # the CPU kernels sweep four systems at once; a lone system goes through the one-at-a-time path
+    lower, diag, upper, rhs = (torch.randn(7, 53, generator=torch.Generator().manual_seed(10 + k), dtype=f64)
+                               for k in range(4))
+    diag = diag.abs() + lower.abs() + upper.abs() + 0.1
+    together = ops.tridiagonal_solve(lower, diag, upper, rhs)
+    for k in range(7):
+        assert torch.equal(together[k], ops.tridiagonal_solve(lower[k], diag[k], upper[k], rhs[k]))
+    u, a, left, right = _micro_problem(7, 40, f64)
+    together = ops.heterogeneous_diffusion_step(u, a, dx=0.1, dt=0.3, left=left, right=right, scheme="crank_nicolson")
+    for k in range(7):
+        alone = ops.heterogeneous_diffusion_step(u[k], a[k], dx=0.1, dt=0.3, left=left[k], right=right[k],
+                                                 scheme="crank_nicolson")
+        assert torch.equal(together[k], alone)
+
+
+def test_wrapper_leaves_shape_errors_to_the_op():
+    with pytest.raises(ValueError, match=r"^heterogeneous_diffusion_step: a_faces must be \[n \+ 1\] = \[5\]"):
+        ops.heterogeneous_diffusion_step(torch.zeros(4), torch.ones(2, 5), dx=0.1, dt=0.1)
+    with pytest.raises(ValueError, match=r"^heterogeneous_diffusion_step: left must be 0-d or \[\*batch\] = \[3\]"):
+        ops.heterogeneous_diffusion_step(torch.zeros(3, 4), torch.ones(5), dx=0.1, dt=0.1, left=torch.zeros(2))
+
+
 def test_zero_pivot_names_the_lowest_failing_system():
     diag = torch.ones(64, 4, 50, dtype=f64)
     diag[40, 1, 3] = 0.0  # row 3 of this system: pivot 0 (the bands are zero)

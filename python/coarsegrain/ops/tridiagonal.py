@@ -58,6 +58,13 @@ def _wall(name: str, value, like: Tensor) -> Tensor:
     raise TypeError(f"heterogeneous_diffusion_step: {name} must be a number or a tensor, got {type(value).__name__}")
 
 
+def _broadcast(t: Tensor, shape: tuple) -> Tensor:
+    try:
+        return torch.broadcast_to(t, shape)
+    except RuntimeError:
+        return t
+
+
 def heterogeneous_diffusion_step(u: Tensor, a_faces: Tensor, *, dx: float, dt: float,
                                  left: float | Tensor = 0.0, right: float | Tensor = 0.0,
                                  scheme: str = "backward_euler") -> Tensor:
@@ -84,13 +91,13 @@ def heterogeneous_diffusion_step(u: Tensor, a_faces: Tensor, *, dx: float, dt: f
     _check_tensor("heterogeneous_diffusion_step", "a_faces", a_faces)
     left_t, right_t = _wall("left", left, u), _wall("right", right, u)
     if u.dim() >= 1:
+        # broadcast what broadcasts; anything else goes to the op as it is, which names the mismatch
         batch = tuple(u.shape[:-1])
         n = u.shape[-1]
         if not (a_faces.dim() == 1 or tuple(a_faces.shape[:-1]) == batch):
-            a_faces = torch.broadcast_to(a_faces, (*batch, n + 1)) if a_faces.shape[-1:] == (n + 1,) else a_faces
+            a_faces = _broadcast(a_faces, (*batch, n + 1))
         if left_t.dim() or right_t.dim():
-            left_t = torch.broadcast_to(left_t, batch)
-            right_t = torch.broadcast_to(right_t, batch)
+            left_t, right_t = _broadcast(left_t, batch), _broadcast(right_t, batch)
     return torch.ops.coarsegrain.heterogeneous_diffusion_step(u, a_faces, left_t, right_t, float(dx), float(dt),
                                                               scheme)
 
