@@ -1006,8 +1006,8 @@ def _diffusion_reference(u, a_faces, left, right, dx, dt, scheme="backward_euler
     for k in range(rows):
         M, sl, sr = _diffusion_matrix(A[k], dx, n)
         s = sl * Lw[k] + sr * Rw[k]
-        I = np.eye(n)
-        out[k] = np.linalg.solve(I - theta * dt * M, (I + (1 - theta) * dt * M) @ U[k] + dt * s)
+        eye = np.eye(n)
+        out[k] = np.linalg.solve(eye - theta * dt * M, (eye + (1 - theta) * dt * M) @ U[k] + dt * s)
     return (out.reshape(u.shape),)
 
 

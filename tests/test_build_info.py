@@ -38,7 +38,8 @@ def test_build_info_is_consistent_with_this_process():
                                    "spectral_combine", "real_fft_pack", "weno5_flux", "weno5_reconstruct",
                                    "restrict_average",
                                    "stencil_filter", "stencil_filter_backward", "bin_particles",
-                                   "bin_particles_backward", "take_along_last", "take_along_last_backward"})
+                                   "bin_particles_backward", "take_along_last", "take_along_last_backward",
+                                   "tridiagonal_solve", "heterogeneous_diffusion_step"})
     assert info["cpu_kernels_active"] in info["cpu_kernels_compiled"]
     # CUDA operators need compiled kernels, a CUDA torch and at least one architecture.
     if info["cuda_ops_compiled"]:
