@@ -169,6 +169,15 @@ def test_wrapper_leaves_shape_errors_to_the_op():
         ops.heterogeneous_diffusion_step(torch.zeros(3, 4), torch.ones(5), dx=0.1, dt=0.1, left=torch.zeros(2))
 
 
+def test_readme_example_runs():
+    dx, n = 1e-7, 1000
+    faces = torch.arange(n + 1, dtype=f64) * dx
+    a = 1.1 + torch.sin(2 * torch.pi * faces / 1e-5)
+    u = torch.rand(9, n, dtype=f64, generator=torch.Generator().manual_seed(5))
+    u = ops.heterogeneous_diffusion_step(u, a, dx=dx, dt=1e-6, left=0.0, right=torch.ones(9), scheme="backward_euler")
+    assert u.dtype == f64 and u.shape == (9, n) and 0.0 <= float(u.min()) and float(u.max()) <= 1.0
+
+
 def test_zero_pivot_names_the_lowest_failing_system():
     diag = torch.ones(64, 4, 50, dtype=f64)
     diag[40, 1, 3] = 0.0  # row 3 of this system: pivot 0 (the bands are zero)

@@ -51,8 +51,8 @@ def tridiagonal_solve(lower: Tensor, diag: Tensor, upper: Tensor, rhs: Tensor) -
 
 
 def _wall(name: str, value, like: Tensor) -> Tensor:
-    if isinstance(value, Tensor):
-        return value
+    if isinstance(value, Tensor):  # boundary data: take u's dtype (the device must match already)
+        return value if value.is_complex() or value.dtype == torch.bool else value.to(dtype=like.dtype)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return torch.tensor(float(value), dtype=like.dtype, device=like.device)
     raise TypeError(f"heterogeneous_diffusion_step: {name} must be a number or a tensor, got {type(value).__name__}")
@@ -73,7 +73,7 @@ def heterogeneous_diffusion_step(u: Tensor, a_faces: Tensor, *, dx: float, dt: f
     ``u`` is ``[*batch, n]`` cell values (cell ``i`` centred at ``(i + 1/2) dx``); ``a_faces`` the
     diffusivity at the ``n + 1`` faces (face ``i`` at ``i dx``; faces 0 and n are the walls),
     ``[n + 1]``, ``[*batch, n + 1]`` or anything that broadcasts to it; ``left`` / ``right`` the wall
-    values, numbers or tensors broadcastable to ``[*batch]``.
+    values, numbers or tensors broadcastable to ``[*batch]`` (converted to ``u``'s dtype).
 
     Discretization (conservative flux form): interior face flux ``F_i = -a_i (u_i - u_{i-1}) / dx``;
     at the walls the boundary value sits on the face, half a cell from the first centre,
