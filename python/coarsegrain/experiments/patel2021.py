@@ -875,7 +875,7 @@ CHOICES = [
     "least-squares slope of h over the data's densities [0, u_99].",
     "§5 symbols are one-step symbols e^{-|κ|^α Δt} − 1 for the frame spacing Δt (dt absorbed into L).",
     "Eq 21 curriculum: one Adam optimizer through all stages m = 1..M (the public code's last stage and "
-    "optimizer reset are defects, NOTES.md); each stage's loss divided by the mean square of its increments.",
+    "optimizer reset are defects, NOTES.md), the shared MultistepTrainer's mean square error; the final model is kept.",
     "Eq 26 with exponent |κ|^1.5 (NOTES.md); 5 mixture components (NOTES.md); densities of mean 1.",
     "§5 Lévy models all have the conservation bias; the test error is the δ-rollout error against Eq 26.",
     "Optimizer: Adam with a cosine-decayed rate of 1e-2 (Tables 1-2: 1e-3): at 1e-3 the small default's few "
