@@ -112,6 +112,19 @@ def initial_condition(spec: SimulationSpec, index: int, dtype, device) -> torch.
     raise ValueError(f"{spec.name}: unknown initial condition kind {init['kind']!r}")
 
 
+def spec_device(name: str, device) -> torch.device:
+    """The device a generator runs on: 'cpu' or 'cuda' (or 'cuda:N'), CUDA only when present."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:  # torch's message lists every backend it knows
+        raise ValueError(f"{name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"{name}: device {device!r} requested but CUDA is not available")
+    return dev
+
+
 def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
              progress: bool = True, with_rhs: bool = True) -> Path:
     """Runs the ensemble into ``path`` (resuming an interrupted run) and returns the path.
@@ -125,14 +138,7 @@ def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
     if isinstance(spec, ParticleSpec):
         return simulate_particles(spec, path, overwrite=overwrite, progress=progress)
     dtype = getattr(torch, spec.compute_dtype)
-    try:
-        device = torch.device(spec.device)
-    except RuntimeError:  # torch's message lists every backend it knows
-        raise ValueError(f"{spec.name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {spec.device!r}") from None
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"{spec.name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {spec.device!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"{spec.name}: device {spec.device!r} requested but CUDA is not available")
+    device = spec_device(spec.name, spec.device)
     _check_space(spec, Path(path), overwrite, with_rhs)
     draws = [_trajectory_draws(spec, i) for i in range(spec.n_traj)]
     traj_params = {k: [d[k] for d in draws] for k in draws[0]}

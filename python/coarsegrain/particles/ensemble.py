@@ -119,16 +119,9 @@ def simulate_particles(spec: ParticleSpec, path: str | Path, *, overwrite: bool 
     """Runs the ensemble into ``path`` (resuming an interrupted run) and returns the path."""
     from .._progress import progress_bar
     from ..data.dataset import DatasetWriter
-    from ..data.generate import _check_space
+    from ..data.generate import _check_space, spec_device
 
-    try:
-        device = torch.device(spec.device)
-    except RuntimeError:
-        raise ValueError(f"{spec.name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {spec.device!r}") from None
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"{spec.name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {spec.device!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"{spec.name}: device {spec.device!r} requested but CUDA is not available")
+    device = spec_device(spec.name, spec.device)
     _check_space(spec, Path(path), overwrite, False)
     mixtures = [trajectory_mixture(spec, i) for i in range(spec.n_traj)]
     time = np.arange(spec.n_frames) * spec.save_every * spec.dt
