@@ -380,7 +380,7 @@ def _reproduce_patel2021(out: Path, args: argparse.Namespace) -> int:
     from .experiments import patel2021
 
     given = {"sections": tuple(args.sections) if args.sections else None, "sizes": tuple(args.sizes or ()) or None,
-             "b_seeds": args.brownian_seeds, "l_seeds": args.levy_seeds}
+             "b_seeds": args.brownian_seeds, "l_seeds": args.levy_seeds, "optimizer": args.optimizer}
     cfg = patel2021.PatelConfig(full=args.full, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
     return _check_and_run(patel2021, out, cfg, args)
 
@@ -664,6 +664,9 @@ def build_parser() -> argparse.ArgumentParser:
     patel.add_argument("--sizes", nargs="+", type=_positive_int, metavar="N",
                        help="sec. 4 training-set sizes (multiples of 10; default 800 3200 12800)")
     patel.add_argument("--brownian-seeds", type=_positive_int, help="weight seeds per Brownian variant (default 2)")
+    patel.add_argument("--optimizer", choices=("adam", "lbfgs"), default=None,
+                       help="sec. 5 training: adam (default; Table 2's) or lbfgs (full-batch L-BFGS: slower per "
+                            "model, closer to the exact symbols)")
     patel.add_argument("--levy-seeds", type=_positive_int, help="weight seeds per Levy model (default 1)")
     rep.set_defaults(func=_cmd_reproduce)
 
