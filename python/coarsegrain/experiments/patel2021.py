@@ -845,7 +845,10 @@ def _markdown(results: dict) -> str:
         lines += ["", "## §5 Brownian 1D (Figs 4-6)", "",
                   f"{b['frames'][0]} particle sets ({cfg['b_particles']} particles, the last held out), "
                   f"{b['frames'][1]} frames Δt = {b['dt']:g}; Eq 21 curriculum M = {cfg['b_stages']}, "
-                  f"{cfg['b_epochs']} epoch(s) per stage, batch {cfg['b_batch']}. Symbol error: max over "
+                  + (f"{cfg['b_epochs']} epoch(s) per stage, batch {cfg['b_batch']}, Adam"
+                     if cfg.get("optimizer", "adam") == "adam" else
+                     "full-batch L-BFGS, 2 epochs of 30 iterations per stage")
+                  + ". Symbol error: max over "
                   "1 ≤ |κ| ≤ 16 of |s·g − (e^{−κ²Δt} − 1)| / |e^{−κ²Δt} − 1|.", "",
                   "| variant | seed | symbol max rel err | square wave rel L2 (t = 1) | mass drift (train IC, t = 1) "
                   "| test rel L2 (last frame) |", "|---|---|---|---|---|---|"]
