@@ -1078,3 +1078,87 @@ OPS.update({
                                            atol={f32: 256 * EPS[f32], f64: 256 * EPS[f64]},
                                            zero_size=_diffusion_zero, bad=_diffusion_bad),
 })
+
+
+# --- the 2D lattice diffusion rate (lattice_diffusion_rate, arbabi2020 Eq 25) --------------------
+
+
+def _lattice_reference(u, kx, ky, h, boundary="periodic"):
+    """Eq 25 with np.roll, x the last axis: kx[..., j, i] couples (i, j) and (i + 1, j), ky[..., j, i]
+    couples (i, j) and (i, j + 1); on a patch the ring is set to 0 (interior points never wrap)."""
+    kx, ky = np.broadcast_to(kx, u.shape), np.broadcast_to(ky, u.shape)
+    rate = (kx * (np.roll(u, -1, -1) - u) + np.roll(kx, 1, -1) * (np.roll(u, 1, -1) - u)
+            + ky * (np.roll(u, -1, -2) - u) + np.roll(ky, 1, -2) * (np.roll(u, 1, -2) - u)) / h**2
+    if boundary == "patch" and rate.size:
+        rate[..., 0, :] = rate[..., -1, :] = 0.0
+        rate[..., :, 0] = rate[..., :, -1] = 0.0
+    return (rate,)
+
+
+LATTICE_CASES = [  # u shape, kx shape, ky shape (None: u's), h, boundary (None: the default), grad
+    ((5, 7), None, None, 0.3, "periodic", True),
+    ((2, 5, 4), (5, 4), None, 0.7, "patch", True),
+    ((2, 3, 3), None, (3, 3), 1.3, "patch", True),
+    ((3, 1, 6), (1, 6), (1, 6), 0.5, None, False),           # ny = 1: the y bonds join a point to itself
+    ((2, 2, 2, 5), (2, 2, 5), (2, 5), 0.05, "periodic", False),  # ny = 2; kx per patch, repeated over axis 0
+    ((4, 9, 11), None, None, 2.0, "patch", False),
+    ((2, 3, 17, 13), (3, 17, 13), (17, 13), 0.2, "periodic", False),
+    ((2, 4, 5, 5), (5, 5), (5, 5), 0.0131, "patch", False),   # gap-tooth teeth: [trajectory, patch, 5, 5]
+]
+
+
+def _lattice_samples(dtype, device):
+    for k, (shape, kx_shape, ky_shape, h, boundary, grad) in enumerate(LATTICE_CASES):
+        rng = _rng("lattice", k)
+        u = _randn(rng, shape, dtype, device)
+        kx, ky = (torch.from_numpy(0.5 + 2.0 * rng.random(s or shape)).to(device, dtype) for s in (kx_shape, ky_shape))
+        args = (u, kx, ky, h) + (() if boundary is None else (boundary,))
+        # each rate sums 8 products of |k| |u| over h^2
+        scale = 8 * float(u.abs().max()) * 2.5 / h**2
+        yield Sample(args, id=f"{shape}-{boundary}", grad=grad, scale=scale)
+
+
+def _lattice_zero(dtype, device):
+    z = lambda *s: _z(*s, dtype=dtype, device=device)  # noqa: E731
+    yield Sample((z(0, 4, 5), z(4, 5) + 1.0, z(4, 5) + 1.0, 0.1, "patch"), id="batch0-patch"), None
+    yield Sample((z(3, 0, 5), z(0, 5), z(3, 0, 5), 0.1), id="ny0-periodic"), None
+    yield Sample((z(2, 4, 0), z(4, 0), z(4, 0), 0.1, "periodic"), id="nx0-periodic"), None
+    yield Sample((z(2, 0, 5), z(0, 5), z(0, 5), 0.1, "patch"), id="ny0-patch"), (
+        ValueError, r"boundary 'patch' needs ny >= 3 and nx >= 3 .* got u of shape \[2, 0, 5\]")
+
+
+def _lattice_bad(device):
+    op = "lattice_diffusion_rate"
+    z = lambda *s, dtype=f32: _z(*s, dtype=dtype, device=device)  # noqa: E731
+
+    def call(u=None, kx=None, ky=None, h=0.1, boundary="periodic"):
+        u = z(2, 4, 5) if u is None else u
+        return (u, z(4, 5) + 1.0 if kx is None else kx, z(4, 5) + 1.0 if ky is None else ky, h, boundary)
+
+    yield Bad("int u", call(u=z(2, 4, 5, dtype=torch.int32)), TypeError,
+              rf"^{op}: u must be a float32 or float64 tensor, got Int")
+    yield Bad("kx dtype", call(kx=z(4, 5, dtype=f64)), TypeError, rf"^{op}: kx must have the dtype of u \(Float\), got Double")
+    yield Bad("ky dtype", call(ky=z(4, 5, dtype=torch.int64)), TypeError, rf"^{op}: ky must have the dtype of u \(Float\), got Long")
+    yield Bad("1-d u", call(u=z(5), kx=z(5), ky=z(5)), ValueError,
+              rf"^{op}: u must be \[\*batch, ny, nx\] \(at least the two grid axes\), got shape \[5\]")
+    yield Bad("kx transposed", call(kx=z(5, 4)), ValueError,
+              rf"^{op}: kx must have the shape of u \[2, 4, 5\] or a trailing part of it with at least \[ny, nx\] = "
+              rf"\[4, 5\] \(the bond diffusivities, repeated over u's leading axes\), got \[5, 4\]")
+    yield Bad("ky batch", call(ky=z(3, 4, 5)), ValueError, rf"^{op}: ky must have the shape of u \[2, 4, 5\] .* got \[3, 4, 5\]")
+    yield Bad("kx rank", call(kx=z(1, 2, 4, 5)), ValueError, rf"^{op}: kx must have the shape of u .* got \[1, 2, 4, 5\]")
+    yield Bad("ky 1-d", call(ky=z(5)), ValueError, rf"^{op}: ky must have the shape of u .* got \[5\]")
+    for value in (0.0, -1.0, math.nan, math.inf):
+        yield Bad(f"h {value}", call(h=value), ValueError, rf"^{op}: h must be a positive finite number, got {value:g}")
+    yield Bad("boundary", call(boundary="dirichlet"), ValueError,
+              rf"^{op}: boundary must be 'periodic' or 'patch', got 'dirichlet'")
+    yield Bad("patch too small", call(u=z(3, 2, 5), kx=z(2, 5), ky=z(2, 5), boundary="patch"), ValueError,
+              rf"^{op}: boundary 'patch' needs ny >= 3 and nx >= 3 \(a ring of edge values around the interior\), "
+              rf"got u of shape \[3, 2, 5\]")
+    yield Bad("patch too narrow", call(u=z(4, 2), kx=z(4, 2), ky=z(4, 2), boundary="patch"), ValueError,
+              rf"^{op}: boundary 'patch' needs ny >= 3 and nx >= 3")
+
+
+OPS.update({
+    "lattice_diffusion_rate": OpInfo("lattice_diffusion_rate", _lattice_samples, _lattice_reference, True,
+                                     grad_args=(0, 1, 2), zero_size=_lattice_zero, bad=_lattice_bad),
+})

@@ -16,6 +16,7 @@
 #include "coarsegrain/build_config.h"
 #include "coarsegrain/finite_volume.h"
 #include "coarsegrain/grid.h"
+#include "coarsegrain/lattice.h"
 #include "coarsegrain/parallel.h"
 #include "coarsegrain/phase_field.h"
 #include "coarsegrain/stencil.h"
@@ -380,6 +381,36 @@ py::array heterogeneous_diffusion_step(const py::array& u, const py::array& a_fa
   return out;
 }
 
+// The 2D lattice diffusion rate (same checks and messages as the torch operator).
+py::array lattice_diffusion_rate(const py::array& u, const py::array& kx, const py::array& ky, double h,
+                                 const std::string& boundary) {
+  const char* op = "lattice_diffusion_rate";
+  const bool f32 = is_float32(op, "u", u);
+  for (const auto& [arg, a] : {std::pair<const char*, const py::array*>{"kx", &kx}, {"ky", &ky}})
+    if (is_float32(op, arg, *a) != f32)
+      throw py::type_error(std::string(op) + ": " + arg + " must have the dtype of u (" + (f32 ? "float32" : "float64") +
+                           "), got " + py::str(a->dtype()).cast<std::string>());
+  const std::vector<int64_t> shape = shape_of(u), kx_shape = shape_of(kx), ky_shape = shape_of(ky);
+  const coarsegrain::LatticeRate rate = coarsegrain::validate::lattice_rate(
+      op, shape.data(), static_cast<int64_t>(shape.size()), kx_shape.data(), static_cast<int64_t>(kx_shape.size()),
+      ky_shape.data(), static_cast<int64_t>(ky_shape.size()), h, boundary);
+  auto go = [&](auto tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto uc = c_array<T>(u);
+    auto kxc = c_array<T>(kx);
+    auto kyc = c_array<T>(ky);
+    py::array_t<T> out(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+    const T *up = uc.data(), *kxp = kxc.data(), *kyp = kyc.data();
+    T* dst = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      coarsegrain::lattice_diffusion_rate(up, kxp, kyp, dst, rate);
+    }
+    return py::array(out);
+  };
+  return f32 ? go(static_cast<float*>(nullptr)) : go(static_cast<double*>(nullptr));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -391,8 +422,9 @@ PYBIND11_MODULE(_core, m) {
       "Op families of torch.ops.coarsegrain covered here: stencil (laplacian, gradient, "
       "gradient_adjoint, divergence, divergence_adjoint), explicit phase field "
       "(cahn_hilliard_explicit, allen_cahn_explicit), finite volume (weno5_flux, "
-      "stencil_filter, restrict_average), particle binning (bin_particles) and tridiagonal "
-      "(tridiagonal_solve, heterogeneous_diffusion_step).\n"
+      "stencil_filter, restrict_average), particle binning (bin_particles), tridiagonal "
+      "(tridiagonal_solve, heterogeneous_diffusion_step) and the 2D lattice diffusion rate "
+      "(lattice_diffusion_rate).\n"
       "Left out, on purpose: the pointwise family (polynomial, spectral_combine, real_fft_pack), "
       "which serves the torch spectral steppers between torch.fft calls on complex tensors and "
       "has no NumPy caller; the *_into variants, which exist for torch.compile "
@@ -533,4 +565,9 @@ PYBIND11_MODULE(_core, m) {
         py::arg("scheme") = "backward_euler",
         "One implicit step of u_t = (a u_x)_x on [*batch, n] cells, a_faces [n + 1] or [*batch, n + 1], "
         "Dirichlet walls left / right (numbers or [*batch]). See coarsegrain.ops.heterogeneous_diffusion_step.");
+  m.def("lattice_diffusion_rate", &lattice_diffusion_rate, py::arg("u"), py::arg("kx"), py::arg("ky"), py::kw_only(),
+        py::arg("h"), py::arg("boundary") = "periodic",
+        "The rate du/dt of 2D lattice heterogeneous diffusion (arbabi2020 Eq 25) of u [*batch, ny, nx] (x last) with "
+        "bond diffusivities kx, ky (u's shape or a trailing part of it), spacing h, boundary 'periodic' or 'patch'. "
+        "See coarsegrain.ops.lattice_diffusion_rate.");
 }

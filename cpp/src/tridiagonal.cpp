@@ -1,6 +1,9 @@
 // The public tridiagonal API: checks, the parallel loop over systems on the kernels' pool, and
-// the lowest failing system over all chunks (the same for any thread count).
+// the lowest failing system over all chunks (the same for any thread count). Also the parallel
+// loop of the 2D lattice diffusion rate (coarsegrain/lattice.h) over grid rows.
 #include "coarsegrain/tridiagonal.h"
+
+#include "coarsegrain/lattice.h"
 
 #include <algorithm>
 #include <cmath>
@@ -120,7 +123,26 @@ PivotFailure heterogeneous_diffusion_step(const T* u, const T* a_faces, const T*
   });
 }
 
+template <typename T>
+void lattice_diffusion_rate(const T* u, const T* kx, const T* ky, T* out, const LatticeRate& p) {
+  if (p.planes < 0 || p.ny < 0 || p.nx < 0 || p.kx_planes < 1 || p.ky_planes < 1 || !(p.h > 0))
+    throw std::invalid_argument("lattice_diffusion_rate: bad sizes or spacing (check with validate::lattice_rate)");
+  const int64_t rows = p.planes * p.ny;
+  if (rows == 0 || p.nx == 0) return;
+  auto chunk = [&](int64_t begin, int64_t end) { COARSEGRAIN_ISA_CALL(lattice_rows, u, kx, ky, out, begin, end, p); };
+  // Chunks of at least 2^13 points; one thread below 2^15 (waking workers costs more).
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 13) / p.nx);
+  if (rows * p.nx < (int64_t(1) << 15) || rows <= grain) {
+    chunk(0, rows);
+    return;
+  }
+  using Chunk = decltype(chunk);
+  parallel::run(
+      rows, grain, [](void* ctx, int64_t begin, int64_t end) { (*static_cast<Chunk*>(ctx))(begin, end); }, &chunk);
+}
+
 #define COARSEGRAIN_INSTANTIATE(T)                                                                           \
+  template void lattice_diffusion_rate<T>(const T*, const T*, const T*, T*, const LatticeRate&);             \
   template PivotFailure tridiagonal_solve<T>(const T*, const T*, const T*, const T*, T*, int64_t, int64_t); \
   template PivotFailure heterogeneous_diffusion_step<T>(const T*, const T*, const T*, const T*, T*, int64_t,  \
                                                         int64_t, const DiffusionStep&);

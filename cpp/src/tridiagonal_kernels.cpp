@@ -2,8 +2,14 @@
 // call solves a contiguous range of systems, each by one thread in one fixed order, so the
 // result does not depend on how the caller splits the range. The per-system math is
 // coarsegrain/detail/tridiagonal_math.h, shared with the CUDA kernels.
+//
+// Also the 2D lattice diffusion rate (coarsegrain/lattice.h, point-wise math in
+// coarsegrain/detail/lattice_math.h): it is the other arbabi2020 micro-solver and shares this
+// file's build settings (-ffp-contract=off: the vector loop, its scalar remainder and the
+// wrapped edges round alike, so the bits do not depend on how rows are split among threads).
 #include "tridiagonal_kernels.h"
 
+#include "coarsegrain/detail/lattice_math.h"
 #include "coarsegrain/detail/tridiagonal_math.h"
 
 #ifndef COARSEGRAIN_ISA
@@ -116,6 +122,45 @@ PivotFailure diffusion_rows(const T* u, const T* a_faces, const T* left, const T
                                  theta, r, n};
       },
       [&](int64_t s) { return out + s * n; });
+}
+
+// Rows [begin, end) of the grid rows (plane * ny + j), taken a plane at a time. The interior rows
+// of a run (1 <= j <= ny - 2) are one flat loop over p = j * nx + i with the neighbours at p +- 1
+// and p +- nx: long enough to vectorize even on 5 x 5 patches. It also visits the first and last
+// column of those rows, where p +- 1 is the wrong point (the row before or after, still inside
+// the plane); those two columns are rewritten afterwards by rate_at, as are the first and last
+// rows (wrapped, or 0 on a patch).
+template <typename T>
+void lattice_rows(const T* u, const T* kx, const T* ky, T* out, int64_t begin, int64_t end, const LatticeRate& p) {
+  using lattice_math::rate;
+  using lattice_math::rate_at;
+  const int64_t ny = p.ny, nx = p.nx, plane = ny * nx;
+  const T inv_h2 = T(1.0 / (p.h * p.h));
+  const bool periodic = p.boundary == LatticeBoundary::kPeriodic;
+  for (int64_t r = begin; r < end;) {
+    const int64_t b = r / ny, first = r % ny, last = first + (end - r) < ny ? first + (end - r) : ny;  // rows [first, last)
+    r += last - first;
+    const T* __restrict uu = u + b * plane;
+    const T* __restrict kxx = kx + (b % p.kx_planes) * plane;
+    const T* __restrict kyy = ky + (b % p.ky_planes) * plane;
+    T* __restrict o = out + b * plane;
+    const int64_t j0 = first > 1 ? first : 1, j1 = last < ny - 1 ? last : ny - 1;  // interior rows of the run
+    if (j0 < j1) {
+      const int64_t p1 = j1 * nx - 1;
+#pragma omp simd
+      for (int64_t q = j0 * nx + 1; q < p1; ++q)
+        o[q] = rate(uu[q], uu[q + 1], uu[q - 1], uu[q + nx], uu[q - nx], kxx[q], kxx[q - 1], kyy[q], kyy[q - nx],
+                    inv_h2);
+      for (int64_t j = j0; j < j1; ++j) {
+        o[j * nx] = rate_at(uu, kxx, kyy, ny, nx, j, int64_t(0), periodic, inv_h2);
+        o[j * nx + nx - 1] = rate_at(uu, kxx, kyy, ny, nx, j, nx - 1, periodic, inv_h2);
+      }
+    }
+    for (int64_t j = first; j < last; ++j) {
+      if (j != 0 && j != ny - 1) continue;
+      for (int64_t i = 0; i < nx; ++i) o[j * nx + i] = rate_at(uu, kxx, kyy, ny, nx, j, i, periodic, inv_h2);
+    }
+  }
 }
 
 COARSEGRAIN_INSTANTIATE_TRIDIAGONAL_KERNELS(float)

@@ -1,5 +1,6 @@
 #include "coarsegrain/validate.h"
 
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
@@ -102,6 +103,45 @@ RestrictShape restrict_average_shape(const int64_t* shape, int64_t rank, int64_t
   r.out_shape.assign(shape, shape + rank);
   for (int64_t a = 0; a < ndim; ++a) r.out_shape[rank - ndim + a] = r.grid.extent[a] / factor;
   return r;
+}
+
+LatticeRate lattice_rate(const char* op, const int64_t* u_shape, int64_t u_rank, const int64_t* kx_shape,
+                         int64_t kx_rank, const int64_t* ky_shape, int64_t ky_rank, double h,
+                         std::string_view boundary) {
+  if (u_rank < 2)
+    fail(op, ": u must be [*batch, ny, nx] (at least the two grid axes), got shape ", format_shape(u_shape, u_rank));
+  LatticeRate p;
+  p.ny = u_shape[u_rank - 2];
+  p.nx = u_shape[u_rank - 1];
+  p.planes = 1;
+  for (int64_t a = 0; a + 2 < u_rank; ++a) p.planes *= u_shape[a];
+  // kappa's shape: a trailing part of u's with both grid axes; its planes are those of its own
+  // leading axes, repeated over u's remaining leading axes.
+  auto planes_of = [&](const char* arg, const int64_t* shape, int64_t rank) {
+    bool ok = rank >= 2 && rank <= u_rank;
+    for (int64_t a = 0; ok && a < rank; ++a) ok = shape[rank - 1 - a] == u_shape[u_rank - 1 - a];
+    if (!ok)
+      fail(op, ": ", arg, " must have the shape of u ", format_shape(u_shape, u_rank),
+           " or a trailing part of it with at least [ny, nx] = ", format_shape(u_shape + u_rank - 2, 2),
+           " (the bond diffusivities, repeated over u's leading axes), got ", format_shape(shape, rank));
+    int64_t n = 1;
+    for (int64_t a = 0; a + 2 < rank; ++a) n *= shape[a];
+    return n;
+  };
+  p.kx_planes = planes_of("kx", kx_shape, kx_rank);
+  p.ky_planes = planes_of("ky", ky_shape, ky_rank);
+  if (!(std::isfinite(h) && h > 0)) fail(op, ": h must be a positive finite number, got ", h);
+  p.h = h;
+  if (boundary == "periodic")
+    p.boundary = LatticeBoundary::kPeriodic;
+  else if (boundary == "patch")
+    p.boundary = LatticeBoundary::kPatch;
+  else
+    fail(op, ": boundary must be 'periodic' or 'patch', got '", boundary, "'");
+  if (p.boundary == LatticeBoundary::kPatch && (p.ny < 3 || p.nx < 3))
+    fail(op, ": boundary 'patch' needs ny >= 3 and nx >= 3 (a ring of edge values around the interior), got u of "
+         "shape ", format_shape(u_shape, u_rank));
+  return p;
 }
 
 }  // namespace coarsegrain::validate

@@ -414,6 +414,24 @@ DiffusionCall prepare_diffusion(const at::Tensor& u, const at::Tensor& a_faces, 
   return call;
 }
 
+LatticeCall prepare_lattice(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double h,
+                            c10::string_view boundary) {
+  const char* op = "lattice_diffusion_rate";
+  check_float_tensor(op, "u", u);
+  check_like(op, "kx", kx, "u", u);
+  check_like(op, "ky", ky, "u", u);
+  LatticeCall call;
+  call.rate = checked([&] {
+    return validate::lattice_rate(op, u.sizes().data(), u.dim(), kx.sizes().data(), kx.dim(), ky.sizes().data(),
+                                  ky.dim(), h, std::string_view(boundary.data(), boundary.size()));
+  });
+  call.u = u.contiguous();
+  call.kx = kx.contiguous();
+  call.ky = ky.contiguous();
+  call.output = at::empty(u.sizes(), call.u.options());
+  return call;
+}
+
 void check_pivots(const char* op, const PivotFailure& failure, const std::vector<int64_t>& batch) {
   const std::string bad = zero_pivot_message(op, failure, batch.data(), static_cast<int64_t>(batch.size()));
   TORCH_CHECK_VALUE(bad.empty(), bad);

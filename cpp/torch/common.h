@@ -14,6 +14,7 @@
 #include "coarsegrain/binning.h"
 #include "coarsegrain/finite_volume.h"
 #include "coarsegrain/grid.h"
+#include "coarsegrain/lattice.h"
 #include "coarsegrain/phase_field.h"
 #include "coarsegrain/pointwise.h"
 #include "coarsegrain/tridiagonal.h"
@@ -193,6 +194,15 @@ struct DiffusionCall {
 };
 DiffusionCall prepare_diffusion(const at::Tensor& u, const at::Tensor& a_faces, const at::Tensor& left,
                                 const at::Tensor& right, double dx, double dt, c10::string_view scheme);
+
+// lattice_diffusion_rate(u, kx, ky, h, boundary): contiguous u [*batch, ny, nx], kx and ky (u's
+// shape or a trailing part of it), the output, and the kernel's parameters.
+struct LatticeCall {
+  at::Tensor u, kx, ky, output;
+  LatticeRate rate;
+};
+LatticeCall prepare_lattice(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double h,
+                            c10::string_view boundary);
 
 // Raises the ValueError of a zero pivot (when `failure` failed), naming the system by its batch index.
 void check_pivots(const char* op, const PivotFailure& failure, const std::vector<int64_t>& batch);

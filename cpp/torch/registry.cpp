@@ -56,6 +56,10 @@ TORCH_LIBRARY(coarsegrain, m) {
   m.def("tridiagonal_solve(Tensor lower, Tensor diag, Tensor upper, Tensor rhs) -> Tensor", tags);
   m.def("heterogeneous_diffusion_step(Tensor u, Tensor a_faces, Tensor left, Tensor right, float dx, float dt, "
         "str scheme=\"backward_euler\") -> Tensor", tags);
+  // The rate of 2D lattice heterogeneous diffusion (coarsegrain/lattice.h, arbabi2020 Eq 25): u
+  // [*batch, ny, nx] (x last), bond diffusivities kx, ky of u's shape or a trailing part of it,
+  // spacing h, boundary "periodic" or "patch" (0 on the ring of edge values).
+  m.def("lattice_diffusion_rate(Tensor u, Tensor kx, Tensor ky, float h, str boundary=\"periodic\") -> Tensor", tags);
 }
 
 namespace {

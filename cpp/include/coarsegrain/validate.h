@@ -13,6 +13,7 @@
 
 #include "coarsegrain/finite_volume.h"
 #include "coarsegrain/grid.h"
+#include "coarsegrain/lattice.h"
 #include "coarsegrain/phase_field.h"
 
 namespace coarsegrain::validate {
@@ -60,5 +61,12 @@ struct RestrictShape {
 };
 RestrictShape restrict_average_shape(const int64_t* shape, int64_t rank, int64_t ndim,
                                      int64_t factor);
+
+// lattice_diffusion_rate(u, kx, ky, h, boundary): u [*batch, ny, nx]; kx and ky of u's shape or a
+// trailing part of it with at least [ny, nx]; h positive and finite; boundary "periodic" or
+// "patch" (then ny, nx >= 3). Checked in this order; returns the kernel's parameters.
+LatticeRate lattice_rate(const char* op, const int64_t* u_shape, int64_t u_rank, const int64_t* kx_shape,
+                         int64_t kx_rank, const int64_t* ky_shape, int64_t ky_rank, double h,
+                         std::string_view boundary);
 
 }  // namespace coarsegrain::validate

@@ -2,6 +2,7 @@
 
 from .binning import bin_particles
 from .finite_volume import restrict_average, stencil_filter, weno5_flux, weno5_reconstruct
+from .lattice import lattice_diffusion_rate
 from .phase_field import allen_cahn_explicit, cahn_hilliard_explicit, explicit_stability_limit
 from .pointwise import irfftn, irfftn_for, polynomial, real_fft_pack, spectral_combine, take_along_last
 from .stencil import (
@@ -28,6 +29,7 @@ __all__ = [
     "gradient_adjoint",
     "heterogeneous_diffusion_step",
     "laplacian",
+    "lattice_diffusion_rate",
     "normalize_spacing",
     "irfftn",
     "polynomial",
