@@ -294,6 +294,16 @@ def test_heterogeneous_patch_scheme_spectral_edgy_matches_homogenized_eigenvalue
     assert sixth[1] < quartic[1] and sixth[3] < quartic[3] < quadratic[3]
 
 
+def test_quadratic_coupling_eigenvalue_error_is_second_order_in_the_macro_spacing():
+    errors = []
+    for n_patch in (16, 32, 64):
+        scheme = PatchScheme1D(n_patch, 6, 0.1, order=2, mode="edgy", bond_diffusivity=BONDS)
+        values = scheme.macroscale_eigenvalues(3)
+        errors.append(abs(values[1].real + 1.0))
+    rates = [math.log2(a / b) for a, b in zip(errors, errors[1:])]
+    assert all(abs(rate - 2) < 0.1 for rate in rates), (errors, rates)
+
+
 def test_centre_coupling_even_points_bias_is_the_predicted_factor():
     # homogeneous diffusion: odd n with centre coupling is accurate, even n (centre = mean of the
     # two centre points) rescales the eigenvalues by 1 / (1 - 1/(n-1)^2) (continuum analysis)
@@ -363,3 +373,24 @@ def test_patch_scheme_input_errors():
         PatchScheme1D(8, 6, 0.1).rate(torch.zeros(8, 5, dtype=torch.float64))
     with pytest.raises(ValueError, match="num_patches"):
         PatchScheme1D(0, 6, 0.1)
+
+
+def test_patch_scheme_2d_rk4_matches_matrix_exponential_and_conserves_mean():
+    import scipy.linalg
+
+    kx = np.array([[1.0, 2.0, 0.6], [0.5, 1.5, 1.1], [0.9, 0.7, 2.2]])
+    ky = kx.T[::-1].copy()
+    scheme = PatchScheme2D(4, 5, ratio=0.2, order=2, mode="edgy", kx_cell=kx, ky_cell=ky)
+    u0 = scheme.lift(lambda x, y: torch.cos(x) * torch.sin(y + 0.2) + 0.3 * torch.cos(2 * y))
+    expected = scipy.linalg.expm(scheme.jacobian() * 0.01) @ u0[..., 1:-1, 1:-1].reshape(-1).numpy()
+    # at the stability-limit step (two steps) the fast transients carry RK4 truncation error ...
+    states = scheme.integrate(u0, [0.0, 0.01])
+    assert np.abs(states[-1][..., 1:-1, 1:-1].reshape(-1).numpy() - expected).max() < 1e-2
+    # ... which vanishes at fourth order as the step shrinks
+    errors = []
+    for dt in (1e-3, 5e-4):
+        state = scheme.integrate(u0, [0.0, 0.01], dt=dt)[-1]
+        errors.append(np.abs(state[..., 1:-1, 1:-1].reshape(-1).numpy() - expected).max())
+    assert errors[1] < 1e-6 and 3.5 < math.log2(errors[0] / errors[1]) < 5.5, errors
+    means = scheme.restrict(states).mean(dim=(-2, -1))
+    assert abs(means[1] - means[0]) < 1e-12
