@@ -48,6 +48,7 @@ __all__ = [
     "periodic_lattice_operator",
     "lattice_macroscale_eigenvalues",
     "bloch_macroscale_eigenvalue",
+    "arbabi2020_report",
 ]
 
 #: arbabi2020 Eq 26, ``kappa_x[i mod 3, j mod 3]`` (row = i = x, column = j = y), bond (i,j)-(i+1,j).
