@@ -14,6 +14,7 @@ from numpy.polynomial import polynomial as npoly
 import coarsegrain  # noqa: F401  -- registers torch.ops.coarsegrain
 from coarsegrain.equation_free.homogenized import harmonic_mean, sample_at, solve_homogenized_1d
 from coarsegrain.equation_free.patch_dynamics import (
+    GapTooth,
     HeterogeneousDiffusionMicroStep,
     PatchDynamics,
     SineSeries,
@@ -313,6 +314,57 @@ def test_homogenized_solver_matches_the_discrete_sine_mode():
     np.testing.assert_allclose(sample_at(x, u, [0.1, 0.5]), u[:, [20, 100]])
     with pytest.raises(ValueError, match="node of the reference grid"):
         sample_at(x, u, [0.1234])
+
+
+# --- gap-tooth (Eq 9) -------------------------------------------------------------------------------------
+
+
+def paraboloid_macro_state(g, curvature=3.0):
+    U = torch.tensor(curvature / 2 * (g.centres - 0.5) ** 2 + curvature * g.tooth_width ** 2 / 24)
+    return U, torch.tensor([curvature / 8, curvature / 8])
+
+
+def test_gap_tooth_rate_is_the_homogenized_one():
+    """Paper teeth (h = 1e-4 = 10 periods, dx = 1e-7), window one period: after the tooth's own
+    transient, dU/dt = a* D2 to round-off; a point Neumann window would give a(x_e) = 1.1 for a = 1.1
+    + sin, and any window that is not whole periods is badly wrong (the edges see different phases)."""
+    g = PatchGeometry(9, patch_width=1e-4)
+    U, bv = paraboloid_macro_state(g)
+    for window in (None, 2e-5):  # one period (the default: the diffusivity's eps) and two
+        run = GapTooth(g, gradient_window=window).integrate(U, 2e-5, boundary_values=bv, save_every=20)
+        d2 = g.macro_derivatives(run.U[-1], 2, bv)[..., 2]  # 3 but at the end teeth (fixed neighbours)
+        np.testing.assert_allclose(run.dUdt[-1].numpy(), A_STAR * d2.numpy(), rtol=2e-5, atol=0)
+    off_period = GapTooth(g, gradient_window=5e-6).integrate(U, 2e-5, boundary_values=bv, save_every=20)
+    assert np.abs(off_period.dUdt[-1].numpy() / (A_STAR * 3.0) - 1).max() > 10
+    constant = GapTooth(g, gradient_window=1e-7, diffusivity=lambda x: np.ones_like(x))  # point Neumann, a = 1
+    run = constant.integrate(U, 2e-5, boundary_values=bv, save_every=20)
+    np.testing.assert_allclose(run.dUdt[-1, 1:-1].numpy() / 3.0, 1.0, rtol=0, atol=1e-4)
+
+
+def test_gap_tooth_effective_coefficient_on_a_sine_series():
+    g = PatchGeometry(9, patch_width=1e-4)
+    ic = random_sine_series(1, seed=11)
+    U0, bv = ic.macro_state(g)
+    run = GapTooth(g).integrate(U0, 3e-4, boundary_values=bv, save_every=50)
+    ends = bv.expand(len(run.times), -1, -1)
+    V = torch.cat([ends[..., :1], run.U, ends[..., 1:]], -1)
+    d2 = (V[..., 2:] - 2 * V[..., 1:-1] + V[..., :-2]) / g.macro_dx ** 2
+    fitted = float((run.dUdt[1:] * d2[1:]).sum() / (d2[1:] ** 2).sum())  # frame 0: still the lift's transient
+    assert fitted == pytest.approx(A_STAR, rel=1e-4)
+    # frame by frame: the gap-tooth rate is a* times the second difference
+    torch.testing.assert_close(run.dUdt[1:], A_STAR * d2[1:], rtol=1e-3, atol=1e-3)
+
+
+def test_gap_tooth_refuses_bad_parameters():
+    with pytest.raises(ValueError, match=r"GapTooth: teeth have no buffers: patch_width must equal tooth_width"):
+        GapTooth(PatchGeometry(9))
+    g = PatchGeometry(9, patch_width=1e-4)
+    with pytest.raises(ValueError, match=r"GapTooth: degree must be 2 or 4"):
+        GapTooth(g, degree=3)
+    with pytest.raises(ValueError, match=r"gradient_window = 6e-05 must be a whole number of cells dx, at most half"):
+        GapTooth(g, gradient_window=6e-5)
+    with pytest.raises(ValueError, match=r"t_end = 1.5e-06 must be a whole number of micro_dt"):
+        GapTooth(g).integrate(torch.zeros(9, dtype=F64), 1.5e-6, boundary_values=torch.zeros(2, dtype=F64))
 
 
 # --- bad input -------------------------------------------------------------------------------------------
