@@ -23,7 +23,8 @@ buffer-edge values (the smooth polynomial's, without the micro-scale corrector) 
 ~1e-6). Least-squares a* from Eq 23 trajectories, relative error (bias of a quadratic's rate):
 one BE step of 1e-6 -5.35e-3 (-5.43e-3); 2 x 5e-7 -1.41e-3 (-1.45e-3); 5 x 2e-7 -2.3e-4; 10 x
 1e-7 -6.5e-5 (-7.1e-5); one Crank-Nicolson step of 1e-6 -4.4e-4; one BE step, H = 1.2e-2
--2.7e-4, H = 1.6e-2 -8e-6. The leak depends on H / sqrt(a* dt) alone, not on dx (dt / dx^2).
+-2.7e-4, H = 1.6e-2 -8e-6. The leak is set by H / sqrt(a* dt), not by dt / dx^2: the quadratic's
+bias is -5.43e-3 at dx = 1e-7 and 2e-7 (-5.70e-3 at 5e-7 = eps / 20), and with a quartic lift.
 Cost (one CPU thread, float64, 9 patches x 80,000 cells): ~10-14 ms per forward-Euler macro step
 with one BE step per burst, ~100 ms with ten.
 """
