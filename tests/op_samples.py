@@ -1104,6 +1104,8 @@ LATTICE_CASES = [  # u shape, kx shape, ky shape (None: u's), h, boundary (None:
     ((4, 9, 11), None, None, 2.0, "patch", False),
     ((2, 3, 17, 13), (3, 17, 13), (17, 13), 0.2, "periodic", False),
     ((2, 4, 5, 5), (5, 5), (5, 5), 0.0131, "patch", False),   # gap-tooth teeth: [trajectory, patch, 5, 5]
+    ((3, 7, 5, 5), (7, 5, 5), (5, 5), 0.0131, "patch", False),  # kx per tooth, repeated over trajectories
+    ((2, 3, 4, 3), (3, 4, 3), None, 0.9, "patch", False),
 ]
 
 

@@ -125,20 +125,30 @@ PivotFailure heterogeneous_diffusion_step(const T* u, const T* a_faces, const T*
 
 template <typename T>
 void lattice_diffusion_rate(const T* u, const T* kx, const T* ky, T* out, const LatticeRate& p) {
-  if (p.planes < 0 || p.ny < 0 || p.nx < 0 || p.kx_planes < 1 || p.ky_planes < 1 || !(p.h > 0))
+  if (p.planes < 0 || p.ny < 0 || p.nx < 0 || p.kx_planes < 1 || p.ky_planes < 1 || !(p.h > 0) ||
+      (p.boundary == LatticeBoundary::kPatch && (p.ny < 3 || p.nx < 3)))
     throw std::invalid_argument("lattice_diffusion_rate: bad sizes or spacing (check with validate::lattice_rate)");
-  const int64_t rows = p.planes * p.ny;
-  if (rows == 0 || p.nx == 0) return;
-  auto chunk = [&](int64_t begin, int64_t end) { COARSEGRAIN_ISA_CALL(lattice_rows, u, kx, ky, out, begin, end, p); };
-  // Chunks of at least 2^13 points; one thread below 2^15 (waking workers costs more).
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 13) / p.nx);
-  if (rows * p.nx < (int64_t(1) << 15) || rows <= grain) {
-    chunk(0, rows);
+  const int64_t plane = p.ny * p.nx, points = p.planes * plane;
+  if (points == 0) return;
+  // Small patches go a group of whole planes at a time (long flat loops); everything else a run of
+  // grid rows at a time. Chunks of at least 2^13 points; one thread below 2^15 points (waking
+  // workers costs more).
+  const bool by_planes = p.boundary == LatticeBoundary::kPatch && plane < 4096;
+  const int64_t items = by_planes ? p.planes : p.planes * p.ny, item_points = by_planes ? plane : p.nx;
+  auto chunk = [&](int64_t begin, int64_t end) {
+    if (by_planes)
+      COARSEGRAIN_ISA_CALL(lattice_patch_planes, u, kx, ky, out, begin, end, p);
+    else
+      COARSEGRAIN_ISA_CALL(lattice_rows, u, kx, ky, out, begin, end, p);
+  };
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 13) / item_points);
+  if (points < (int64_t(1) << 15) || items <= grain) {
+    chunk(0, items);
     return;
   }
   using Chunk = decltype(chunk);
   parallel::run(
-      rows, grain, [](void* ctx, int64_t begin, int64_t end) { (*static_cast<Chunk*>(ctx))(begin, end); }, &chunk);
+      items, grain, [](void* ctx, int64_t begin, int64_t end) { (*static_cast<Chunk*>(ctx))(begin, end); }, &chunk);
 }
 
 #define COARSEGRAIN_INSTANTIATE(T)                                                                           \

@@ -163,6 +163,48 @@ void lattice_rows(const T* u, const T* kx, const T* ky, T* out, int64_t begin, i
   }
 }
 
+// Whole patches [begin, end) of small planes (boundary "patch"): a group of consecutive planes is
+// one flat loop from row 1 of its first plane to row ny - 2 of its last, neighbours at q +- 1 and
+// q +- nx, and every ring point (where the loop computed across a row or plane edge) is then set
+// to 0. A 5 x 5 patch alone is a loop of 13 points; a group is thousands. The diffusivities come
+// from kx / ky directly when they have a plane per patch (a group never runs past the end of
+// their planes), else from a copy of the shared plane tiled over the group.
+template <typename T>
+void lattice_patch_planes(const T* u, const T* kx, const T* ky, T* out, int64_t begin, int64_t end,
+                          const LatticeRate& p) {
+  using lattice_math::rate;
+  const int64_t ny = p.ny, nx = p.nx, plane = ny * nx;
+  const int64_t group = plane >= 4096 ? 1 : 4096 / plane;
+  const T inv_h2 = T(1.0 / (p.h * p.h));
+  // Plain new[] (see for_each_system): room for kx and ky tiled over a group.
+  T* tiles = new T[static_cast<size_t>(2 * group * plane)];
+  for (int64_t g = 0; g < group; ++g)
+    for (int64_t q = 0; q < plane; ++q) {
+      tiles[g * plane + q] = kx[q];
+      tiles[(group + g) * plane + q] = ky[q];
+    }
+  for (int64_t b0 = begin; b0 < end;) {
+    int64_t b1 = end - b0 < group ? end : b0 + group;
+    if (p.kx_planes > 1 && b1 > (b0 / p.kx_planes + 1) * p.kx_planes) b1 = (b0 / p.kx_planes + 1) * p.kx_planes;
+    if (p.ky_planes > 1 && b1 > (b0 / p.ky_planes + 1) * p.ky_planes) b1 = (b0 / p.ky_planes + 1) * p.ky_planes;
+    const T* __restrict uu = u + b0 * plane;
+    const T* __restrict kxx = p.kx_planes == 1 ? tiles : kx + (b0 % p.kx_planes) * plane;
+    const T* __restrict kyy = p.ky_planes == 1 ? tiles + group * plane : ky + (b0 % p.ky_planes) * plane;
+    T* __restrict o = out + b0 * plane;
+    const int64_t last = (b1 - b0 - 1) * plane + (ny - 1) * nx - 1;
+#pragma omp simd
+    for (int64_t q = nx + 1; q < last; ++q)
+      o[q] = rate(uu[q], uu[q + 1], uu[q - 1], uu[q + nx], uu[q - nx], kxx[q], kxx[q - 1], kyy[q], kyy[q - nx], inv_h2);
+    for (int64_t b = 0; b < b1 - b0; ++b) {
+      T* ring = o + b * plane;
+      for (int64_t i = 0; i < nx; ++i) ring[i] = ring[(ny - 1) * nx + i] = T(0);
+      for (int64_t j = 1; j < ny - 1; ++j) ring[j * nx] = ring[j * nx + nx - 1] = T(0);
+    }
+    b0 = b1;
+  }
+  delete[] tiles;
+}
+
 COARSEGRAIN_INSTANTIATE_TRIDIAGONAL_KERNELS(float)
 COARSEGRAIN_INSTANTIATE_TRIDIAGONAL_KERNELS(double)
 

@@ -20,6 +20,9 @@
   template <typename T>                                                                              \
   void lattice_rows(const T* u, const T* kx, const T* ky, T* out, int64_t begin, int64_t end,        \
                     const LatticeRate& p);                                                           \
+  template <typename T>                                                                              \
+  void lattice_patch_planes(const T* u, const T* kx, const T* ky, T* out, int64_t begin, int64_t end, \
+                            const LatticeRate& p);                                                   \
   }
 
 #define COARSEGRAIN_INSTANTIATE_TRIDIAGONAL_KERNELS(T)                                                  \
@@ -27,7 +30,8 @@
                                             int64_t);                                                   \
   template PivotFailure diffusion_rows<T>(const T*, const T*, const T*, const T*, T*, int64_t, int64_t,   \
                                           int64_t, const DiffusionStep&);                                 \
-  template void lattice_rows<T>(const T*, const T*, const T*, T*, int64_t, int64_t, const LatticeRate&);
+  template void lattice_rows<T>(const T*, const T*, const T*, T*, int64_t, int64_t, const LatticeRate&);       \
+  template void lattice_patch_planes<T>(const T*, const T*, const T*, T*, int64_t, int64_t, const LatticeRate&);
 
 COARSEGRAIN_DECLARE_TRIDIAGONAL_KERNELS(generic)
 COARSEGRAIN_DECLARE_TRIDIAGONAL_KERNELS(avx2)
