@@ -212,9 +212,9 @@ class PatchGeometry:
                 start = min(max(node - half, 0), n_values - size)
                 nodes = list(range(start, start + size))
             offsets = np.array([(m - node) * dxm for m in nodes])
-            widths = np.array([0.0 if (not periodic and m in (0, n_values - 1)) else h / 2 for m in nodes])
+            half_widths = np.array([0.0 if (not periodic and m in (0, n_values - 1)) else h / 2 for m in nodes])
             moments = np.array([[_taylor_moment(np.array([o]), w, k)[0] for k in range(size)]
-                                for o, w in zip(offsets, widths)])  # [node, k]: average of (x - x_i)^k / k!
+                                for o, w in zip(offsets, half_widths)])  # [node, k]: average of (x - x_i)^k / k!
             inverse = np.linalg.inv(moments)  # row k: the weights of derivative k
             columns = [m % n if periodic else m for m in nodes]
             for k in range(1, degree + 1):
