@@ -143,14 +143,35 @@ def test_core_errors():
         _core.lattice_diffusion_rate(np.zeros((3, 4), np.int32), np.ones((3, 4)), np.ones((3, 4)), h=1.0)
 
 
-@pytest.mark.parametrize("shape, kx_shape, boundary", [((4, 130, 129), (130, 129), "periodic"),
-                                                       ((3000, 5, 5), (5, 5), "patch"),
-                                                       ((40, 70, 5, 5), (70, 5, 5), "patch"),
-                                                       ((3, 200, 97), (200, 97), "patch")])
-def test_same_bits_for_any_thread_count_and_any_batch_split(shape, kx_shape, boundary):
-    # above 2^15 points the CPU kernel splits the work among threads: rows, or groups of small patches
+# Shapes that take each order of the CPU kernel's work: groups of whole small patches, rows across
+# the planes (long rows, diffusivities shared by every plane), rows a plane at a time (the rest).
+CPU_PATHS = [  # u shape, kx shape, ky shape, boundary
+    ((3000, 5, 5), (5, 5), (5, 5), "patch"),
+    ((40, 70, 5, 5), (70, 5, 5), (40, 70, 5, 5), "patch"),
+    ((4, 130, 129), (130, 129), (130, 129), "periodic"),
+    ((3, 80, 97), (80, 97), (80, 97), "patch"),
+    ((4, 130, 129), (130, 129), (4, 130, 129), "periodic"),
+    ((3, 200, 97), (200, 97), (3, 200, 97), "patch"),
+    ((700, 7, 11), (7, 11), (7, 11), "periodic"),
+]
+
+
+@pytest.mark.parametrize("shape, kx_shape, ky_shape, boundary", CPU_PATHS)
+def test_every_cpu_path_matches_numpy(shape, kx_shape, ky_shape, boundary):
+    from op_samples import _lattice_reference
+
+    u = _field(shape, f64, 30)
+    kx, ky = _field(kx_shape, f64, 31, positive=True), _field(ky_shape, f64, 32, positive=True)
+    got = ops.lattice_diffusion_rate(u, kx, ky, h=0.25, boundary=boundary).numpy()
+    (expected,) = _lattice_reference(u.numpy(), kx.numpy(), ky.numpy(), 0.25, boundary)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=64 * np.finfo(np.float64).eps * float(np.abs(expected).max()))
+
+
+@pytest.mark.parametrize("shape, kx_shape, ky_shape, boundary", CPU_PATHS)
+def test_same_bits_for_any_thread_count_and_any_batch_split(shape, kx_shape, ky_shape, boundary):
+    # above 2^15 points the CPU kernel splits the work among threads
     u = _field(shape, torch.float32, 10)
-    kx, ky = _field(kx_shape, torch.float32, 11, positive=True), _field(shape, torch.float32, 12, positive=True)
+    kx, ky = _field(kx_shape, torch.float32, 11, positive=True), _field(ky_shape, torch.float32, 12, positive=True)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
@@ -161,7 +182,8 @@ def test_same_bits_for_any_thread_count_and_any_batch_split(shape, kx_shape, bou
         torch.set_num_threads(threads)
     assert torch.equal(one, many)
     for k in (0, shape[0] // 2, shape[0] - 1):  # a batch entry alone takes other chunk and group boundaries
-        assert torch.equal(ops.lattice_diffusion_rate(u[k], kx, ky[k], h=0.1, boundary=boundary), one[k])
+        ky_k = ky[k] if ky.dim() == u.dim() else ky
+        assert torch.equal(ops.lattice_diffusion_rate(u[k], kx, ky_k, h=0.1, boundary=boundary), one[k])
 
 
 def test_wrapper_broadcasts_the_diffusivities():

@@ -130,14 +130,22 @@ void lattice_diffusion_rate(const T* u, const T* kx, const T* ky, T* out, const 
     throw std::invalid_argument("lattice_diffusion_rate: bad sizes or spacing (check with validate::lattice_rate)");
   const int64_t plane = p.ny * p.nx, points = p.planes * plane;
   if (points == 0) return;
-  // Small patches go a group of whole planes at a time (long flat loops); everything else a run of
-  // grid rows at a time. Chunks of at least 2^13 points; one thread below 2^15 points (waking
-  // workers costs more).
-  const bool by_planes = p.boundary == LatticeBoundary::kPatch && plane < 4096;
-  const int64_t items = by_planes ? p.planes : p.planes * p.ny, item_points = by_planes ? plane : p.nx;
+  // Small patches go a group of whole planes at a time (long flat loops); long rows with one
+  // diffusivity plane for all go row-major across the planes (the diffusivity rows are read once
+  // per row, not once per plane); anything else a run of grid rows of one plane at a time. Chunks
+  // of at least 2^13 points; one thread below 2^15 points (waking workers costs more).
+  enum class Order { kPatchGroups, kAcrossPlanes, kPlaneRows };
+  const Order order = p.boundary == LatticeBoundary::kPatch && plane < 4096 ? Order::kPatchGroups
+                      : p.kx_planes == 1 && p.ky_planes == 1 && p.planes > 1 && p.nx >= 64
+                          ? Order::kAcrossPlanes
+                          : Order::kPlaneRows;
+  const int64_t items = order == Order::kPatchGroups ? p.planes : p.planes * p.ny;
+  const int64_t item_points = order == Order::kPatchGroups ? plane : p.nx;
   auto chunk = [&](int64_t begin, int64_t end) {
-    if (by_planes)
+    if (order == Order::kPatchGroups)
       COARSEGRAIN_ISA_CALL(lattice_patch_planes, u, kx, ky, out, begin, end, p);
+    else if (order == Order::kAcrossPlanes)
+      COARSEGRAIN_ISA_CALL(lattice_rows_across_planes, u, kx, ky, out, begin, end, p);
     else
       COARSEGRAIN_ISA_CALL(lattice_rows, u, kx, ky, out, begin, end, p);
   };

@@ -21,6 +21,9 @@
   void lattice_rows(const T* u, const T* kx, const T* ky, T* out, int64_t begin, int64_t end,        \
                     const LatticeRate& p);                                                           \
   template <typename T>                                                                              \
+  void lattice_rows_across_planes(const T* u, const T* kx, const T* ky, T* out, int64_t begin,       \
+                                  int64_t end, const LatticeRate& p);                                \
+  template <typename T>                                                                              \
   void lattice_patch_planes(const T* u, const T* kx, const T* ky, T* out, int64_t begin, int64_t end, \
                             const LatticeRate& p);                                                   \
   }
@@ -31,6 +34,8 @@
   template PivotFailure diffusion_rows<T>(const T*, const T*, const T*, const T*, T*, int64_t, int64_t,   \
                                           int64_t, const DiffusionStep&);                                 \
   template void lattice_rows<T>(const T*, const T*, const T*, T*, int64_t, int64_t, const LatticeRate&);       \
+  template void lattice_rows_across_planes<T>(const T*, const T*, const T*, T*, int64_t, int64_t,              \
+                                              const LatticeRate&);                                             \
   template void lattice_patch_planes<T>(const T*, const T*, const T*, T*, int64_t, int64_t, const LatticeRate&);
 
 COARSEGRAIN_DECLARE_TRIDIAGONAL_KERNELS(generic)
