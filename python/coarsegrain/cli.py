@@ -385,6 +385,25 @@ def _reproduce_patel2021(out: Path, args: argparse.Namespace) -> int:
     return _check_and_run(patel2021, out, cfg, args)
 
 
+def _reproduce_arbabi2020(out: Path, args: argparse.Namespace) -> int:
+    from .experiments import arbabi2020
+
+    given = {"sections": tuple(args.sections) if args.sections else None, "epochs_1d": args.epochs_1d,
+             "epochs_2d": args.epochs_2d, "train_1d": args.train_1d, "test_1d": args.test_1d,
+             "train_2d": args.train_2d, "test_2d": args.test_2d}
+    cfg = arbabi2020.ArbabiConfig(full=args.full, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+    return _check_and_run(arbabi2020, out, cfg, args)
+
+
+def _arbabi_section(text: str) -> str:
+    """arbabi2020's --sections values."""
+    from .experiments.arbabi2020 import SECTIONS
+
+    if text not in SECTIONS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SECTIONS)}, got {text!r}")
+    return text
+
+
 def _patel_section(text: str) -> str:
     """patel2021's --sections values."""
     from .experiments.patel2021 import SECTIONS
@@ -395,7 +414,8 @@ def _patel_section(text: str) -> str:
 
 
 _REPRODUCE = {"kiyani2022": _reproduce_kiyani2022, "lanzoni2024": _reproduce_lanzoni2024,
-              "barsinai2019": _reproduce_barsinai2019, "patel2021": _reproduce_patel2021}
+              "barsinai2019": _reproduce_barsinai2019, "patel2021": _reproduce_patel2021,
+              "arbabi2020": _reproduce_arbabi2020}
 
 # Each paper's `coarsegrain reproduce PAPER --help`: what it runs, its default size and time (the
 # figures of README.md's "Results", on the 2-core VM) and what --full runs.
@@ -431,6 +451,16 @@ _PAPER_HELP = {
         "N = 800/3200/12800; 32 Brownian sets of 51,200 particles x 200 steps, 2 seeds; 8 Levy sets of "
         "262,144 particles x 100 steps per beta; about 20 minutes on 2 CPU cores. --full: the paper's sizes (100 sets "
         "of 1000 steps, 819,200 Levy particles, 5/10 seeds; hours)."),
+    "arbabi2020": (
+        "Arbabi et al. 2020: homogenized PDEs learned from equation-free (patch dynamics, gap-tooth) data",
+        "Sec. 5.1: patch-dynamics data of 1D heterogeneous diffusion (9 teeth, Dirichlet ends), a* fitted from "
+        "the data against sqrt(1.1^2 - 1), the functional MLP F on (u, u_x, u_xx) and the conv net G trained on "
+        "dU/dt, their right-hand sides and BDF rollouts against the homogenized PDE. Sec. 5.2: gap-tooth data of "
+        "the Eq 25-26 lattice (16^2 patches), the effective tensor fitted from the data against the cell "
+        "problem's D* and the paper's Eq 27, F on spectral derivatives and G, rollouts against the exact "
+        "homogenized solution, Figs 4-8. Default size: 4 + 1 one-dimensional trajectories over t in [0, 1], "
+        "100 epochs; 34 + 6 two-dimensional trajectories, 60 epochs; about 10 minutes on 2 CPU cores. --full: "
+        "the paper's 8 + 2 and 85 + 15 trajectories, 300 / 200 epochs (about 30 minutes)."),
 }
 
 
@@ -590,7 +620,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--rtol", type=_positive_float, help="tolerance of --method etd4-adaptive (default 1e-4)")
     sim.add_argument("--full", action="store_true",
                      help="particle presets (patel-*): the paper's sizes (100 sets x 1000 steps) instead of the "
-                          "small default; the phase-field presets are the papers' sizes already")
+                          "small default; equation-free presets (arbabi-*): the paper's 10 / 100 trajectories; "
+                          "the phase-field presets are the papers' sizes already")
     taking = _presets_taking()
     sim.add_argument("--n-particles", type=_positive_int, metavar="N",
                      help=f"particles per set; only for {', '.join(taking['n_particles'])} "
@@ -668,6 +699,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sec. 5 training: adam (default; Table 2's) or lbfgs (full-batch L-BFGS: slower per "
                             "model, closer to the exact symbols)")
     patel.add_argument("--levy-seeds", type=_positive_int, help="weight seeds per Levy model (default 1)")
+    arbabi = paper("arbabi2020", device=_cpu_only)
+    arbabi.add_argument("--sections", nargs="+", type=_arbabi_section, metavar="SECTION",
+                        help="subset of 1d 2d (default: both)")
+    arbabi.add_argument("--epochs-1d", type=_positive_int, help="training epochs of the 1D nets (default 100)")
+    arbabi.add_argument("--epochs-2d", type=_positive_int, help="training epochs of the 2D nets (default 60)")
+    arbabi.add_argument("--train-1d", type=_positive_int, help="1D training trajectories (default 4)")
+    arbabi.add_argument("--test-1d", type=_positive_int, help="1D held-out trajectories (default 1)")
+    arbabi.add_argument("--train-2d", type=_positive_int, help="2D training trajectories (default 34)")
+    arbabi.add_argument("--test-2d", type=_positive_int, help="2D held-out trajectories (default 6)")
     rep.set_defaults(func=_cmd_reproduce)
 
     roll = command("rollout", help="long rollout of a recurrent model (shipped or a checkpoint) into HDF5")

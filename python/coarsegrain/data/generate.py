@@ -131,12 +131,18 @@ def simulate(spec: SimulationSpec, path: str | Path, *, overwrite: bool = False,
 
     ``with_rhs=False`` leaves out ``/rhs`` (half the file; sequence models do not need it).
     A :class:`~coarsegrain.particles.ParticleSpec` (the ``patel-*`` presets) runs the particle
-    simulator, which writes no ``/rhs``.
+    simulator, which writes no ``/rhs``; the equation-free specs (``arbabi-*``,
+    :mod:`coarsegrain.equation_free.datasets`) run patch dynamics or the gap-tooth scheme.
     """
+    from ..equation_free.datasets import GapToothSpec, PatchDynamicsSpec, simulate_gap_tooth, simulate_patch_dynamics
     from ..particles.ensemble import ParticleSpec, simulate_particles
 
     if isinstance(spec, ParticleSpec):
         return simulate_particles(spec, path, overwrite=overwrite, progress=progress)
+    if isinstance(spec, PatchDynamicsSpec):
+        return simulate_patch_dynamics(spec, path, overwrite=overwrite, progress=progress)
+    if isinstance(spec, GapToothSpec):
+        return simulate_gap_tooth(spec, path, overwrite=overwrite, progress=progress)
     dtype = getattr(torch, spec.compute_dtype)
     device = spec_device(spec.name, spec.device)
     _check_space(spec, Path(path), overwrite, with_rhs)

@@ -20,12 +20,19 @@ By default they are small (4 sets, fewer particles, 100 steps: seconds); ``full=
 (``coarsegrain simulate --full``) gives the paper's 100 sets of 1000 steps (t = 1, the final time
 of the paper's Fig 4). Five mixture components (the paper's text; its Eq 22 says ten); densities
 ``u = counts · n_bins / N`` (mean 1), as the dataset's metadata says.
+
+arbabi2020 §5.1-5.2 (equation-free data, :mod:`coarsegrain.equation_free.datasets`):
+``arbabi-patch-1d`` (patch dynamics of 1D heterogeneous diffusion, 9 teeth on [0, 1] with
+Dirichlet ends, U and dU/dt every 1e-3) and ``arbabi-gaptooth-2d`` (the gap-tooth scheme of the
+Eq 25-26 lattice, 16 x 16 patches, U and dU/dt every 0.01). Small by default (2 trajectories to
+t = 0.1; 4 trajectories); ``full=True`` the paper's 10 (8 + 2) trajectories to t = 1 and 100.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+from ..equation_free.datasets import GapToothSpec, PatchDynamicsSpec
 from ..grid import Grid
 from ..particles import LevyFlight, ParticleSpec
 from ..systems import AllenCahn, CahnHilliard, PhaseFieldCrystal, lanzoni, make_stepper, quartic
@@ -92,6 +99,22 @@ def _patel_levy_2d(full: bool = False) -> ParticleSpec:
                     "small: 4 x 16,384 particles x 100 steps, --full: 100 x 819,200 x 1000")
 
 
+def _arbabi_patch_1d(full: bool = False) -> PatchDynamicsSpec:
+    return PatchDynamicsSpec(
+        n_traj=10 if full else 2, t_end=1.0 if full else 0.1,
+        description="arbabi2020 sec. 5.1: patch dynamics of (a(x/eps) u_x)_x, a = 1.1 + sin, eps 1e-5, 9 teeth on "
+                    "[0, 1] (Dirichlet), burst 2 x CN 5e-7, projective Euler 1e-3, Eq 23 ICs; U and dU/dt every "
+                    "1e-3; small: 2 x t 0.1, --full: 10 (8 + 2) x t 1")
+
+
+def _arbabi_gaptooth_2d(full: bool = False) -> GapToothSpec:
+    return GapToothSpec(
+        n_traj=100 if full else 4,
+        description="arbabi2020 sec. 5.2: gap-tooth scheme of the Eq 25-26 lattice, 16^2 patches of 5^2 points "
+                    "on [0, 2pi)^2, spectral edgy coupling, Eq 28 ICs; U and dU/dt every 0.01 to t 1; small: 4 "
+                    "trajectories, --full: 100")
+
+
 PRESETS: dict[str, Callable[..., SimulationSpec | ParticleSpec]] = {
     "kiyani-allen-cahn": _kiyani_allen_cahn,
     "kiyani-cahn-hilliard": _kiyani_cahn_hilliard,
@@ -99,8 +122,10 @@ PRESETS: dict[str, Callable[..., SimulationSpec | ParticleSpec]] = {
     "lanzoni-ch3d": _lanzoni_ch3d,
     "patel-brownian-1d": _patel_brownian_1d,
     "patel-levy-2d": _patel_levy_2d,
+    "arbabi-patch-1d": _arbabi_patch_1d,
+    "arbabi-gaptooth-2d": _arbabi_gaptooth_2d,
 }
-"""Preset name -> a function giving its spec (the particle presets take ``full``)."""
+"""Preset name -> a function giving its spec (the particle and arbabi presets take ``full``)."""
 
 
 def get_preset(name: str, *, n_traj: int | None = None, grid: list[int] | None = None,
@@ -122,6 +147,10 @@ def get_preset(name: str, *, n_traj: int | None = None, grid: list[int] | None =
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    if name.startswith("arbabi-"):
+        return _arbabi_preset(name, n_traj=n_traj, t_end=t_end, save_every=save_every, dtype=dtype, device=device,
+                              seed=seed, dt=dt, full=full, grid=grid, method=method, rtol=rtol,
+                              n_particles=n_particles, anisotropy=anisotropy)
     if name.startswith("patel-"):
         return _particle_preset(name, n_traj=n_traj, grid=grid, t_end=t_end, save_every=save_every, dtype=dtype,
                                 device=device, seed=seed, method=method, dt=dt, rtol=rtol, full=full,
@@ -183,4 +212,18 @@ def _particle_preset(name: str, *, grid, method, rtol, full, n_particles, anisot
         changes["n_particles"] = n_particles
     if anisotropy is not None:
         changes["initial"] = {**spec.initial, "anisotropy": float(anisotropy)}
+    return spec.replace(**changes) if changes else spec
+
+
+def _arbabi_preset(name: str, *, full: bool, grid, method, rtol, n_particles, anisotropy,
+                   **overrides) -> PatchDynamicsSpec | GapToothSpec:
+    """The equation-free presets (arbabi2020): their grids and micro-solvers are fixed by the paper, so
+    only the ensemble's size, times, seed and stored precision can change (``dt``: the projective step
+    in 1D, the sampling interval in 2D)."""
+    for key, value in (("grid", grid), ("method", method), ("rtol", rtol), ("n_particles", n_particles),
+                       ("anisotropy", anisotropy)):
+        if value is not None:
+            raise ValueError(f"{name}: {key} does not apply to the equation-free presets (arbabi-*)")
+    spec = PRESETS[name](full=full)
+    changes = {k: v for k, v in overrides.items() if v is not None}
     return spec.replace(**changes) if changes else spec
