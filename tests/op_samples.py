@@ -1083,19 +1083,19 @@ OPS.update({
 # --- the 2D lattice diffusion rate (lattice_diffusion_rate, arbabi2020 Eq 25) --------------------
 
 
-def _lattice_reference(u, kx, ky, h, boundary="periodic"):
+def _lattice_reference(u, kx, ky, spacing, boundary="periodic"):
     """Eq 25 with np.roll, x the last axis: kx[..., j, i] couples (i, j) and (i + 1, j), ky[..., j, i]
     couples (i, j) and (i, j + 1); on a patch the ring is set to 0 (interior points never wrap)."""
     kx, ky = np.broadcast_to(kx, u.shape), np.broadcast_to(ky, u.shape)
     rate = (kx * (np.roll(u, -1, -1) - u) + np.roll(kx, 1, -1) * (np.roll(u, 1, -1) - u)
-            + ky * (np.roll(u, -1, -2) - u) + np.roll(ky, 1, -2) * (np.roll(u, 1, -2) - u)) / h**2
+            + ky * (np.roll(u, -1, -2) - u) + np.roll(ky, 1, -2) * (np.roll(u, 1, -2) - u)) / spacing**2
     if boundary == "patch" and rate.size:
         rate[..., 0, :] = rate[..., -1, :] = 0.0
         rate[..., :, 0] = rate[..., :, -1] = 0.0
     return (rate,)
 
 
-LATTICE_CASES = [  # u shape, kx shape, ky shape (None: u's), h, boundary (None: the default), grad
+LATTICE_CASES = [  # u shape, kx shape, ky shape (None: u's), spacing, boundary (None: the default), grad
     ((5, 7), None, None, 0.3, "periodic", True),
     ((2, 5, 4), (5, 4), None, 0.7, "patch", True),
     ((2, 3, 3), None, (3, 3), 1.3, "patch", True),
@@ -1110,13 +1110,13 @@ LATTICE_CASES = [  # u shape, kx shape, ky shape (None: u's), h, boundary (None:
 
 
 def _lattice_samples(dtype, device):
-    for k, (shape, kx_shape, ky_shape, h, boundary, grad) in enumerate(LATTICE_CASES):
+    for k, (shape, kx_shape, ky_shape, spacing, boundary, grad) in enumerate(LATTICE_CASES):
         rng = _rng("lattice", k)
         u = _randn(rng, shape, dtype, device)
         kx, ky = (torch.from_numpy(0.5 + 2.0 * rng.random(s or shape)).to(device, dtype) for s in (kx_shape, ky_shape))
-        args = (u, kx, ky, h) + (() if boundary is None else (boundary,))
-        # each rate sums 8 products of |k| |u| over h^2
-        scale = 8 * float(u.abs().max()) * 2.5 / h**2
+        args = (u, kx, ky, spacing) + (() if boundary is None else (boundary,))
+        # each rate sums 8 products of |k| |u| over spacing^2
+        scale = 8 * float(u.abs().max()) * 2.5 / spacing**2
         yield Sample(args, id=f"{shape}-{boundary}", grad=grad, scale=scale)
 
 
@@ -1133,9 +1133,9 @@ def _lattice_bad(device):
     op = "lattice_diffusion_rate"
     z = lambda *s, dtype=f32: _z(*s, dtype=dtype, device=device)  # noqa: E731
 
-    def call(u=None, kx=None, ky=None, h=0.1, boundary="periodic"):
+    def call(u=None, kx=None, ky=None, spacing=0.1, boundary="periodic"):
         u = z(2, 4, 5) if u is None else u
-        return (u, z(4, 5) + 1.0 if kx is None else kx, z(4, 5) + 1.0 if ky is None else ky, h, boundary)
+        return (u, z(4, 5) + 1.0 if kx is None else kx, z(4, 5) + 1.0 if ky is None else ky, spacing, boundary)
 
     yield Bad("int u", call(u=z(2, 4, 5, dtype=torch.int32)), TypeError,
               rf"^{op}: u must be a float32 or float64 tensor, got Int")
@@ -1150,7 +1150,8 @@ def _lattice_bad(device):
     yield Bad("kx rank", call(kx=z(1, 2, 4, 5)), ValueError, rf"^{op}: kx must have the shape of u .* got \[1, 2, 4, 5\]")
     yield Bad("ky 1-d", call(ky=z(5)), ValueError, rf"^{op}: ky must have the shape of u .* got \[5\]")
     for value in (0.0, -1.0, math.nan, math.inf):
-        yield Bad(f"h {value}", call(h=value), ValueError, rf"^{op}: h must be a positive finite number, got {value:g}")
+        yield Bad(f"spacing {value}", call(spacing=value), ValueError,
+                  rf"^{op}: spacing must be a positive finite number, got {value:g}")
     yield Bad("boundary", call(boundary="dirichlet"), ValueError,
               rf"^{op}: boundary must be 'periodic' or 'patch', got 'dirichlet'")
     yield Bad("patch too small", call(u=z(3, 2, 5), kx=z(2, 5), ky=z(2, 5), boundary="patch"), ValueError,

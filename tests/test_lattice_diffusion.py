@@ -45,7 +45,7 @@ def test_periodic_rates_sum_to_zero(dtype, shape, k_shape):
     u = _field(shape, dtype, 1)
     kx, ky = _field(k_shape, dtype, 2, positive=True), _field(k_shape, dtype, 3, positive=True)
     h = 0.37
-    rate = ops.lattice_diffusion_rate(u, kx, ky, h=h)
+    rate = ops.lattice_diffusion_rate(u, kx, ky, spacing=h)
     total = rate.double().sum(dim=(-2, -1))
     bound = 16 * torch.finfo(dtype).eps * _term_scale(u, kx, ky, h).sum(dim=(-2, -1))
     assert torch.all(total.abs() <= bound), (total, bound)
@@ -70,7 +70,7 @@ def test_patch_interior_rates_sum_to_the_ring_flux(dtype, shape, k_shape):
     u = _field(shape, dtype, 4)
     kx, ky = _field(k_shape, dtype, 5, positive=True), _field(k_shape, dtype, 6, positive=True)
     h = 0.0131
-    rate = ops.lattice_diffusion_rate(u, kx, ky, h=h, boundary="patch")
+    rate = ops.lattice_diffusion_rate(u, kx, ky, spacing=h, boundary="patch")
     assert torch.all(rate[..., 0, :] == 0) and torch.all(rate[..., -1, :] == 0)
     assert torch.all(rate[..., :, 0] == 0) and torch.all(rate[..., :, -1] == 0)
     total = rate.double().sum(dim=(-2, -1)).numpy()
@@ -105,13 +105,13 @@ def test_the_papers_three_periodic_lattice_matches_a_loop_over_eq_25(dtype):
     expected = _eq25_loop(u.T.copy(), lambda i, j: KX[i % 3, j % 3], lambda i, j: KY[i % 3, j % 3], h).T
     # the op's layout: kx[j, i] = KX[i mod 3, j mod 3], i.e. the transposed matrix, tiled
     kx, ky = np.tile(KX.T, (ny // 3, nx // 3)), np.tile(KY.T, (ny // 3, nx // 3))
-    got = ops.lattice_diffusion_rate(*(torch.from_numpy(a).to(dtype) for a in (u, kx, ky)), h=h).double().numpy()
+    got = ops.lattice_diffusion_rate(*(torch.from_numpy(a).to(dtype) for a in (u, kx, ky)), spacing=h).double().numpy()
     scale = float(_term_scale(*(torch.from_numpy(a) for a in (u, kx, ky)), h).max())
     np.testing.assert_allclose(got, expected, rtol=0, atol=16 * torch.finfo(dtype).eps * scale)
     # the heterogeneity matters at the lattice scale: the same field with the matrices untransposed
     # (x and y bonds swapped for an index convention mix-up) differs by far more than round-off
     wrong = np.tile(KX, (ny // 3, nx // 3))
-    other = ops.lattice_diffusion_rate(*(torch.from_numpy(a) for a in (u, wrong, ky)), h=h).numpy()
+    other = ops.lattice_diffusion_rate(*(torch.from_numpy(a) for a in (u, wrong, ky)), spacing=h).numpy()
     assert np.abs(other - expected).max() > 1e3 * 16 * torch.finfo(dtype).eps * scale
 
 
@@ -120,27 +120,27 @@ def test_the_papers_three_periodic_lattice_matches_a_loop_over_eq_25(dtype):
 def test_core_matches_the_torch_op(dtype, boundary):
     u = _field((2, 3, 7, 6), dtype, 7)
     kx, ky = _field((3, 7, 6), dtype, 8, positive=True), _field((7, 6), dtype, 9, positive=True)
-    got = _core.lattice_diffusion_rate(u.numpy(), kx.numpy(), ky.numpy(), h=0.4, boundary=boundary)
-    expected = ops.lattice_diffusion_rate(u, kx, ky, h=0.4, boundary=boundary)
+    got = _core.lattice_diffusion_rate(u.numpy(), kx.numpy(), ky.numpy(), spacing=0.4, boundary=boundary)
+    expected = ops.lattice_diffusion_rate(u, kx, ky, spacing=0.4, boundary=boundary)
     assert got.dtype == u.numpy().dtype and got.shape == u.shape
     np.testing.assert_array_equal(got, expected.numpy())
     # non-contiguous NumPy input: copied to C order first
-    got = _core.lattice_diffusion_rate(u.numpy()[..., ::-1].copy()[..., ::-1], kx.numpy(), ky.numpy(), h=0.4,
+    got = _core.lattice_diffusion_rate(u.numpy()[..., ::-1].copy()[..., ::-1], kx.numpy(), ky.numpy(), spacing=0.4,
                                        boundary=boundary)
     np.testing.assert_array_equal(got, expected.numpy())
 
 
 def test_core_errors():
     with pytest.raises(ValueError, match=r"^lattice_diffusion_rate: boundary must be 'periodic' or 'patch', got 'x'$"):
-        _core.lattice_diffusion_rate(np.zeros((3, 3)), np.ones((3, 3)), np.ones((3, 3)), h=1.0, boundary="x")
+        _core.lattice_diffusion_rate(np.zeros((3, 3)), np.ones((3, 3)), np.ones((3, 3)), spacing=1.0, boundary="x")
     with pytest.raises(ValueError, match=r"^lattice_diffusion_rate: ky must have the shape of u \[3, 4\]"):
-        _core.lattice_diffusion_rate(np.zeros((3, 4)), np.ones((3, 4)), np.ones((4, 3)), h=1.0)
-    with pytest.raises(ValueError, match=r"^lattice_diffusion_rate: h must be a positive finite number, got nan$"):
-        _core.lattice_diffusion_rate(np.zeros((3, 4)), np.ones((3, 4)), np.ones((3, 4)), h=math.nan)
+        _core.lattice_diffusion_rate(np.zeros((3, 4)), np.ones((3, 4)), np.ones((4, 3)), spacing=1.0)
+    with pytest.raises(ValueError, match=r"^lattice_diffusion_rate: spacing must be a positive finite number, got nan$"):
+        _core.lattice_diffusion_rate(np.zeros((3, 4)), np.ones((3, 4)), np.ones((3, 4)), spacing=math.nan)
     with pytest.raises(TypeError, match=r"^lattice_diffusion_rate: kx must have the dtype of u \(float64\), got float32"):
-        _core.lattice_diffusion_rate(np.zeros((3, 4)), np.ones((3, 4), np.float32), np.ones((3, 4)), h=1.0)
+        _core.lattice_diffusion_rate(np.zeros((3, 4)), np.ones((3, 4), np.float32), np.ones((3, 4)), spacing=1.0)
     with pytest.raises(TypeError, match=r"^lattice_diffusion_rate: u must be a float32 or float64 array"):
-        _core.lattice_diffusion_rate(np.zeros((3, 4), np.int32), np.ones((3, 4)), np.ones((3, 4)), h=1.0)
+        _core.lattice_diffusion_rate(np.zeros((3, 4), np.int32), np.ones((3, 4)), np.ones((3, 4)), spacing=1.0)
 
 
 # Shapes that take each order of the CPU kernel's work: groups of whole small patches, rows across
@@ -162,7 +162,7 @@ def test_every_cpu_path_matches_numpy(shape, kx_shape, ky_shape, boundary):
 
     u = _field(shape, f64, 30)
     kx, ky = _field(kx_shape, f64, 31, positive=True), _field(ky_shape, f64, 32, positive=True)
-    got = ops.lattice_diffusion_rate(u, kx, ky, h=0.25, boundary=boundary).numpy()
+    got = ops.lattice_diffusion_rate(u, kx, ky, spacing=0.25, boundary=boundary).numpy()
     (expected,) = _lattice_reference(u.numpy(), kx.numpy(), ky.numpy(), 0.25, boundary)
     np.testing.assert_allclose(got, expected, rtol=0, atol=64 * np.finfo(np.float64).eps * float(np.abs(expected).max()))
 
@@ -175,32 +175,32 @@ def test_same_bits_for_any_thread_count_and_any_batch_split(shape, kx_shape, ky_
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one = ops.lattice_diffusion_rate(u, kx, ky, h=0.1, boundary=boundary)
+        one = ops.lattice_diffusion_rate(u, kx, ky, spacing=0.1, boundary=boundary)
         torch.set_num_threads(max(3, threads))
-        many = ops.lattice_diffusion_rate(u, kx, ky, h=0.1, boundary=boundary)
+        many = ops.lattice_diffusion_rate(u, kx, ky, spacing=0.1, boundary=boundary)
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(one, many)
     for k in (0, shape[0] // 2, shape[0] - 1):  # a batch entry alone takes other chunk and group boundaries
         ky_k = ky[k] if ky.dim() == u.dim() else ky
-        assert torch.equal(ops.lattice_diffusion_rate(u[k], kx, ky_k, h=0.1, boundary=boundary), one[k])
+        assert torch.equal(ops.lattice_diffusion_rate(u[k], kx, ky_k, spacing=0.1, boundary=boundary), one[k])
 
 
 def test_wrapper_broadcasts_the_diffusivities():
     u = _field((2, 3, 6, 5), f64, 13)
     kx = _field((6, 5), f64, 14, positive=True).requires_grad_()
     ky = _field((3, 1, 5), f64, 15, positive=True)  # broadcasts to u: expanded
-    got = ops.lattice_diffusion_rate(u, kx[None, None], ky, h=0.3)
-    expected = ops.lattice_diffusion_rate(u, kx.detach(), ky.expand(2, 3, 6, 5).contiguous(), h=0.3)
+    got = ops.lattice_diffusion_rate(u, kx[None, None], ky, spacing=0.3)
+    expected = ops.lattice_diffusion_rate(u, kx.detach(), ky.expand(2, 3, 6, 5).contiguous(), spacing=0.3)
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
     got.sum().backward()
     assert kx.grad.shape == (6, 5)
     with pytest.raises(ValueError, match=r"^lattice_diffusion_rate: ky must have the shape of u \[2, 3, 6, 5\]"):
-        ops.lattice_diffusion_rate(u, kx, ky[:, :, :4], h=0.3)
-    with pytest.raises(TypeError, match=r"^lattice_diffusion_rate: h must be a number, got str"):
-        ops.lattice_diffusion_rate(u, kx, kx, h="0.3")
+        ops.lattice_diffusion_rate(u, kx, ky[:, :, :4], spacing=0.3)
+    with pytest.raises(TypeError, match=r"^lattice_diffusion_rate: spacing must be a number, got str"):
+        ops.lattice_diffusion_rate(u, kx, kx, spacing="0.3")
     with pytest.raises(TypeError, match=r"^lattice_diffusion_rate: kx must be a torch.Tensor, got ndarray"):
-        ops.lattice_diffusion_rate(u, np.ones((6, 5)), kx, h=0.3)
+        ops.lattice_diffusion_rate(u, np.ones((6, 5)), kx, spacing=0.3)
 
 
 @pytest.mark.parametrize("boundary", ["periodic", "patch"])
@@ -210,9 +210,9 @@ def test_gradients_are_the_adjoint(boundary):
     kx, ky = _field((6, 7), f64, 18, positive=True), _field((3, 6, 7), f64, 19, positive=True)
     du, dkx, dky = _field((3, 6, 7), f64, 20), _field((6, 7), f64, 21), _field((3, 6, 7), f64, 22)
     inputs = [t.clone().requires_grad_() for t in (u, kx, ky)]
-    rate = ops.lattice_diffusion_rate(*inputs, h=0.6, boundary=boundary)
+    rate = ops.lattice_diffusion_rate(*inputs, spacing=0.6, boundary=boundary)
     grads = torch.autograd.grad(rate, inputs, g)
-    r = lambda a, b, c: ops.lattice_diffusion_rate(a, b, c, h=0.6, boundary=boundary)  # noqa: E731
+    r = lambda a, b, c: ops.lattice_diffusion_rate(a, b, c, spacing=0.6, boundary=boundary)  # noqa: E731
     base = r(u, kx, ky)
     for grad, direction, moved in zip(grads, (du, dkx, dky), (r(u + du, kx, ky), r(u, kx + dkx, ky), r(u, kx, ky + dky))):
         lhs = float((g * (moved - base)).sum())
@@ -224,7 +224,7 @@ def test_compiled_gradients_match_eager():
     kx, ky = (_field((5, 5), f64, s, positive=True).requires_grad_() for s in (24, 25))
 
     def loss(u, kx, ky):
-        return ops.lattice_diffusion_rate(u, kx, ky, h=0.0131, boundary="patch").square().sum()
+        return ops.lattice_diffusion_rate(u, kx, ky, spacing=0.0131, boundary="patch").square().sum()
 
     eager = torch.autograd.grad(loss(u, kx, ky), (u, kx, ky))
     torch._dynamo.reset()
@@ -237,7 +237,7 @@ def test_readme_example_runs():
     kx = torch.from_numpy(np.tile(KX.T, (2, 2))[:5, :5]).float()
     ky = torch.from_numpy(np.tile(KY.T, (2, 2))[:5, :5]).float()
     u2 = torch.rand(100, 16, 16, 5, 5, generator=torch.Generator().manual_seed(26))
-    rate = ops.lattice_diffusion_rate(u2, kx, ky, h=0.0131, boundary="patch")
+    rate = ops.lattice_diffusion_rate(u2, kx, ky, spacing=0.0131, boundary="patch")
     assert rate.shape == u2.shape and float(rate[..., 0, :].abs().max()) == 0.0
     u2 = u2 + 1e-6 * rate  # an explicit micro-step (dt < h^2 / (4 max kappa) ~ 6.6e-6 for stability)
     assert bool(torch.isfinite(u2).all())
@@ -252,14 +252,14 @@ def test_cuda_matches_cpu(dtype):
     kx, ky = _field((3, 33, 70), dtype, 28, positive=True), _field((33, 70), dtype, 29, positive=True)
     tol = dict(rtol=1e-5, atol=1e-3) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-9)
     for boundary in ("periodic", "patch"):
-        cpu = ops.lattice_diffusion_rate(u, kx, ky, h=0.05, boundary=boundary)
-        gpu = ops.lattice_diffusion_rate(u.cuda(), kx.cuda(), ky.cuda(), h=0.05, boundary=boundary)
+        cpu = ops.lattice_diffusion_rate(u, kx, ky, spacing=0.05, boundary=boundary)
+        gpu = ops.lattice_diffusion_rate(u.cuda(), kx.cuda(), ky.cuda(), spacing=0.05, boundary=boundary)
         torch.testing.assert_close(gpu.cpu(), cpu, **tol)
         inputs = [t.cuda().requires_grad_() for t in (u, kx, ky)]
-        gpu_grads = torch.autograd.grad(ops.lattice_diffusion_rate(*inputs, h=0.05, boundary=boundary).square().sum(),
+        gpu_grads = torch.autograd.grad(ops.lattice_diffusion_rate(*inputs, spacing=0.05, boundary=boundary).square().sum(),
                                         inputs)
         inputs = [t.clone().requires_grad_() for t in (u, kx, ky)]
-        cpu_grads = torch.autograd.grad(ops.lattice_diffusion_rate(*inputs, h=0.05, boundary=boundary).square().sum(),
+        cpu_grads = torch.autograd.grad(ops.lattice_diffusion_rate(*inputs, spacing=0.05, boundary=boundary).square().sum(),
                                         inputs)
         for a, b in zip(gpu_grads, cpu_grads):
             torch.testing.assert_close(a.cpu(), b, rtol=1e-4 if dtype == torch.float32 else 1e-11,

@@ -362,7 +362,7 @@ def _wrapper_calls():
         "heterogeneous_diffusion_step": (lambda u: ops.heterogeneous_diffusion_step(u, torch.ones(6, dtype=f64), dx=0.1,
                                                                                    dt=0.01, left=1.0),
                                          [r(2, 5)]),
-        "lattice_diffusion_rate": (lambda u, kx, ky: ops.lattice_diffusion_rate(u, kx, ky, h=0.7, boundary="patch"),
+        "lattice_diffusion_rate": (lambda u, kx, ky: ops.lattice_diffusion_rate(u, kx, ky, spacing=0.7, boundary="patch"),
                                    [r(2, 5, 4), r(5, 4).abs() + 0.5, r(2, 5, 4).abs() + 0.5]),
         "weno5_flux": (ops.weno5_flux, [r(2, 8)]),
         "weno5_reconstruct": (ops.weno5_reconstruct, [r(2, 8)]),

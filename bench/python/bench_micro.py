@@ -124,8 +124,8 @@ def bench_lattice(reps: int) -> list[dict]:
         row = {"dtype": str(dtype), "case": name, "shape": list(shape), "boundary": boundary, "h": h,
                "points": int(u.size)}
         row["copy_u_s"] = benchutil.median_time(lambda: np.copyto(buf, u), reps)
-        row["ours_s"] = benchutil.median_time(lambda: ops.lattice_diffusion_rate(tu, tkx, tky, h=h, boundary=boundary),
-                                              reps)
+        row["ours_s"] = benchutil.median_time(
+            lambda: ops.lattice_diffusion_rate(tu, tkx, tky, spacing=h, boundary=boundary), reps)
         row["ours_points_per_s"] = u.size / row["ours_s"]
         row["ours_fraction_of_copy"] = row["copy_u_s"] / row["ours_s"]
         row["numpy_roll_s"] = benchutil.median_time(lambda: numpy_rate(u, kx, ky, h, patch), reps)
@@ -140,7 +140,7 @@ def bench_lattice(reps: int) -> list[dict]:
         try:
             torch.set_num_threads(1)
             row["one_thread_ours_s"] = benchutil.median_time(
-                lambda: ops.lattice_diffusion_rate(tu, tkx, tky, h=h, boundary=boundary), reps)
+                lambda: ops.lattice_diffusion_rate(tu, tkx, tky, spacing=h, boundary=boundary), reps)
             row["one_thread_torch_eager_s"] = benchutil.median_time(lambda: torch_rate(tu, tkx, tky, h, patch), reps)
             row["one_thread_torch_compile_s"] = benchutil.median_time(lambda: compiled(tu, tkx, tky, h, patch), reps)
         finally:
@@ -149,7 +149,7 @@ def bench_lattice(reps: int) -> list[dict]:
             row[f"one_thread_speedup_vs_{peer}"] = row[f"one_thread_{peer}_s"] / row["one_thread_ours_s"]
         row["one_thread_speedup_vs_numpy_roll"] = row["numpy_roll_s"] / row["one_thread_ours_s"]
         # correctness in the same run: against the float64 NumPy formula, relative to the term scale
-        ours = ops.lattice_diffusion_rate(tu, tkx, tky, h=h, boundary=boundary).double().numpy()
+        ours = ops.lattice_diffusion_rate(tu, tkx, tky, spacing=h, boundary=boundary).double().numpy()
         ref = numpy_rate(u.astype(np.float64), kx.astype(np.float64), ky.astype(np.float64), h, patch)
         scale = 8 * float(np.abs(u).max()) * float(max(kx.max(), ky.max())) / h**2
         row["max_error_vs_numpy_float64_over_term_scale"] = float(np.abs(ours - ref).max()) / scale

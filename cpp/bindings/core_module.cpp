@@ -382,7 +382,7 @@ py::array heterogeneous_diffusion_step(const py::array& u, const py::array& a_fa
 }
 
 // The 2D lattice diffusion rate (same checks and messages as the torch operator).
-py::array lattice_diffusion_rate(const py::array& u, const py::array& kx, const py::array& ky, double h,
+py::array lattice_diffusion_rate(const py::array& u, const py::array& kx, const py::array& ky, double spacing,
                                  const std::string& boundary) {
   const char* op = "lattice_diffusion_rate";
   const bool f32 = is_float32(op, "u", u);
@@ -393,7 +393,7 @@ py::array lattice_diffusion_rate(const py::array& u, const py::array& kx, const 
   const std::vector<int64_t> shape = shape_of(u), kx_shape = shape_of(kx), ky_shape = shape_of(ky);
   const coarsegrain::LatticeRate rate = coarsegrain::validate::lattice_rate(
       op, shape.data(), static_cast<int64_t>(shape.size()), kx_shape.data(), static_cast<int64_t>(kx_shape.size()),
-      ky_shape.data(), static_cast<int64_t>(ky_shape.size()), h, boundary);
+      ky_shape.data(), static_cast<int64_t>(ky_shape.size()), spacing, boundary);
   auto go = [&](auto tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     auto uc = c_array<T>(u);
@@ -566,8 +566,8 @@ PYBIND11_MODULE(_core, m) {
         "One implicit step of u_t = (a u_x)_x on [*batch, n] cells, a_faces [n + 1] or [*batch, n + 1], "
         "Dirichlet walls left / right (numbers or [*batch]). See coarsegrain.ops.heterogeneous_diffusion_step.");
   m.def("lattice_diffusion_rate", &lattice_diffusion_rate, py::arg("u"), py::arg("kx"), py::arg("ky"), py::kw_only(),
-        py::arg("h"), py::arg("boundary") = "periodic",
+        py::arg("spacing"), py::arg("boundary") = "periodic",
         "The rate du/dt of 2D lattice heterogeneous diffusion (arbabi2020 Eq 25) of u [*batch, ny, nx] (x last) with "
-        "bond diffusivities kx, ky (u's shape or a trailing part of it), spacing h, boundary 'periodic' or 'patch'. "
-        "See coarsegrain.ops.lattice_diffusion_rate.");
+        "bond diffusivities kx, ky (u's shape or a trailing part of it), the lattice spacing, boundary 'periodic' or "
+        "'patch'. See coarsegrain.ops.lattice_diffusion_rate.");
 }

@@ -125,7 +125,7 @@ PivotFailure heterogeneous_diffusion_step(const T* u, const T* a_faces, const T*
 
 template <typename T>
 void lattice_diffusion_rate(const T* u, const T* kx, const T* ky, T* out, const LatticeRate& p) {
-  if (p.planes < 0 || p.ny < 0 || p.nx < 0 || p.kx_planes < 1 || p.ky_planes < 1 || !(p.h > 0) ||
+  if (p.planes < 0 || p.ny < 0 || p.nx < 0 || p.kx_planes < 1 || p.ky_planes < 1 || !(p.spacing > 0) ||
       (p.boundary == LatticeBoundary::kPatch && (p.ny < 3 || p.nx < 3)))
     throw std::invalid_argument("lattice_diffusion_rate: bad sizes or spacing (check with validate::lattice_rate)");
   const int64_t plane = p.ny * p.nx, points = p.planes * plane;

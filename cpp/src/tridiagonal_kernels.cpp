@@ -135,7 +135,7 @@ void lattice_rows(const T* u, const T* kx, const T* ky, T* out, int64_t begin, i
   using lattice_math::rate;
   using lattice_math::rate_at;
   const int64_t ny = p.ny, nx = p.nx, plane = ny * nx;
-  const T inv_h2 = T(1.0 / (p.h * p.h));
+  const T inv_spacing_sq = T(1.0 / (p.spacing * p.spacing));
   const bool periodic = p.boundary == LatticeBoundary::kPeriodic;
   for (int64_t r = begin; r < end;) {
     const int64_t b = r / ny, first = r % ny, last = first + (end - r) < ny ? first + (end - r) : ny;  // rows [first, last)
@@ -150,15 +150,15 @@ void lattice_rows(const T* u, const T* kx, const T* ky, T* out, int64_t begin, i
 #pragma omp simd
       for (int64_t q = j0 * nx + 1; q < p1; ++q)
         o[q] = rate(uu[q], uu[q + 1], uu[q - 1], uu[q + nx], uu[q - nx], kxx[q], kxx[q - 1], kyy[q], kyy[q - nx],
-                    inv_h2);
+                    inv_spacing_sq);
       for (int64_t j = j0; j < j1; ++j) {
-        o[j * nx] = rate_at(uu, kxx, kyy, ny, nx, j, int64_t(0), periodic, inv_h2);
-        o[j * nx + nx - 1] = rate_at(uu, kxx, kyy, ny, nx, j, nx - 1, periodic, inv_h2);
+        o[j * nx] = rate_at(uu, kxx, kyy, ny, nx, j, int64_t(0), periodic, inv_spacing_sq);
+        o[j * nx + nx - 1] = rate_at(uu, kxx, kyy, ny, nx, j, nx - 1, periodic, inv_spacing_sq);
       }
     }
     for (int64_t j = first; j < last; ++j) {
       if (j != 0 && j != ny - 1) continue;
-      for (int64_t i = 0; i < nx; ++i) o[j * nx + i] = rate_at(uu, kxx, kyy, ny, nx, j, i, periodic, inv_h2);
+      for (int64_t i = 0; i < nx; ++i) o[j * nx + i] = rate_at(uu, kxx, kyy, ny, nx, j, i, periodic, inv_spacing_sq);
     }
   }
 }
@@ -173,7 +173,7 @@ void lattice_rows_across_planes(const T* u, const T* kx, const T* ky, T* out, in
   using lattice_math::rate;
   using lattice_math::rate_at;
   const int64_t ny = p.ny, nx = p.nx, plane = ny * nx;
-  const T inv_h2 = T(1.0 / (p.h * p.h));
+  const T inv_spacing_sq = T(1.0 / (p.spacing * p.spacing));
   const bool periodic = p.boundary == LatticeBoundary::kPeriodic;
   const T* __restrict kxx = kx;
   const T* __restrict kyy = ky;
@@ -182,15 +182,16 @@ void lattice_rows_across_planes(const T* u, const T* kx, const T* ky, T* out, in
     const T* __restrict uu = u + b * plane;
     T* __restrict o = out + b * plane;
     if (j == 0 || j == ny - 1) {
-      for (int64_t i = 0; i < nx; ++i) o[j * nx + i] = rate_at(uu, kxx, kyy, ny, nx, j, i, periodic, inv_h2);
+      for (int64_t i = 0; i < nx; ++i) o[j * nx + i] = rate_at(uu, kxx, kyy, ny, nx, j, i, periodic, inv_spacing_sq);
       continue;
     }
     const int64_t q1 = j * nx + nx - 1;
 #pragma omp simd
     for (int64_t q = j * nx + 1; q < q1; ++q)
-      o[q] = rate(uu[q], uu[q + 1], uu[q - 1], uu[q + nx], uu[q - nx], kxx[q], kxx[q - 1], kyy[q], kyy[q - nx], inv_h2);
-    o[j * nx] = rate_at(uu, kxx, kyy, ny, nx, j, int64_t(0), periodic, inv_h2);
-    o[j * nx + nx - 1] = rate_at(uu, kxx, kyy, ny, nx, j, nx - 1, periodic, inv_h2);
+      o[q] = rate(uu[q], uu[q + 1], uu[q - 1], uu[q + nx], uu[q - nx], kxx[q], kxx[q - 1], kyy[q], kyy[q - nx],
+                  inv_spacing_sq);
+    o[j * nx] = rate_at(uu, kxx, kyy, ny, nx, j, int64_t(0), periodic, inv_spacing_sq);
+    o[j * nx + nx - 1] = rate_at(uu, kxx, kyy, ny, nx, j, nx - 1, periodic, inv_spacing_sq);
   }
 }
 
@@ -206,7 +207,7 @@ void lattice_patch_planes(const T* u, const T* kx, const T* ky, T* out, int64_t 
   using lattice_math::rate;
   const int64_t ny = p.ny, nx = p.nx, plane = ny * nx;
   const int64_t group = plane >= 4096 ? 1 : 4096 / plane;
-  const T inv_h2 = T(1.0 / (p.h * p.h));
+  const T inv_spacing_sq = T(1.0 / (p.spacing * p.spacing));
   // Plain new[] (see for_each_system): room for kx and ky tiled over a group.
   T* tiles = new T[static_cast<size_t>(2 * group * plane)];
   for (int64_t g = 0; g < group; ++g)
@@ -225,7 +226,8 @@ void lattice_patch_planes(const T* u, const T* kx, const T* ky, T* out, int64_t 
     const int64_t last = (b1 - b0 - 1) * plane + (ny - 1) * nx - 1;
 #pragma omp simd
     for (int64_t q = nx + 1; q < last; ++q)
-      o[q] = rate(uu[q], uu[q + 1], uu[q - 1], uu[q + nx], uu[q - nx], kxx[q], kxx[q - 1], kyy[q], kyy[q - nx], inv_h2);
+      o[q] = rate(uu[q], uu[q + 1], uu[q - 1], uu[q + nx], uu[q - nx], kxx[q], kxx[q - 1], kyy[q], kyy[q - nx],
+                  inv_spacing_sq);
     for (int64_t b = 0; b < b1 - b0; ++b) {
       T* ring = o + b * plane;
       for (int64_t i = 0; i < nx; ++i) ring[i] = ring[(ny - 1) * nx + i] = T(0);

@@ -106,7 +106,7 @@ RestrictShape restrict_average_shape(const int64_t* shape, int64_t rank, int64_t
 }
 
 LatticeRate lattice_rate(const char* op, const int64_t* u_shape, int64_t u_rank, const int64_t* kx_shape,
-                         int64_t kx_rank, const int64_t* ky_shape, int64_t ky_rank, double h,
+                         int64_t kx_rank, const int64_t* ky_shape, int64_t ky_rank, double spacing,
                          std::string_view boundary) {
   if (u_rank < 2)
     fail(op, ": u must be [*batch, ny, nx] (at least the two grid axes), got shape ", format_shape(u_shape, u_rank));
@@ -130,8 +130,9 @@ LatticeRate lattice_rate(const char* op, const int64_t* u_shape, int64_t u_rank,
   };
   p.kx_planes = planes_of("kx", kx_shape, kx_rank);
   p.ky_planes = planes_of("ky", ky_shape, ky_rank);
-  if (!(std::isfinite(h) && h > 0)) fail(op, ": h must be a positive finite number, got ", h);
-  p.h = h;
+  if (!(std::isfinite(spacing) && spacing > 0))
+    fail(op, ": spacing must be a positive finite number, got ", spacing);
+  p.spacing = spacing;
   if (boundary == "periodic")
     p.boundary = LatticeBoundary::kPeriodic;
   else if (boundary == "patch")

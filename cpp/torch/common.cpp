@@ -414,7 +414,7 @@ DiffusionCall prepare_diffusion(const at::Tensor& u, const at::Tensor& a_faces, 
   return call;
 }
 
-LatticeCall prepare_lattice(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double h,
+LatticeCall prepare_lattice(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double spacing,
                             c10::string_view boundary) {
   const char* op = "lattice_diffusion_rate";
   check_float_tensor(op, "u", u);
@@ -423,7 +423,7 @@ LatticeCall prepare_lattice(const at::Tensor& u, const at::Tensor& kx, const at:
   LatticeCall call;
   call.rate = checked([&] {
     return validate::lattice_rate(op, u.sizes().data(), u.dim(), kx.sizes().data(), kx.dim(), ky.sizes().data(),
-                                  ky.dim(), h, std::string_view(boundary.data(), boundary.size()));
+                                  ky.dim(), spacing, std::string_view(boundary.data(), boundary.size()));
   });
   call.u = u.contiguous();
   call.kx = kx.contiguous();

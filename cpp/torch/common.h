@@ -195,13 +195,13 @@ struct DiffusionCall {
 DiffusionCall prepare_diffusion(const at::Tensor& u, const at::Tensor& a_faces, const at::Tensor& left,
                                 const at::Tensor& right, double dx, double dt, c10::string_view scheme);
 
-// lattice_diffusion_rate(u, kx, ky, h, boundary): contiguous u [*batch, ny, nx], kx and ky (u's
+// lattice_diffusion_rate(u, kx, ky, spacing, boundary): contiguous u [*batch, ny, nx], kx and ky (u's
 // shape or a trailing part of it), the output, and the kernel's parameters.
 struct LatticeCall {
   at::Tensor u, kx, ky, output;
   LatticeRate rate;
 };
-LatticeCall prepare_lattice(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double h,
+LatticeCall prepare_lattice(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double spacing,
                             c10::string_view boundary);
 
 // Raises the ValueError of a zero pivot (when `failure` failed), naming the system by its batch index.

@@ -58,8 +58,9 @@ TORCH_LIBRARY(coarsegrain, m) {
         "str scheme=\"backward_euler\") -> Tensor", tags);
   // The rate of 2D lattice heterogeneous diffusion (coarsegrain/lattice.h, arbabi2020 Eq 25): u
   // [*batch, ny, nx] (x last), bond diffusivities kx, ky of u's shape or a trailing part of it,
-  // spacing h, boundary "periodic" or "patch" (0 on the ring of edge values).
-  m.def("lattice_diffusion_rate(Tensor u, Tensor kx, Tensor ky, float h, str boundary=\"periodic\") -> Tensor", tags);
+  // lattice spacing, boundary "periodic" or "patch" (0 on the ring of edge values).
+  m.def("lattice_diffusion_rate(Tensor u, Tensor kx, Tensor ky, float spacing, str boundary=\"periodic\") -> Tensor",
+        tags);
 }
 
 namespace {

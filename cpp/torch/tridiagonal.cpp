@@ -37,9 +37,9 @@ at::Tensor heterogeneous_diffusion_step_cpu(const at::Tensor& u, const at::Tenso
   return call.output;
 }
 
-at::Tensor lattice_diffusion_rate_cpu(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double h,
+at::Tensor lattice_diffusion_rate_cpu(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double spacing,
                                       c10::string_view boundary) {
-  LatticeCall call = prepare_lattice(u, kx, ky, h, boundary);
+  LatticeCall call = prepare_lattice(u, kx, ky, spacing, boundary);
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "lattice_diffusion_rate", [&] {
     lattice_diffusion_rate(call.u.const_data_ptr<scalar_t>(), call.kx.const_data_ptr<scalar_t>(),
                            call.ky.const_data_ptr<scalar_t>(), call.output.mutable_data_ptr<scalar_t>(), call.rate);

@@ -50,14 +50,14 @@ __global__ void diffusion_kernel(const T* __restrict__ u, const T* __restrict__ 
 template <typename T>
 __global__ void lattice_rate_kernel(const T* __restrict__ u, const T* __restrict__ kx, const T* __restrict__ ky,
                                     T* __restrict__ out, int64_t total, int64_t ny, int64_t nx, int64_t kx_planes,
-                                    int64_t ky_planes, bool periodic, T inv_h2) {
+                                    int64_t ky_planes, bool periodic, T inv_spacing_sq) {
   const int64_t plane = ny * nx;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t q = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; q < total; q += stride) {
     const int64_t b = q / plane, at = q - b * plane, j = at / nx, i = at - j * nx;
     const T* kxp = kx + (kx_planes == 1 ? 0 : b % kx_planes) * plane;
     const T* kyp = ky + (ky_planes == 1 ? 0 : b % ky_planes) * plane;
-    out[q] = lattice_math::rate_at(u + b * plane, kxp, kyp, ny, nx, j, i, periodic, inv_h2);
+    out[q] = lattice_math::rate_at(u + b * plane, kxp, kyp, ny, nx, j, i, periodic, inv_spacing_sq);
   }
 }
 
@@ -72,7 +72,7 @@ cudaError_t lattice_diffusion_rate(const T* u, const T* kx, const T* ky, T* out,
   const int64_t blocks = std::min<int64_t>((total + kRateThreads - 1) / kRateThreads, int64_t(1) << 20);
   lattice_rate_kernel<T><<<static_cast<unsigned>(blocks), kRateThreads, 0, stream>>>(
       u, kx, ky, out, total, p.ny, p.nx, p.kx_planes, p.ky_planes, p.boundary == LatticeBoundary::kPeriodic,
-      T(1.0 / (p.h * p.h)));
+      T(1.0 / (p.spacing * p.spacing)));
   return cudaGetLastError();
 }
 

@@ -65,10 +65,10 @@ at::Tensor heterogeneous_diffusion_step_cuda(const at::Tensor& u, const at::Tens
   return call.output;
 }
 
-at::Tensor lattice_diffusion_rate_cuda(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double h,
+at::Tensor lattice_diffusion_rate_cuda(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double spacing,
                                        c10::string_view boundary) {
   const c10::cuda::CUDAGuard guard(u.device());
-  LatticeCall call = prepare_lattice(u, kx, ky, h, boundary);
+  LatticeCall call = prepare_lattice(u, kx, ky, spacing, boundary);
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "lattice_diffusion_rate", [&] {
     C10_CUDA_CHECK(coarsegrain::cuda::lattice_diffusion_rate(
         call.u.const_data_ptr<scalar_t>(), call.kx.const_data_ptr<scalar_t>(), call.ky.const_data_ptr<scalar_t>(),

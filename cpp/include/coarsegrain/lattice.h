@@ -8,7 +8,7 @@
 // every patch, or one per patch for every trajectory). Eq 25, in flux form:
 //
 //   du_{j,i}/dt = [kx_{j,i} (u_{j,i+1} - u_{j,i}) + kx_{j,i-1} (u_{j,i-1} - u_{j,i})
-//                + ky_{j,i} (u_{j+1,i} - u_{j,i}) + ky_{j-1,i} (u_{j-1,i} - u_{j,i})] / h^2.
+//                + ky_{j,i} (u_{j+1,i} - u_{j,i}) + ky_{j-1,i} (u_{j-1,i} - u_{j,i})] / spacing^2.
 //
 // Boundaries:
 //   periodic  every index wraps on the whole [ny, nx] grid (any ny, nx >= 0);
@@ -31,7 +31,7 @@ struct LatticeRate {
   int64_t planes = 0;  // [ny, nx] planes of u: the product of its leading axes
   int64_t ny = 0, nx = 0;
   int64_t kx_planes = 1, ky_planes = 1;  // distinct planes of kx / ky; plane b of u uses b % k*_planes
-  double h = 1;
+  double spacing = 1;  // the lattice spacing
   LatticeBoundary boundary = LatticeBoundary::kPeriodic;
 };
 

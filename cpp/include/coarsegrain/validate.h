@@ -62,11 +62,11 @@ struct RestrictShape {
 RestrictShape restrict_average_shape(const int64_t* shape, int64_t rank, int64_t ndim,
                                      int64_t factor);
 
-// lattice_diffusion_rate(u, kx, ky, h, boundary): u [*batch, ny, nx]; kx and ky of u's shape or a
-// trailing part of it with at least [ny, nx]; h positive and finite; boundary "periodic" or
+// lattice_diffusion_rate(u, kx, ky, spacing, boundary): u [*batch, ny, nx]; kx and ky of u's shape or a
+// trailing part of it with at least [ny, nx]; spacing positive and finite; boundary "periodic" or
 // "patch" (then ny, nx >= 3). Checked in this order; returns the kernel's parameters.
 LatticeRate lattice_rate(const char* op, const int64_t* u_shape, int64_t u_rank, const int64_t* kx_shape,
-                         int64_t kx_rank, const int64_t* ky_shape, int64_t ky_rank, double h,
+                         int64_t kx_rank, const int64_t* ky_shape, int64_t ky_rank, double spacing,
                          std::string_view boundary);
 
 }  // namespace coarsegrain::validate

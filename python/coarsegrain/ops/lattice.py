@@ -3,7 +3,7 @@
 2D gap-tooth / patch scheme (sec. 5.2, Eq 25)::
 
     du_{i,j}/dt = [kx_{i,j} (u_{i+1,j} - u_{i,j}) + kx_{i-1,j} (u_{i-1,j} - u_{i,j})
-                 + ky_{i,j} (u_{i,j+1} - u_{i,j}) + ky_{i,j-1} (u_{i,j-1} - u_{i,j})] / h^2
+                 + ky_{i,j} (u_{i,j+1} - u_{i,j}) + ky_{i,j-1} (u_{i,j-1} - u_{i,j})] / spacing^2
 
 Layout: ``u`` is ``[*batch, ny, nx]`` with x the last axis, so the paper's point ``(i, j)`` is
 ``u[..., j, i]``; ``kx[..., j, i]`` is the diffusivity of the bond between ``(i, j)`` and ``(i + 1, j)``
@@ -13,7 +13,7 @@ and ``ky[..., j, i]`` the one between ``(i, j)`` and ``(i, j + 1)``. A paper mat
 Differentiable to any order in ``u``, ``kx`` and ``ky``. The rate is linear in ``u`` with a symmetric
 operator (a weighted graph Laplacian), so the gradient in ``u`` is the op itself applied to the
 upstream gradient (zeroed on a patch's ring first, whose rates are not computed); the gradients in
-the diffusivities are one product per bond, ``(u_{i+1} - u_i)(g_i - g_{i+1}) / h^2``, summed over the
+the diffusivities are one product per bond, ``(u_{i+1} - u_i)(g_i - g_{i+1}) / spacing^2``, summed over the
 axes a diffusivity is repeated over. That backward is composed of this op and elementwise torch
 ops, not a compiled adjoint: it runs on every device the op runs on, is itself differentiable
 (second derivatives for free), and its only non-trivial part is already compiled; the two bond
@@ -51,7 +51,8 @@ def _fit_diffusivity(k: Tensor, u: Tensor) -> Tensor:
         return k
 
 
-def lattice_diffusion_rate(u: Tensor, kx: Tensor, ky: Tensor, *, h: float, boundary: str = "periodic") -> Tensor:
+def lattice_diffusion_rate(u: Tensor, kx: Tensor, ky: Tensor, *, spacing: float,
+                           boundary: str = "periodic") -> Tensor:
     """The rate ``du/dt`` of 2D lattice heterogeneous diffusion (arbabi2020 Eq 25), in flux form.
 
     ``u``: ``[*batch, ny, nx]`` float32 / float64, x the last axis (point ``(i, j)`` is ``u[..., j, i]``).
@@ -59,7 +60,7 @@ def lattice_diffusion_rate(u: Tensor, kx: Tensor, ky: Tensor, *, h: float, bound
     ``ky[..., j, i]`` between ``(i, j)`` and ``(i, j + 1)``; of ``u``'s shape, or a trailing part of it
     with at least ``[ny, nx]`` (repeated over ``u``'s leading axes: one pattern for all patches, or
     one per patch for every trajectory), or anything that broadcasts to ``u`` (expanded, a copy).
-    ``h``: the lattice spacing (positive, finite).
+    ``spacing``: the lattice spacing (positive, finite).
 
     ``boundary``:
 
@@ -76,12 +77,12 @@ def lattice_diffusion_rate(u: Tensor, kx: Tensor, ky: Tensor, *, h: float, bound
     _check_tensor(_OP, "u", u)
     _check_tensor(_OP, "kx", kx)
     _check_tensor(_OP, "ky", ky)
-    if isinstance(h, bool) or not isinstance(h, (int, float)):
-        raise TypeError(f"{_OP}: h must be a number, got {type(h).__name__}")
+    if isinstance(spacing, bool) or not isinstance(spacing, (int, float)):
+        raise TypeError(f"{_OP}: spacing must be a number, got {type(spacing).__name__}")
     if not isinstance(boundary, str):
         raise TypeError(f"{_OP}: boundary must be 'periodic' or 'patch', got {type(boundary).__name__}")
     return torch.ops.coarsegrain.lattice_diffusion_rate(u, _fit_diffusivity(kx, u), _fit_diffusivity(ky, u),
-                                                        float(h), boundary)
+                                                        float(spacing), boundary)
 
 
 # --- fake kernel: what prepare_lattice (cpp/torch/common.cpp) and validate::lattice_rate check ---
@@ -95,7 +96,7 @@ def _check_like(arg, t, like):
 
 
 @torch.library.register_fake("coarsegrain::lattice_diffusion_rate")
-def _(u, kx, ky, h, boundary="periodic"):
+def _(u, kx, ky, spacing, boundary="periodic"):
     _check_float(_OP, "u", u)
     _check_like("kx", kx, u)
     _check_like("ky", ky, u)
@@ -108,7 +109,8 @@ def _(u, kx, ky, h, boundary="periodic"):
             f"{_OP}: {name} must have the shape of u {_sizes(shape)} or a trailing part of it with at least "
             f"[ny, nx] = {_sizes(shape[-2:])} (the bond diffusivities, repeated over u's leading axes), got "
             f"{_sizes(k.shape)}"))
-    torch._check_value(math.isfinite(h) and h > 0, lambda: f"{_OP}: h must be a positive finite number, got {_num(h)}")
+    torch._check_value(math.isfinite(spacing) and spacing > 0, lambda: (
+        f"{_OP}: spacing must be a positive finite number, got {_num(spacing)}"))
     torch._check_value(boundary in LATTICE_BOUNDARIES, lambda: (
         f"{_OP}: boundary must be 'periodic' or 'patch', got '{boundary}'"))
     torch._check_value(boundary != "patch" or (shape[-2] >= 3 and shape[-1] >= 3), lambda: (
@@ -121,15 +123,15 @@ def _(u, kx, ky, h, boundary="periodic"):
 
 
 def _setup(ctx, inputs, output):
-    u, kx, ky, h, boundary = inputs
+    u, kx, ky, spacing, boundary = inputs
     ctx.save_for_backward(u, kx, ky)
-    ctx.h, ctx.boundary = h, boundary
+    ctx.spacing, ctx.boundary = spacing, boundary
 
 
-def _bond_gradient(u: Tensor, g: Tensor, axis: int, k: Tensor, inv_h2: float) -> Tensor:
-    """d<g, rate>/dk for the bonds along ``axis``: (u_next - u)(g - g_next) / h^2, summed over the
+def _bond_gradient(u: Tensor, g: Tensor, axis: int, k: Tensor, inv_spacing_sq: float) -> Tensor:
+    """d<g, rate>/dk for the bonds along ``axis``: (u_next - u)(g - g_next) / spacing^2, summed over the
     leading axes of u that k is repeated over."""
-    grad = (torch.roll(u, -1, axis) - u) * (g - torch.roll(g, -1, axis)) * inv_h2
+    grad = (torch.roll(u, -1, axis) - u) * (g - torch.roll(g, -1, axis)) * inv_spacing_sq
     extra = u.dim() - k.dim()
     return grad.sum(dim=tuple(range(extra))) if extra else grad
 
@@ -144,10 +146,10 @@ def _backward(ctx, grad):
     if ctx.boundary == "patch":
         g = F.pad(g[..., 1:-1, 1:-1], (1, 1, 1, 1))
     need = ctx.needs_input_grad
-    grad_u = torch.ops.coarsegrain.lattice_diffusion_rate(g, kx, ky, ctx.h, "periodic") if need[0] else None
-    inv_h2 = 1.0 / (ctx.h * ctx.h)
-    grad_kx = _bond_gradient(u, g, -1, kx, inv_h2) if need[1] else None
-    grad_ky = _bond_gradient(u, g, -2, ky, inv_h2) if need[2] else None
+    grad_u = torch.ops.coarsegrain.lattice_diffusion_rate(g, kx, ky, ctx.spacing, "periodic") if need[0] else None
+    inv_spacing_sq = 1.0 / (ctx.spacing * ctx.spacing)
+    grad_kx = _bond_gradient(u, g, -1, kx, inv_spacing_sq) if need[1] else None
+    grad_ky = _bond_gradient(u, g, -2, ky, inv_spacing_sq) if need[2] else None
     return grad_u, grad_kx, grad_ky, None, None
 
 

@@ -11,14 +11,14 @@ namespace coarsegrain::lattice_math {
 namespace {
 
 // Eq 25 at one point: c the centre value, x_plus / x_minus / y_plus / y_minus its neighbours at
-// i + 1, i - 1, j + 1, j - 1, k_* the diffusivities of the bonds to them, inv_h2 = 1 / h^2. One
+// i + 1, i - 1, j + 1, j - 1, k_* the diffusivities of the bonds to them, inv_spacing_sq = 1 / spacing^2. One
 // fixed order of operations, so every caller gets the same bits for the same operands.
 template <typename T>
 COARSEGRAIN_HOST_DEVICE T rate(T c, T x_plus, T x_minus, T y_plus, T y_minus, T k_x_plus, T k_x_minus, T k_y_plus,
-                               T k_y_minus, T inv_h2) {
+                               T k_y_minus, T inv_spacing_sq) {
   const T x_part = k_x_plus * (x_plus - c) + k_x_minus * (x_minus - c);
   const T y_part = k_y_plus * (y_plus - c) + k_y_minus * (y_minus - c);
-  return (x_part + y_part) * inv_h2;
+  return (x_part + y_part) * inv_spacing_sq;
 }
 
 COARSEGRAIN_HOST_DEVICE int64_t previous(int64_t i, int64_t n) { return i == 0 ? n - 1 : i - 1; }
@@ -30,12 +30,12 @@ COARSEGRAIN_HOST_DEVICE int64_t next(int64_t i, int64_t n) { return i == n - 1 ?
 // ky[p], ky[p - nx]), in the same order.
 template <typename T>
 COARSEGRAIN_HOST_DEVICE T rate_at(const T* u, const T* kx, const T* ky, int64_t ny, int64_t nx, int64_t j, int64_t i,
-                                  bool periodic, T inv_h2) {
+                                  bool periodic, T inv_spacing_sq) {
   if (!periodic && (j == 0 || i == 0 || j == ny - 1 || i == nx - 1)) return T(0);
   const int64_t row = j * nx, below = previous(j, ny) * nx, above = next(j, ny) * nx;
   const int64_t left = previous(i, nx), right = next(i, nx);
   return rate(u[row + i], u[row + right], u[row + left], u[above + i], u[below + i], kx[row + i], kx[row + left],
-              ky[row + i], ky[below + i], inv_h2);
+              ky[row + i], ky[below + i], inv_spacing_sq);
 }
 
 }  // namespace
