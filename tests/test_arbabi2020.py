@@ -214,6 +214,10 @@ def test_config_refuses_bad_values():
         A.ArbabiConfig(device="cuda").resolved()
     with pytest.raises(ValueError, match="t_end_1d"):
         A.ArbabiConfig(t_end_1d=0.0005).resolved()
+    with pytest.raises(ValueError, match="schedule"):
+        A.ArbabiConfig(schedule="step").resolved()
+    with pytest.raises(ValueError, match="schedule"):
+        A.train_rhs_model(A.RHS1D("F", 0.1), torch.zeros(2, 11), torch.zeros(2, 9), epochs=1, schedule="step")
     full = A.ArbabiConfig(full=True).resolved()
     assert (full["train_1d"], full["test_1d"], full["train_2d"], full["test_2d"]) == (8, 2, 85, 15)
 

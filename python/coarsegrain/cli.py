@@ -390,7 +390,7 @@ def _reproduce_arbabi2020(out: Path, args: argparse.Namespace) -> int:
 
     given = {"sections": tuple(args.sections) if args.sections else None, "epochs_1d": args.epochs_1d,
              "epochs_2d": args.epochs_2d, "train_1d": args.train_1d, "test_1d": args.test_1d,
-             "train_2d": args.train_2d, "test_2d": args.test_2d}
+             "train_2d": args.train_2d, "test_2d": args.test_2d, "schedule": args.lr_schedule}
     cfg = arbabi2020.ArbabiConfig(full=args.full, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
     return _check_and_run(arbabi2020, out, cfg, args)
 
@@ -708,6 +708,8 @@ def build_parser() -> argparse.ArgumentParser:
     arbabi.add_argument("--test-1d", type=_positive_int, help="1D held-out trajectories (default 1)")
     arbabi.add_argument("--train-2d", type=_positive_int, help="2D training trajectories (default 34)")
     arbabi.add_argument("--test-2d", type=_positive_int, help="2D held-out trajectories (default 6)")
+    arbabi.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None,
+                        help="Adam's rate 1e-3: cosine (default; decayed to 0 over the run) or constant (the paper's)")
     rep.set_defaults(func=_cmd_reproduce)
 
     roll = command("rollout", help="long rollout of a recurrent model (shipped or a checkpoint) into HDF5")
