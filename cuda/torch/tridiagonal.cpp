@@ -1,6 +1,5 @@
 // CUDA implementations of the tridiagonal ops (kernels in cuda/kernels/tridiagonal.cu). Each call
-// synchronizes once: a zero pivot must raise, as on the CPU. Also the 2D lattice diffusion rate
-// (no synchronization: it cannot fail on the device).
+// synchronizes once: a zero pivot must raise, as on the CPU.
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -9,7 +8,6 @@
 
 #include <limits>
 
-#include "coarsegrain/cuda/lattice.h"
 #include "coarsegrain/cuda/tridiagonal.h"
 #include "common.h"
 
@@ -65,22 +63,9 @@ at::Tensor heterogeneous_diffusion_step_cuda(const at::Tensor& u, const at::Tens
   return call.output;
 }
 
-at::Tensor lattice_diffusion_rate_cuda(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double spacing,
-                                       c10::string_view boundary) {
-  const c10::cuda::CUDAGuard guard(u.device());
-  LatticeCall call = prepare_lattice(u, kx, ky, spacing, boundary);
-  AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "lattice_diffusion_rate", [&] {
-    C10_CUDA_CHECK(coarsegrain::cuda::lattice_diffusion_rate(
-        call.u.const_data_ptr<scalar_t>(), call.kx.const_data_ptr<scalar_t>(), call.ky.const_data_ptr<scalar_t>(),
-        call.output.mutable_data_ptr<scalar_t>(), call.rate, stream()));
-  });
-  return call.output;
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(coarsegrain, CUDA, m) {
-  m.impl("lattice_diffusion_rate", &lattice_diffusion_rate_cuda);
   m.impl("tridiagonal_solve", &tridiagonal_solve_cuda);
   m.impl("heterogeneous_diffusion_step", &heterogeneous_diffusion_step_cuda);
 }

@@ -1,6 +1,6 @@
 // The point-wise math of the 2D lattice diffusion rate (coarsegrain/lattice.h), written once for
-// the CPU kernels (cpp/src/tridiagonal_kernels.cpp) and the CUDA kernel (cuda/kernels/
-// tridiagonal.cu). Internal linkage (see host_device.h).
+// the CPU kernels (cpp/src/lattice_kernels.cpp) and the CUDA kernel (cuda/kernels/lattice.cu).
+// Internal linkage (see host_device.h).
 #pragma once
 
 #include <cstdint>
