@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from coarsegrain import ops
 from coarsegrain.equation_free.coupling import (
     couple_patches_1d,
     couple_patches_2d,
@@ -14,11 +15,12 @@ from coarsegrain.equation_free.coupling import (
     interpolate_shift,
     lagrange_weights,
 )
-from coarsegrain.equation_free.homogenization import harmonic_mean_lattice
+from coarsegrain.equation_free.homogenization import ARBABI2020_KAPPA_X, ARBABI2020_KAPPA_Y, harmonic_mean_lattice
 from coarsegrain.equation_free.patch_scheme import (
     PatchScheme1D,
     PatchScheme2D,
     lattice_diffusion_rate_1d,
+    lattice_diffusion_rate_2d,
     lattice_diffusion_rate_2d_reference,
     tile_heterogeneity,
 )
@@ -224,6 +226,71 @@ def test_micro_rates_match_dense_numpy_reference():
     r1 = lattice_diffusion_rate_1d(t[0][0], t[1][0], h, boundary="periodic").numpy()
     ref1 = (kx[0] * (np.roll(u[0], -1) - u[0]) + np.roll(kx[0], 1) * (np.roll(u[0], 1) - u[0])) / h**2
     assert np.allclose(r1, ref1, atol=1e-12)
+
+
+def _eq25_term_scale(u, kx, ky, spacing):
+    """Per point, the sum of |each bond term| of Eq 25 (u[..., nx, ny], x = axis -2, periodic
+    neighbours): what the round-off of any order of summation is relative to."""
+    terms = (kx * (u.roll(-1, -2) - u).abs() + kx.roll(1, -2) * (u.roll(1, -2) - u).abs()
+             + ky * (u.roll(-1, -1) - u).abs() + ky.roll(1, -1) * (u.roll(1, -1) - u).abs())
+    return terms / spacing**2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("boundary", ["patch", "periodic"])
+def test_compiled_2d_micro_rate_matches_the_torch_reference_on_eq26(dtype, boundary):
+    # Eq 26's cell tiled over [3, 4] patches of 5 x 8 points (x first, nx != ny, kx != ky: a swap of
+    # the two axes or of the two diffusivities would show), h of the paper's 2D run
+    points = (5, 8)
+    kx = torch.as_tensor(tile_heterogeneity(ARBABI2020_KAPPA_X, points), dtype=dtype)
+    ky = torch.as_tensor(tile_heterogeneity(ARBABI2020_KAPPA_Y, points), dtype=dtype)
+    gen = torch.Generator().manual_seed(26)
+    u = torch.randn(3, 4, *points, generator=gen, dtype=torch.float64).to(dtype)
+    spacing = 2 * math.pi / 480
+    got = lattice_diffusion_rate_2d(u, kx, ky, spacing, boundary=boundary)
+    expected = lattice_diffusion_rate_2d_reference(u, kx, ky, spacing, boundary=boundary)
+    bound = 8 * torch.finfo(dtype).eps * _eq25_term_scale(u.double(), kx.double(), ky.double(), spacing)
+    assert torch.all((got.double() - expected.double()).abs() <= bound)
+    assert got.dtype == dtype and got.shape == u.shape
+    if boundary == "patch":
+        assert torch.all(got[..., [0, -1], :] == 0) and torch.all(got[..., :, [0, -1]] == 0)
+    # the op with its own (x last) roles unswapped is a different operator here
+    unswapped = ops.lattice_diffusion_rate(u, kx, ky, spacing=spacing, boundary=boundary)
+    assert (unswapped.double() - expected.double()).abs().max() > 1e3 * bound.max()
+    # and so is the reference with its axes transposed (the test sees the layout)
+    transposed = lattice_diffusion_rate_2d_reference(u.transpose(-1, -2), kx.transpose(-1, -2),
+                                                     ky.transpose(-1, -2), spacing, boundary).transpose(-1, -2)
+    assert (transposed.double() - expected.double()).abs().max() > 1e3 * bound.max()
+
+
+def test_compiled_2d_micro_rate_gradients_match_the_reference():
+    points = (5, 5)
+    kx = torch.as_tensor(tile_heterogeneity(ARBABI2020_KAPPA_X, points)).requires_grad_()
+    ky = torch.as_tensor(tile_heterogeneity(ARBABI2020_KAPPA_Y, points)).requires_grad_()
+    u = torch.randn(6, *points, generator=torch.Generator().manual_seed(3), dtype=torch.float64).requires_grad_()
+    weights = torch.randn(6, *points, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    grads = [torch.autograd.grad((rate(u, kx, ky, 0.1) * weights).sum(), (u, kx, ky))
+             for rate in (lattice_diffusion_rate_2d, lattice_diffusion_rate_2d_reference)]
+    for got, expected in zip(*grads):
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_patch_scheme_2d_default_micro_rate_is_the_compiled_op(dtype):
+    kw = dict(micro_spacing=2 * math.pi / 480, order=4, mode="edgy", kx_cell=ARBABI2020_KAPPA_X,
+              ky_cell=ARBABI2020_KAPPA_Y, dtype=dtype)
+    scheme = PatchScheme2D(6, 5, **kw)
+    assert scheme.micro_rate is lattice_diffusion_rate_2d
+    reference = PatchScheme2D(6, 5, micro_rate=lattice_diffusion_rate_2d_reference, **kw)
+    u = scheme.lift(lambda x, y: torch.cos(x) * torch.sin(2 * y + 0.3) + 0.2 * torch.sin(x - y))
+    u = u + 1e-3 * torch.randn(u.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64).to(dtype)
+    u = torch.stack([u, 2 * u - 0.1])  # a batch of two states
+    got, expected = scheme.rate(u), reference.rate(u)
+    coupled = scheme.couple(u).double()
+    bound = 8 * torch.finfo(dtype).eps * _eq25_term_scale(coupled, scheme.kx.double(), scheme.ky.double(),
+                                                           scheme.micro_spacing)
+    assert torch.all((got.double() - expected.double()).abs() <= bound)
+    assert got.abs().max() > 1.0  # not a vacuous comparison
 
 
 def test_tile_heterogeneity_checks_period():

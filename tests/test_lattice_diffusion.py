@@ -203,6 +203,30 @@ def test_wrapper_broadcasts_the_diffusivities():
         ops.lattice_diffusion_rate(u, np.ones((6, 5)), kx, spacing=0.3)
 
 
+def test_wrapper_reads_an_expanded_diffusivity_once():
+    # kx.expand(...) over u's leading axes (stride 0) goes to the op as the one [ny, nx] plane
+    from coarsegrain.ops.lattice import _fit_diffusivity
+
+    u = _field((4, 3, 6, 5), f64, 16)
+    kx = _field((6, 5), f64, 17, positive=True).requires_grad_()
+    ky = _field((3, 6, 5), f64, 18, positive=True)
+    expanded = kx.expand(4, 3, 6, 5)
+    assert _fit_diffusivity(expanded, u).shape == (6, 5)
+    assert _fit_diffusivity(ky.expand(4, 3, 6, 5), u).shape == (3, 6, 5)
+    assert _fit_diffusivity(kx.detach().repeat(4, 3, 1, 1), u).shape == (4, 3, 6, 5)  # a copy: read as it is
+    got = ops.lattice_diffusion_rate(u, expanded, ky.expand(4, 3, 6, 5), spacing=0.2, boundary="patch")
+    expected = ops.lattice_diffusion_rate(u, kx.detach().repeat(4, 3, 1, 1), ky.repeat(4, 1, 1, 1), spacing=0.2,
+                                          boundary="patch")
+    assert torch.equal(got, expected)
+    (grad,) = torch.autograd.grad(got.square().sum(), kx)
+    plain = kx.detach().repeat(4, 3, 1, 1).requires_grad_()
+    ops.lattice_diffusion_rate(u, plain, ky, spacing=0.2, boundary="patch").square().sum().backward()
+    torch.testing.assert_close(grad, plain.grad.sum(dim=(0, 1)), rtol=1e-13, atol=0)
+    # a repeat over a leading axis of the wrong size is still an error, not silently dropped
+    with pytest.raises(ValueError, match=r"^lattice_diffusion_rate: kx must have the shape of u \[4, 3, 6, 5\]"):
+        ops.lattice_diffusion_rate(u, kx.expand(2, 3, 6, 5), ky, spacing=0.2)
+
+
 @pytest.mark.parametrize("boundary", ["periodic", "patch"])
 def test_gradients_are_the_adjoint(boundary):
     # <g, d rate> = <grad, d input> for a random direction in each input (the rate is linear in each)

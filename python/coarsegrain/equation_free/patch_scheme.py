@@ -10,10 +10,11 @@ macroscale variable is the patch-centre average over the interior points (:meth:
 
 Micro models: 1D lattice diffusion ``du_j/dt = [c_j (u_{j+1} - u_j) + c_{j-1} (u_{j-1} - u_j)] / d^2``
 with bond diffusivities ``c`` (:func:`lattice_diffusion_rate_1d`), and arbabi2020 Eq 25 in 2D
-(:func:`lattice_diffusion_rate_2d_reference`, a torch reference kept until the compiled
-``coarsegrain.ops.lattice_diffusion_rate`` lands; pass that op as ``micro_rate`` to use it). The
-heterogeneity is tiled from each patch's first point (bond ``j`` gets ``c[j mod P]``); its period
-``P`` must divide the ``n - 2`` interior points so the edgy coupling pairs points of equal phase.
+(:func:`lattice_diffusion_rate_2d`: the compiled ``coarsegrain.ops.lattice_diffusion_rate`` in this
+module's layout; :func:`lattice_diffusion_rate_2d_reference` is an independent torch version, kept as
+the test oracle). The heterogeneity is tiled from each patch's first point (bond ``j`` gets
+``c[j mod P]``); its period ``P`` must divide the ``n - 2`` interior points so the edgy coupling
+pairs points of equal phase.
 
 Macroscale Jacobian: for diffusion the scheme is linear in the interior values, so the full
 operator is assembled column by column (the rate of each interior unit vector) and its eigenvalues
@@ -34,10 +35,12 @@ import scipy.sparse.linalg
 import torch
 from torch import Tensor
 
+from ..ops.lattice import lattice_diffusion_rate as _compiled_lattice_rate
 from .coupling import _check_mode, _check_order, _pair, couple_patches_1d, couple_patches_2d
 
 __all__ = [
     "lattice_diffusion_rate_1d",
+    "lattice_diffusion_rate_2d",
     "lattice_diffusion_rate_2d_reference",
     "tile_heterogeneity",
     "PatchScheme1D",
@@ -98,6 +101,22 @@ def lattice_diffusion_rate_2d_reference(u: Tensor, kx: Tensor, ky: Tensor, spaci
     fy = ky[..., :, :-1] * (u[..., :, 1:] - u[..., :, :-1])  # [.., nx, ny-1]
     interior = (fx[..., 1:, 1:-1] - fx[..., :-1, 1:-1] + fy[..., 1:-1, 1:] - fy[..., 1:-1, :-1]) / h2
     return torch.nn.functional.pad(interior, (1, 1, 1, 1))
+
+
+def lattice_diffusion_rate_2d(u: Tensor, kx: Tensor, ky: Tensor, spacing: float, boundary: str = "patch") -> Tensor:
+    """arbabi2020 Eq 25 on ``u[..., nx, ny]`` with the conventions of
+    :func:`lattice_diffusion_rate_2d_reference` (``i`` = x = axis -2, ``kx[..., i, j]`` the bond
+    (i, j)-(i+1, j), ``ky[..., i, j]`` the bond (i, j)-(i, j+1), broadcastable to ``u``), computed by
+    the compiled ``coarsegrain.ops.lattice_diffusion_rate`` (CPU and CUDA, differentiable).
+
+    That op takes x as the last axis. Eq 25 is symmetric in its two axes, so the op runs on ``u`` as
+    it is with the roles swapped: its bonds along the last axis are this layout's y bonds (``ky``),
+    its bonds along axis -2 the x bonds (``kx``); no transposed copies. A diffusivity expanded over
+    leading axes (stride 0) is read once, not copied per plane. At the paper's 16 x 16 patches of
+    5 x 5 points (one CPU thread) it is ~3x faster than the reference for one state and ~7x (float64)
+    to ~12x (float32) for a batch of 100."""
+    _check_boundary(boundary)
+    return _compiled_lattice_rate(u, ky, kx, spacing=_check_spacing(spacing), boundary=boundary)
 
 
 def tile_heterogeneity(cell, points: Sequence[int]) -> np.ndarray:
@@ -335,8 +354,8 @@ class PatchScheme2D(_PatchSchemeBase):
     micro spacing ``h`` in x and y (give ``micro_spacing`` or ``ratio``; ``r = (n - 1) h / (2Δ)``).
     Micro model Eq 25 with the bond cells ``kx_cell``, ``ky_cell`` (``[Px, Py]``, first index = i = x)
     tiled from each patch's first point. ``micro_rate(u[B, nx, ny], kx[B, nx, ny], ky[B, nx, ny],
-    spacing=h, boundary="patch")``, default :func:`lattice_diffusion_rate_2d_reference` (the
-    compiled ``coarsegrain.ops.lattice_diffusion_rate`` has this signature)."""
+    spacing=h, boundary="patch")`` (x = axis -2), default :func:`lattice_diffusion_rate_2d` (the
+    compiled op); :func:`lattice_diffusion_rate_2d_reference` is the torch version."""
 
     _dims = 2
 
@@ -375,7 +394,7 @@ class PatchScheme2D(_PatchSchemeBase):
         self.dtype, self.device = dtype, torch.device(device)
         self.kx = torch.as_tensor(tile_heterogeneity(kx_cell, (px, py)), dtype=dtype, device=self.device)
         self.ky = torch.as_tensor(tile_heterogeneity(ky_cell, (px, py)), dtype=dtype, device=self.device)
-        self.micro_rate = lattice_diffusion_rate_2d_reference if micro_rate is None else micro_rate
+        self.micro_rate = lattice_diffusion_rate_2d if micro_rate is None else micro_rate
 
     @property
     def xy(self) -> tuple[Tensor, Tensor]:

@@ -37,11 +37,16 @@ _OP = "lattice_diffusion_rate"
 
 
 def _fit_diffusivity(k: Tensor, u: Tensor) -> Tensor:
-    """``k`` in a shape the op takes: leading size-1 axes dropped (a view), and anything else that
-    broadcasts to ``u`` expanded to it; what does not broadcast goes as it is (the op names it)."""
+    """``k`` in a shape the op takes: leading axes of size 1, or of stride 0 (an ``expand``, one value
+    repeated) and ``u``'s size there, dropped (a view: the op then reads one plane, not a copy per
+    plane), and anything else that broadcasts to ``u`` expanded to it; what does not broadcast goes
+    as it is (the op names it)."""
     if u.dim() < 2 or k.dim() < 2:
         return k
-    while k.dim() > 2 and k.shape[0] == 1:
+    while k.dim() > 2:
+        repeated = k.stride(0) == 0 and 0 < k.shape[0] and k.dim() <= u.dim() and k.shape[0] == u.shape[-k.dim()]
+        if k.shape[0] != 1 and not repeated:
+            break
         k = k[0]
     if k.dim() <= u.dim() and tuple(k.shape) == tuple(u.shape[u.dim() - k.dim():]):
         return k
