@@ -59,6 +59,19 @@ def test_band_limited_delta_keeps_only_the_band():
         assert d.mean().item() == pytest.approx(1.0, abs=1e-12)
 
 
+def test_fractional_heat_moves_the_delta_along_eq26_and_band_limiting_commutes():
+    n = 32
+    d0 = P.delta_solution(n, 0.0)
+    for t in (0.01, 0.1):
+        assert torch.allclose(P.fractional_heat(d0, t), P.delta_solution(n, t), atol=1e-9)
+        assert torch.allclose(P.fractional_heat(P.band_limited(d0, 4), t), P.delta_band_solution(n, t, 4), atol=1e-9)
+    # the semigroup property, and band-limiting an already band-limited field changes nothing
+    u = torch.rand(n, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert torch.allclose(P.fractional_heat(P.fractional_heat(u, 0.02), 0.03), P.fractional_heat(u, 0.05), atol=1e-12)
+    b = P.band_limited(u, 5)
+    assert torch.allclose(P.band_limited(b, 5), b, atol=1e-12) and not torch.allclose(b, u)
+
+
 def _noisy_levy_frames(noise: float, n: int = 32, n_traj: int = 6, n_time: int = 40, dt: float = 1e-3):
     """Fields that evolve exactly under exp(-|k|^1.5 dt) from spectra decaying like exp(-|k| / 3),
     observed with white noise of standard deviation ``noise`` (a histogram's counting noise)."""
