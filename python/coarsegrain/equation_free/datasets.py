@@ -20,12 +20,11 @@ slot; here the equation-free estimate at each saved frame).
   1 (the unrelaxed t = 0 lift is left out: :attr:`GapToothSpec.times`). The scheme is linear, so by
   default it is advanced by its exact propagator ``expm(J dt)`` (``J`` its Jacobian on the interior
   values, 2304 x 2304); ``integrator="rk4"`` uses the scheme's own RK4 instead (the two agree to
-  round-off, tests/test_arbabi2020.py). Cost (one thread, measured): the Jacobian 2.2 s and its
-  exponential ~10 s once, then a 2304 x 2304 product per frame; RK4 needs steps of 1.8e-5 (its
-  stability limit), 56,600 to t = 1 at ~0.5 ms per rate evaluation and trajectory (2.0 ms for four
-  with the torch reference micro rate, 2.3 ms with the compiled
-  ``coarsegrain.ops.lattice_diffusion_rate`` through :func:`compiled_lattice_rate`: the spectral
-  coupling, not the micro rate, dominates), about 2 minutes per trajectory.
+  round-off, tests/test_arbabi2020.py). Cost (one thread, measured): the Jacobian 0.6 s and its
+  exponential 8 s once, then one 2304 x 2304 product per frame; RK4 needs steps of 1.8e-5 (its
+  stability limit), 56,600 to t = 1, at 0.35 ms per rate evaluation for one trajectory and 0.47 ms
+  for four (PatchScheme2D's default compiled micro rate; the torch reference: 0.38 and 0.64 ms, the
+  spectral coupling dominating): about half a minute per trajectory.
 
 Trajectory ``i`` uses ``seed + i``; its initial-condition parameters are stored in
 ``/trajectory_parameters``. Files are written trajectory by trajectory through
@@ -49,7 +48,6 @@ from .._progress import progress_bar
 
 __all__ = ["MacroGrid", "PatchDynamicsSpec", "GapToothSpec", "SineModes2D", "random_sine_modes_2d",
            "simulate_patch_dynamics", "simulate_gap_tooth", "exact_homogenized_2d", "gap_tooth_scheme", "lift_modes",
-           "compiled_lattice_rate",
            "ARBABI_A_STAR"]
 
 ARBABI_A_STAR = math.sqrt(1.1 ** 2 - 1)
@@ -404,16 +402,6 @@ def gap_tooth_scheme(spec: GapToothSpec, micro_rate=None):
     return PatchScheme2D(spec.patches, spec.points, micro_spacing=spec.micro_spacing, order=spec.order,
                          mode=spec.mode, kx_cell=ARBABI2020_KAPPA_X, ky_cell=ARBABI2020_KAPPA_Y,
                          micro_rate=micro_rate)
-
-
-def compiled_lattice_rate(u, kx, ky, spacing, boundary="patch"):
-    """``coarsegrain.ops.lattice_diffusion_rate`` with PatchScheme2D's conventions (``u[..., nx, ny]``,
-    ``kx`` along axis -2, keyword ``spacing``): the op takes x as the last axis."""
-    from ..ops import lattice_diffusion_rate
-
-    t = lambda a: a.transpose(-1, -2)  # noqa: E731
-    return t(lattice_diffusion_rate(t(u).contiguous(), t(kx).contiguous(), t(ky).contiguous(), h=spacing,
-                                    boundary=boundary))
 
 
 class _ExactPropagator:

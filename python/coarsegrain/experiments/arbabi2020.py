@@ -253,6 +253,43 @@ def relative_mse_per_snapshot(v: np.ndarray, v_h: np.ndarray) -> np.ndarray:
     return ((v - v_h) ** 2).sum(axis=axes) / np.maximum((centred ** 2).sum(axis=axes), 1e-300)
 
 
+class single_threaded_blas:
+    """Context manager: the OpenBLAS libraries loaded in this process (NumPy's and SciPy's) on one thread,
+    restored after. BDF factorizes a small dense Jacobian (256 x 256 in 2D) hundreds of times; beside
+    other busy processes OpenBLAS's thread team waits for lost cores at every call (measured on the
+    shared 2-core machine: ``lu_factor`` of 256 x 256 48 ms on its default threads, 1.5 ms on one)."""
+
+    _SETTERS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+                ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
+                ("openblas_set_num_threads", "openblas_get_num_threads"))
+
+    def __enter__(self):
+        import ctypes
+
+        self._restore = []
+        try:
+            paths = sorted({line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line.lower()})
+        except OSError:  # not Linux: leave the libraries alone
+            paths = []
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for setter, getter in self._SETTERS:
+                if hasattr(lib, setter) and hasattr(lib, getter):
+                    before = int(getattr(lib, getter)())
+                    getattr(lib, setter)(1)
+                    self._restore.append((getattr(lib, setter), before))
+                    break
+        return self
+
+    def __exit__(self, *exc):
+        for setter, before in self._restore:
+            setter(before)
+        return False
+
+
 def bdf_rollout(rhs: Callable[[Tensor], Tensor], U0: np.ndarray, times, *, rtol: float = 1e-6, atol: float = 1e-9,
                 jacobian: bool = True) -> np.ndarray:
     """``scipy.integrate.solve_ivp(method="BDF")`` of ``dU/dt = rhs(U)`` (``rhs``: ``[1, *shape] -> [1,
@@ -276,8 +313,9 @@ def bdf_rollout(rhs: Callable[[Tensor], Tensor], U0: np.ndarray, times, *, rtol:
         return torch.autograd.functional.jacobian(f_torch, torch.from_numpy(np.ascontiguousarray(y)),
                                                   vectorize=True).numpy()
 
-    sol = solve_ivp(fun, (float(times[0]), float(times[-1])), U0.reshape(-1), method="BDF", t_eval=times, rtol=rtol,
-                    atol=atol, jac=jac if jacobian else None)
+    with single_threaded_blas():
+        sol = solve_ivp(fun, (float(times[0]), float(times[-1])), U0.reshape(-1), method="BDF", t_eval=times,
+                        rtol=rtol, atol=atol, jac=jac if jacobian else None)
     out = np.full((times.size, U0.size), np.nan)
     out[: sol.y.shape[1]] = sol.y.T
     return out.reshape(times.size, *shape)
@@ -352,18 +390,20 @@ class ArbabiConfig:
 
 # --- §5.1 ------------------------------------------------------------------------------------------------
 
-def _dataset(spec, path: Path, progress: bool) -> tuple[dict, float]:
-    """The dataset at ``path`` (simulated first when missing) and the seconds its simulation took (kept
-    beside it in ``<path>.json``, so that a rerun reusing the data still reports them)."""
+def _dataset(spec, path: Path, progress: bool) -> tuple[dict, float, bool]:
+    """The dataset at ``path`` (simulated first when missing), the seconds its simulation took (kept
+    beside it in ``<path>.json``, so that a rerun reusing the data still reports them) and whether it
+    was reused."""
     from ..data import load, simulate
 
     timing = path.with_name(path.name + ".json")
-    if not path.exists():
+    reused = path.exists()
+    if not reused:
         t0 = time.perf_counter()
         simulate(spec, path, progress=progress)
         write_json_atomic(timing, {"seconds": time.perf_counter() - t0})
     seconds = json.loads(timing.read_text())["seconds"] if timing.exists() else float("nan")
-    return load(path), seconds
+    return load(path), seconds, reused
 
 
 def _section_1d(cfg: dict, out: Path, log, progress: bool) -> dict:
@@ -375,14 +415,14 @@ def _section_1d(cfg: dict, out: Path, log, progress: bool) -> dict:
     spec = get_preset("arbabi-patch-1d", full=True).replace(n_traj=n_train + n_test, t_end=cfg["t_end_1d"],
                                                              seed=cfg["seed"])
     tag = f"arbabi-patch-1d_{spec.n_traj}x{spec.t_end:g}_seed{cfg['seed']}"
-    data, t_data = _dataset(spec, out / "data" / f"{tag}.h5", progress)
+    data, t_data, reused = _dataset(spec, out / "data" / f"{tag}.h5", progress)
     U_all, R_all = data["fields"][:, :, 0], data["rhs"][:, :, 0]
     times, dx = data["time"], spec.grid.spacing[0]
     log(f"  1d data: {U_all.shape} ({t_data:.0f} s)")
     a_quad = harmonic_mean(oscillating_diffusivity(spec.eps), spec.eps)
     a_fit = fit_a_star(U_all[:n_train], R_all[:n_train], dx)
     res: dict[str, Any] = {"dataset": {"path": str(out / "data" / f"{tag}.h5"), "shape": list(U_all.shape),
-                                       "parameters": spec.metadata(), "seconds": t_data,
+                                       "parameters": spec.metadata(), "seconds": t_data, "reused": reused,
                                        "seconds_per_macro_step_per_trajectory":
                                            t_data / max(1, spec.n_steps * spec.n_traj)},
                            "a_star": {"exact": A_STAR, "quadrature": a_quad, "fitted": a_fit,
@@ -409,6 +449,8 @@ def _section_1d(cfg: dict, out: Path, log, progress: bool) -> dict:
     # held-out trajectories
     ics = spec.initial_conditions(range(n_train, n_train + n_test))
     teeth = spec.x[1:-1]
+    plot_frames = np.unique(np.searchsorted(times, [0.0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, times[-1]]))
+    plot_frames = plot_frames[plot_frames < times.size]
     tests = []
     for j in range(n_test):
         i = n_train + j
@@ -448,18 +490,16 @@ def _section_1d(cfg: dict, out: Path, log, progress: bool) -> dict:
                 "rollout_rmse_per_snapshot": per.tolist(),
                 "rollout_finite": bool(np.isfinite(roll).all()),
                 "rollout_seconds": time.perf_counter() - t3}
-            if j == 0:
-                row["models"][name]["rollout"] = roll.tolist()
-                row["models"][name]["rhs_on_homogenized"] = on_truth.tolist()
+            if j == 0:  # the plotted frames only (results.json stays small)
+                row["models"][name]["rollout"] = roll[plot_frames].tolist()
+                row["models"][name]["rhs_on_homogenized"] = on_truth[plot_frames].tolist()
             log(f"  1d test {i} {name}: RHS rMSE vs homogenized {row['models'][name]['rhs_rmse_vs_homogenized']:.2e}"
                 f", rollout rMSE {row['models'][name]['rollout_rmse_trajectory']:.2e}")
         if j == 0:
-            keep = np.unique(np.r_[np.searchsorted(times, [0.0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5]), times.size - 1])
-            keep = keep[keep < times.size]
+            keep = plot_frames
             row["plot"] = {"x_fine": x_fine[::2].tolist(), "u_fine": u_fine[keep][:, ::2].tolist(),
                            "rate_fine": rate_fine[keep][:, ::2].tolist(), "frames": keep.tolist(),
-                           "truth": truth.tolist(), "truth_rate": truth_rate.tolist(),
-                           "data": U_all[i].tolist(), "data_rate": R_all[i].tolist()}
+                           "data_rate": R_all[i][keep].tolist()}
         row["seconds"] = time.perf_counter() - t2
         tests.append(row)
     res["tests"] = tests
@@ -505,7 +545,7 @@ def _section_2d(cfg: dict, out: Path, log, progress: bool) -> dict:
     n_train, n_test = cfg["train_2d"], cfg["test_2d"]
     spec = get_preset("arbabi-gaptooth-2d", full=True).replace(n_traj=n_train + n_test, seed=cfg["seed"] + 1000)
     tag = f"arbabi-gaptooth-2d_{spec.n_traj}_seed{spec.seed}"
-    data, t_data = _dataset(spec, out / "data" / f"{tag}.h5", progress)
+    data, t_data, reused = _dataset(spec, out / "data" / f"{tag}.h5", progress)
     U_all, R_all, times = data["fields"][:, :, 0], data["rhs"][:, :, 0], data["time"]
     log(f"  2d data: {U_all.shape} ({t_data:.0f} s)")
     D_true = effective_diffusion_tensor(ARBABI2020_KAPPA_X, ARBABI2020_KAPPA_Y)
@@ -514,7 +554,7 @@ def _section_2d(cfg: dict, out: Path, log, progress: bool) -> dict:
     scale = np.abs(D_true).max()
     res: dict[str, Any] = {
         "dataset": {"path": str(out / "data" / f"{tag}.h5"), "shape": list(U_all.shape),
-                    "parameters": spec.metadata(), "seconds": t_data},
+                    "parameters": spec.metadata(), "seconds": t_data, "reused": reused},
         "tensor": {"true": D_true.tolist(), "fitted": D_fit.tolist(), "eq27": eq27.tolist(),
                    "fitted_max_error_rel": float(np.abs(D_fit - D_true).max() / scale),
                    "eq27_max_error_rel": float(np.abs(eq27 - D_true).max() / scale),
@@ -542,12 +582,15 @@ def _section_2d(cfg: dict, out: Path, log, progress: bool) -> dict:
     modes = spec.initial_conditions(range(n_train, n_train + n_test))
     centres = (spec.centres, spec.centres)
     t_roll = np.concatenate([[0.0], times])
+    plot_frames = np.array(sorted({0, 1, 10, 30, 50, t_roll.size - 1} & set(range(t_roll.size))))
     truth_all = exact_homogenized_2d(modes, t_roll, D_true, centres, micro_spacing=spec.micro_spacing)
     tests = []
     for j in range(n_test):
         i = n_train + j
         truth = truth_all[j]  # [T + 1, nx, ny], from t = 0
         truth_rate = RHS2D("tensor", coef=D_true)(torch.from_numpy(truth)).numpy()
+        if j == 0:
+            mode_index, mode_truth = largest_fourier_modes(truth)
         row: dict[str, Any] = {"trajectory": i, "models": {},
                                "data_vs_homogenized": {
                                    "rmse_trajectory": relative_mse(U_all[i], truth[1:]),
@@ -567,13 +610,16 @@ def _section_2d(cfg: dict, out: Path, log, progress: bool) -> dict:
                 "rollout_rmse_per_snapshot": per.tolist(),
                 "rollout_finite": bool(np.isfinite(roll).all()),
                 "rollout_seconds": time.perf_counter() - t3}
-            if j == 0:
-                row["models"][name]["rollout"] = roll.tolist()
-                row["models"][name]["rhs_on_homogenized"] = on_truth.tolist()
+            if j == 0:  # the plotted frames and the Fig 8b amplitudes only
+                row["models"][name]["rollout"] = roll[plot_frames].tolist()
+                row["models"][name]["rhs_on_homogenized"] = on_truth[plot_frames].tolist()
+                row["models"][name]["largest_modes"] = modes_magnitudes(roll, mode_index).tolist()
             log(f"  2d test {i} {name}: RHS rMSE vs homogenized {row['models'][name]['rhs_rmse_vs_homogenized']:.2e}"
                 f", rollout rMSE {row['models'][name]['rollout_rmse_trajectory']:.2e}")
         if j == 0:
-            row["plot"] = {"truth": truth.tolist(), "truth_rate": truth_rate.tolist()}
+            row["plot"] = {"frames": plot_frames.tolist(), "truth": truth[plot_frames].tolist(),
+                           "truth_rate": truth_rate[plot_frames].tolist(),
+                           "largest_modes": {"index": [list(k) for k in mode_index], "truth": mode_truth.tolist()}}
         tests.append(row)
     res["tests"] = tests
     res["times"] = t_roll.tolist()
@@ -625,23 +671,22 @@ def _figures(results: dict, out: Path) -> list[str]:
         p, x, times = t["plot"], np.asarray(s1["x"]), np.asarray(s1["times"])
         frames = p["frames"]
         fig, axes = plt.subplots(1, len(frames), figsize=(3.0 * len(frames), 3.2), squeeze=False)
-        for ax, k, rate in zip(axes[0], frames, p["rate_fine"]):
-            ax.plot(p["x_fine"], rate, "k-", lw=1, label="truth (homogenized, fine)")
-            ax.plot(x[1:-1], np.asarray(p["data_rate"])[k][1:-1], "o", mfc="none", color="C0", label="patch dynamics")
+        for n, (ax, k) in enumerate(zip(axes[0], frames)):
+            ax.plot(p["x_fine"], p["rate_fine"][n], "k-", lw=1, label="truth (homogenized, fine)")
+            ax.plot(x[1:-1], np.asarray(p["data_rate"])[n][1:-1], "o", mfc="none", color="C0", label="patch dynamics")
             for name in ("F", "G"):
                 c, m = _STYLE[name]
-                ax.plot(x[1:-1], np.asarray(t["models"][name]["rhs_on_homogenized"])[k], m, color=c, label=name)
+                ax.plot(x[1:-1], np.asarray(t["models"][name]["rhs_on_homogenized"])[n], m, color=c, label=name)
             ax.set_title(f"dU/dt, t = {times[k]:g}", fontsize=9)
             ax.set_xlabel("x")
         axes[0, 0].legend(fontsize=7)
         save(fig, "fig4_rhs_1d.png")
         fig, axes = plt.subplots(1, len(frames) + 1, figsize=(3.0 * (len(frames) + 1), 3.2), squeeze=False)
-        for ax, k, u in zip(axes[0], frames, p["u_fine"]):
-            ax.plot(p["x_fine"], u, "k-", lw=1, label="truth (homogenized, fine)")
+        for n, (ax, k) in enumerate(zip(axes[0], frames)):
+            ax.plot(p["x_fine"], p["u_fine"][n], "k-", lw=1, label="truth (homogenized, fine)")
             for name in ("F", "G"):
                 c, m = _STYLE[name]
-                roll = np.asarray(t["models"][name]["rollout"])
-                ax.plot(x[1:-1], roll[k], m, color=c, label=f"{name} (BDF)")
+                ax.plot(x[1:-1], np.asarray(t["models"][name]["rollout"])[n], m, color=c, label=f"{name} (BDF)")
             ax.set_title(f"u, t = {times[k]:g}", fontsize=9)
             ax.set_xlabel("x")
         axes[0, 0].legend(fontsize=7)
@@ -658,15 +703,18 @@ def _figures(results: dict, out: Path) -> list[str]:
     if s2:
         t = s2["tests"][0]
         times = np.asarray(s2["times"])
-        truth, truth_rate = np.asarray(t["plot"]["truth"]), np.asarray(t["plot"]["truth_rate"])
-        picks = [k for k in (1, 10, 50, len(times) - 1) if k < len(times)]
-        fig, axes = plt.subplots(len(picks), 3, figsize=(9, 2.8 * len(picks)), squeeze=False)
-        for row, k in zip(axes, picks):
-            im = row[0].imshow(truth_rate[k].T, origin="lower", cmap="RdBu_r")
+        p = t["plot"]
+        frames = p["frames"]
+        truth, truth_rate = np.asarray(p["truth"]), np.asarray(p["truth_rate"])
+        rows = [n for n, k in enumerate(frames) if k > 0]
+        fig, axes = plt.subplots(len(rows), 3, figsize=(9, 2.8 * len(rows)), squeeze=False)
+        for row, n in zip(axes, rows):
+            k = frames[n]
+            im = row[0].imshow(truth_rate[n].T, origin="lower", cmap="RdBu_r")
             fig.colorbar(im, ax=row[0])
             row[0].set_title(f"truth dU/dt, t = {times[k]:.2f}", fontsize=8)
             for ax, name in zip(row[1:], ("F", "G")):
-                err = np.asarray(t["models"][name]["rhs_on_homogenized"])[k] - truth_rate[k]
+                err = np.asarray(t["models"][name]["rhs_on_homogenized"])[n] - truth_rate[n]
                 im = ax.imshow(err.T, origin="lower", cmap="RdBu_r")
                 fig.colorbar(im, ax=ax)
                 ax.set_title(f"{name} error (rMSE {t['models'][name]['rhs_rmse_vs_homogenized_per_snapshot'][k]:.1e})",
@@ -674,12 +722,11 @@ def _figures(results: dict, out: Path) -> list[str]:
             for ax in row:
                 ax.axis("off")
         save(fig, "fig6_rhs_2d.png")
-        picks = [k for k in (0, 10, 30, len(times) - 1) if k < len(times)]
-        fig, axes = plt.subplots(len(picks), 3, figsize=(9, 2.8 * len(picks)), squeeze=False)
-        for row, k in zip(axes, picks):
-            vmax = np.abs(truth[k]).max()
-            for ax, (label, img) in zip(row, [("homogenized", truth[k])] + [
-                    (f"{n} (BDF)", np.asarray(t["models"][n]["rollout"])[k]) for n in ("F", "G")]):
+        fig, axes = plt.subplots(len(frames), 3, figsize=(9, 2.8 * len(frames)), squeeze=False)
+        for row, (n, k) in zip(axes, enumerate(frames)):
+            vmax = np.abs(truth[n]).max()
+            for ax, (label, img) in zip(row, [("homogenized", truth[n])] + [
+                    (f"{m} (BDF)", np.asarray(t["models"][m]["rollout"])[n]) for m in ("F", "G")]):
                 ax.imshow(img.T, origin="lower", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
                 ax.set_title(f"{label}, t = {times[k]:.2f}", fontsize=8)
                 ax.axis("off")
@@ -690,15 +737,15 @@ def _figures(results: dict, out: Path) -> list[str]:
         axes[0].set_xlabel("t")
         axes[0].set_title("(a) rMSE per snapshot (Eq 24)", fontsize=9)
         axes[0].legend(fontsize=7)
-        idx, mags = largest_fourier_modes(truth)
-        for p, ax in enumerate(axes[1:]):
-            a, b = 2 * p, 2 * p + 1
+        idx, mags = p["largest_modes"]["index"], np.asarray(p["largest_modes"]["truth"])
+        for q, ax in enumerate(axes[1:]):
+            a, b = 2 * q, 2 * q + 1
             ax.loglog(mags[:, a], mags[:, b], "k-", lw=1.5, label="homogenized")
             for name in ("F", "G"):
-                m = modes_magnitudes(np.asarray(t["models"][name]["rollout"]), idx)
+                m = np.asarray(t["models"][name]["largest_modes"])
                 ax.loglog(m[:, a], m[:, b], "--", color=_STYLE[name][0], label=name)
-            ax.set_xlabel(f"|c{idx[a]}| (rfft2 index)")
-            ax.set_ylabel(f"|c{idx[b]}|")
+            ax.set_xlabel(f"|c{tuple(idx[a])}| (rfft2 index)")
+            ax.set_ylabel(f"|c{tuple(idx[b])}|")
         axes[1].set_title("(b) six largest Fourier amplitudes (log: the origin's neighbourhood)", fontsize=9)
         axes[1].legend(fontsize=7)
         save(fig, "fig8_error_statespace_2d.png")
@@ -717,8 +764,13 @@ def _fmt(v) -> str:
 
 def _markdown(results: dict) -> str:
     cfg = results["config"]
+    reused = [r["dataset"] for r in results["sections"].values() if r["dataset"].get("reused")]
+    wall = f"wall time: {results.get('seconds', float('nan')):.0f} s"
+    if reused:
+        wall += (f" (the datasets were simulated by an earlier run, {sum(d['seconds'] for d in reused):.0f} s, and "
+                 "reused)")
     lines = ["# arbabi2020 reproduction", "", f"command: `{results['command']}`", "",
-             f"wall time: {results.get('seconds', float('nan')):.0f} s; sections: {', '.join(results['sections'])}", "",
+             f"{wall}; sections: {', '.join(results['sections'])}", "",
              "## Targets", "", "| section | target | value | met |", "|---|---|---|---|"]
     for sec, r in results["sections"].items():
         for name, t in r.get("targets", {}).items():
