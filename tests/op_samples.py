@@ -991,7 +991,7 @@ def _diffusion_matrix(a, dx, n):
     return Dv @ (a[:, None] * G), Dv @ (a * h_left), Dv @ (a * h_right)
 
 
-def _diffusion_reference(u, a_faces, left, right, dx, dt, scheme="backward_euler"):
+def _diffusion_reference(u, a_faces, left, right, spacing, dt, scheme="backward_euler"):
     """Dense numpy.linalg.solve of the theta scheme built from the flux form (face gradients with the
     wall values half a cell from the first and last centres)."""
     theta = 1.0 if scheme == "backward_euler" else 0.5
@@ -1004,14 +1004,14 @@ def _diffusion_reference(u, a_faces, left, right, dx, dt, scheme="backward_euler
     Rw = np.broadcast_to(right, batch).reshape(rows)
     out = np.zeros((rows, n))
     for k in range(rows):
-        M, sl, sr = _diffusion_matrix(A[k], dx, n)
+        M, sl, sr = _diffusion_matrix(A[k], spacing, n)
         s = sl * Lw[k] + sr * Rw[k]
         eye = np.eye(n)
         out[k] = np.linalg.solve(eye - theta * dt * M, (eye + (1 - theta) * dt * M) @ U[k] + dt * s)
     return (out.reshape(u.shape),)
 
 
-DIFFUSION_CASES = [  # u shape, a shared, walls per row, dx, dt, scheme (None: the default)
+DIFFUSION_CASES = [  # u shape, a shared, walls per row, spacing, dt, scheme (None: the default)
     ((3, 7), False, True, 0.1, 0.01, "crank_nicolson"),
     ((5,), True, False, 0.2, 0.5, "backward_euler"),
     ((2, 2, 4), True, True, 1e-3, 1e-2, "crank_nicolson"),  # dt / dx^2 = 1e4: stiff
@@ -1022,7 +1022,7 @@ DIFFUSION_CASES = [  # u shape, a shared, walls per row, dx, dt, scheme (None: t
 
 
 def _diffusion_samples(dtype, device):
-    for k, (shape, shared, per_row, dx, dt, scheme) in enumerate(DIFFUSION_CASES):
+    for k, (shape, shared, per_row, spacing, dt, scheme) in enumerate(DIFFUSION_CASES):
         rng = _rng("diffusion", k)
         n = shape[-1]
         u = _randn(rng, shape, dtype, device)
@@ -1030,7 +1030,7 @@ def _diffusion_samples(dtype, device):
         a = torch.from_numpy(1.1 + np.sin(2 * np.pi * rng.random(a_shape))).to(device, dtype)
         wall_shape = shape[:-1] if per_row else ()
         left, right = _randn(rng, wall_shape, dtype, device), _randn(rng, wall_shape, dtype, device)
-        args = (u, a, left, right, dx, dt) + (() if scheme is None else (scheme,))
+        args = (u, a, left, right, spacing, dt) + (() if scheme is None else (scheme,))
         yield Sample(args, id=f"{shape}-{scheme}", grad=k < 2)
 
 
@@ -1046,10 +1046,10 @@ def _diffusion_bad(device):
     op = "heterogeneous_diffusion_step"
     z = lambda *s, dtype=f32: _z(*s, dtype=dtype, device=device)  # noqa: E731
 
-    def call(u=None, a=None, left=None, right=None, dx=0.1, dt=0.01, scheme="backward_euler"):
+    def call(u=None, a=None, left=None, right=None, spacing=0.1, dt=0.01, scheme="backward_euler"):
         u = z(3, 4) if u is None else u
         a = z(5) + 1.0 if a is None else a
-        return (u, a, z() if left is None else left, z() if right is None else right, dx, dt, scheme)
+        return (u, a, z() if left is None else left, z() if right is None else right, spacing, dt, scheme)
 
     yield Bad("int u", call(u=z(3, 4, dtype=torch.int64)), TypeError, rf"^{op}: u must be a float32 or float64 tensor, got Long")
     yield Bad("0-d u", call(u=z()), ValueError, rf"^{op}: u must be \[\*batch, n\] with n >= 1 cells, got shape \[\]")
@@ -1061,11 +1061,12 @@ def _diffusion_bad(device):
     yield Bad("walls mixed", call(left=z(3)), ValueError, rf"^{op}: left and right must both be 0-d or both \[\*batch\]")
     yield Bad("right dtype", call(right=z(dtype=f64)), TypeError, rf"^{op}: right must have the dtype of u")
     for value in (0.0, -1.0, math.nan, math.inf):
-        yield Bad(f"dx {value}", call(dx=value), ValueError, rf"^{op}: dx must be a positive finite number, got {value:g}")
+        yield Bad(f"spacing {value}", call(spacing=value), ValueError,
+                  rf"^{op}: spacing must be a positive finite number, got {value:g}")
     yield Bad("dt 0", call(dt=0.0), ValueError, rf"^{op}: dt must be a positive finite number, got 0")
     yield Bad("scheme", call(scheme="rk4"), ValueError, rf"^{op}: scheme must be 'backward_euler' or 'crank_nicolson', got 'rk4'")
     # negative diffusivity: 1 + (dt / dx^2) (2 a_0 + 2 a_1) = 0 for one cell
-    yield Bad("zero pivot", call(u=z(2, 1), a=z(2, 2) - 0.25, left=z(2), right=z(2), dx=1.0, dt=1.0), ValueError,
+    yield Bad("zero pivot", call(u=z(2, 1), a=z(2, 2) - 0.25, left=z(2), right=z(2), spacing=1.0, dt=1.0), ValueError,
               rf"^{op}: zero pivot in system \(0\) at row 0", fake_sees_it=False)
 
 

@@ -359,7 +359,7 @@ def _wrapper_calls():
                           [torch.rand(6, 2, generator=g, dtype=f64), r(6, 2)]),
         "take_along_last": (lambda x: ops.take_along_last(x, torch.tensor([3, 0, 0, 2])), [r(2, 4)]),
         "tridiagonal_solve": (ops.tridiagonal_solve, [r(2, 5), r(2, 5) + 8.0, r(2, 5), r(2, 5)]),
-        "heterogeneous_diffusion_step": (lambda u: ops.heterogeneous_diffusion_step(u, torch.ones(6, dtype=f64), dx=0.1,
+        "heterogeneous_diffusion_step": (lambda u: ops.heterogeneous_diffusion_step(u, torch.ones(6, dtype=f64), spacing=0.1,
                                                                                    dt=0.01, left=1.0),
                                          [r(2, 5)]),
         "lattice_diffusion_rate": (lambda u, kx, ky: ops.lattice_diffusion_rate(u, kx, ky, spacing=0.7, boundary="patch"),

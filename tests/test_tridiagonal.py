@@ -36,7 +36,7 @@ def _wall_fluxes(u, a, left, right, dx):
 def test_total_changes_only_through_the_wall_fluxes(scheme, theta, dt):
     dx = 1.0 / 200
     u, a, left, right = _micro_problem(8, 200, f64)
-    new = ops.heterogeneous_diffusion_step(u, a, dx=dx, dt=dt, left=left, right=right, scheme=scheme)
+    new = ops.heterogeneous_diffusion_step(u, a, spacing=dx, dt=dt, left=left, right=right, scheme=scheme)
     f0_old, fn_old = _wall_fluxes(u, a, left, right, dx)
     f0_new, fn_new = _wall_fluxes(new, a, left, right, dx)
     change = (new - u).sum(-1) * dx
@@ -57,7 +57,7 @@ def _run(n, steps, t_end, scheme, left=0.3, right=-0.7, diffusivity=0.8):
     u = torch.from_numpy(_analytic(x, 0.0, left, right, diffusivity))[None]
     a = torch.full((n + 1,), diffusivity, dtype=f64)
     for _ in range(steps):
-        u = ops.heterogeneous_diffusion_step(u, a, dx=dx, dt=t_end / steps, left=left, right=right, scheme=scheme)
+        u = ops.heterogeneous_diffusion_step(u, a, spacing=dx, dt=t_end / steps, left=left, right=right, scheme=scheme)
     return float(np.abs(u[0].numpy() - _analytic(x, t_end, left, right, diffusivity)).max())
 
 
@@ -87,7 +87,7 @@ def test_linear_steady_state_is_exact():
     x = (np.arange(n) + 0.5) / n
     u = torch.from_numpy(0.3 + (-0.7 - 0.3) * x)[None]
     for scheme in ("backward_euler", "crank_nicolson"):
-        out = ops.heterogeneous_diffusion_step(u, torch.full((n + 1,), 2.0, dtype=f64), dx=1.0 / n, dt=10.0,
+        out = ops.heterogeneous_diffusion_step(u, torch.full((n + 1,), 2.0, dtype=f64), spacing=1.0 / n, dt=10.0,
                                                left=0.3, right=-0.7, scheme=scheme)
         torch.testing.assert_close(out, u, rtol=0, atol=1e-14)
 
@@ -100,21 +100,54 @@ def test_the_papers_micro_scale_is_stable_and_bounded():
     a = torch.from_numpy(1.1 + np.sin(2 * np.pi * faces / eps))
     u = torch.rand(4, n, generator=torch.Generator().manual_seed(3), dtype=f64)
     for _ in range(20):
-        u = ops.heterogeneous_diffusion_step(u, a, dx=dx, dt=1e-6, left=0.25, right=0.75)
+        u = ops.heterogeneous_diffusion_step(u, a, spacing=dx, dt=1e-6, left=0.25, right=0.75)
     assert torch.all(u >= 0.25 - 1e-12) and torch.all(u <= 1.0 + 1e-12)
     assert float(u.std(-1).max()) < 0.2  # relaxed towards the line between the walls
+
+
+def _exact_steady_state(a, left, right):
+    """The discrete steady state: one flux through the chain of face resistances h / a (half a cell,
+    h / (2 a), at each wall), u dropping in proportion to the resistance passed."""
+    resistance = np.concatenate([[0.5 / a[0]], 1.0 / a[1:-1], [0.5 / a[-1]]])
+    return left + (right - left) * np.cumsum(resistance)[:-1] / resistance.sum()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, f64], ids=["float32", "float64"])
+@pytest.mark.parametrize("scheme", ["backward_euler", "crank_nicolson"])
+def test_no_round_off_drift_at_the_papers_stiffness(scheme, dtype):
+    """dt a / h^2 ~ 1e8 (h = 1e-7, dt = 1e-6, arbabi2020 sec. 5.1), data of order 10: the step is taken
+    for the increment with the rate in flux form, so its round-off is relative to the change, not to
+    |u|. Backward Euler from smooth data reaches the exact discrete steady state in a few steps (the
+    slowest mode decays by ~1e-4 per step) and must stay there; Crank-Nicolson, started on it, must
+    not move over 1000 steps. Solving for u' directly (the same Thomas sweep on the direct system,
+    measured) misses it by 1.5e-12 (BE) and drifts away from it, 1.1e-13 / 5.9e-13 / 1.9e-12 after
+    10 / 100 / 1000 steps (CN), in float64; by 6.7e-4 and 7.6e-4 in float32. The increment form:
+    1.8e-15 and 0 in float64, 6.7e-7 and 4.8e-7 (below a float32 ulp of 10) in float32. The bound:
+    64 ulps of |u| ~ 10."""
+    n, h, dt, offset = 300, 1e-7, 1e-6, 10.0
+    a = 1.1 + np.sin(2 * np.pi * np.arange(n + 1) * h / 1e-5)
+    left, right = offset + 0.3, offset - 0.7
+    exact = _exact_steady_state(a, left, right)
+    x = (np.arange(n) + 0.5) / n
+    start = offset + 0.3 - x + np.sin(np.pi * x) if scheme == "backward_euler" else exact
+    u = torch.from_numpy(start).to(dtype)
+    a_t = torch.from_numpy(a).to(dtype)
+    for _ in range(1000):
+        u = ops.heterogeneous_diffusion_step(u, a_t, spacing=h, dt=dt, left=left, right=right, scheme=scheme)
+    error = float(np.abs(u.double().numpy() - exact).max())
+    assert error <= 64 * torch.finfo(dtype).eps * offset, error
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, f64], ids=["float32", "float64"])
 def test_core_matches_the_torch_ops(dtype):
     u, a, left, right = _micro_problem(5, 33, dtype)
-    got = _core.heterogeneous_diffusion_step(u.numpy(), a.numpy(), left.numpy(), right.numpy(), dx=0.03, dt=0.01,
+    got = _core.heterogeneous_diffusion_step(u.numpy(), a.numpy(), left.numpy(), right.numpy(), spacing=0.03, dt=0.01,
                                              scheme="crank_nicolson")
-    expected = ops.heterogeneous_diffusion_step(u, a, dx=0.03, dt=0.01, left=left, right=right,
+    expected = ops.heterogeneous_diffusion_step(u, a, spacing=0.03, dt=0.01, left=left, right=right,
                                                 scheme="crank_nicolson")
     np.testing.assert_array_equal(got, expected.numpy())
-    got = _core.heterogeneous_diffusion_step(u.numpy(), a[0].numpy(), 1.0, 0.0, dx=0.03, dt=0.01)
-    expected = ops.heterogeneous_diffusion_step(u, a[0], dx=0.03, dt=0.01, left=1.0, right=0.0)
+    got = _core.heterogeneous_diffusion_step(u.numpy(), a[0].numpy(), 1.0, 0.0, spacing=0.03, dt=0.01)
+    expected = ops.heterogeneous_diffusion_step(u, a[0], spacing=0.03, dt=0.01, left=1.0, right=0.0)
     np.testing.assert_array_equal(got, expected.numpy())
     d = u + 4.0
     got = _core.tridiagonal_solve(a[:, 1:].numpy(), d.numpy(), a[:, :-1].numpy(), left[:, None].expand(5, 33).numpy())
@@ -127,9 +160,9 @@ def test_core_errors():
     with pytest.raises(ValueError, match=r"^tridiagonal_solve: rhs must have the shape of diag \[2, 3\], got \[3\]"):
         _core.tridiagonal_solve(np.zeros((2, 3)), np.ones((2, 3)), np.zeros((2, 3)), np.ones(3))
     with pytest.raises(ValueError, match=r"^heterogeneous_diffusion_step: scheme must be"):
-        _core.heterogeneous_diffusion_step(np.zeros(3), np.ones(4), 0.0, 0.0, dx=1.0, dt=1.0, scheme="euler")
+        _core.heterogeneous_diffusion_step(np.zeros(3), np.ones(4), 0.0, 0.0, spacing=1.0, dt=1.0, scheme="euler")
     with pytest.raises(ValueError, match=r"^heterogeneous_diffusion_step: a_faces must be \[n \+ 1\] = \[4\]"):
-        _core.heterogeneous_diffusion_step(np.zeros(3), np.ones(3), 0.0, 0.0, dx=1.0, dt=1.0)
+        _core.heterogeneous_diffusion_step(np.zeros(3), np.ones(3), 0.0, 0.0, spacing=1.0, dt=1.0)
 
 
 def test_same_bits_for_any_thread_count():
@@ -155,18 +188,18 @@ def test_interleaved_groups_give_the_bits_of_single_solves():
     for k in range(7):
         assert torch.equal(together[k], ops.tridiagonal_solve(lower[k], diag[k], upper[k], rhs[k]))
     u, a, left, right = _micro_problem(7, 40, f64)
-    together = ops.heterogeneous_diffusion_step(u, a, dx=0.1, dt=0.3, left=left, right=right, scheme="crank_nicolson")
+    together = ops.heterogeneous_diffusion_step(u, a, spacing=0.1, dt=0.3, left=left, right=right, scheme="crank_nicolson")
     for k in range(7):
-        alone = ops.heterogeneous_diffusion_step(u[k], a[k], dx=0.1, dt=0.3, left=left[k], right=right[k],
+        alone = ops.heterogeneous_diffusion_step(u[k], a[k], spacing=0.1, dt=0.3, left=left[k], right=right[k],
                                                  scheme="crank_nicolson")
         assert torch.equal(together[k], alone)
 
 
 def test_wrapper_leaves_shape_errors_to_the_op():
     with pytest.raises(ValueError, match=r"^heterogeneous_diffusion_step: a_faces must be \[n \+ 1\] = \[5\]"):
-        ops.heterogeneous_diffusion_step(torch.zeros(4), torch.ones(2, 5), dx=0.1, dt=0.1)
+        ops.heterogeneous_diffusion_step(torch.zeros(4), torch.ones(2, 5), spacing=0.1, dt=0.1)
     with pytest.raises(ValueError, match=r"^heterogeneous_diffusion_step: left must be 0-d or \[\*batch\] = \[3\]"):
-        ops.heterogeneous_diffusion_step(torch.zeros(3, 4), torch.ones(5), dx=0.1, dt=0.1, left=torch.zeros(2))
+        ops.heterogeneous_diffusion_step(torch.zeros(3, 4), torch.ones(5), spacing=0.1, dt=0.1, left=torch.zeros(2))
 
 
 def test_readme_example_runs():
@@ -174,7 +207,7 @@ def test_readme_example_runs():
     faces = torch.arange(n + 1, dtype=f64) * dx
     a = 1.1 + torch.sin(2 * torch.pi * faces / 1e-5)
     u = torch.rand(9, n, dtype=f64, generator=torch.Generator().manual_seed(5))
-    u = ops.heterogeneous_diffusion_step(u, a, dx=dx, dt=1e-6, left=0.0, right=torch.ones(9), scheme="backward_euler")
+    u = ops.heterogeneous_diffusion_step(u, a, spacing=dx, dt=1e-6, left=0.0, right=torch.ones(9), scheme="backward_euler")
     assert u.dtype == f64 and u.shape == (9, n) and 0.0 <= float(u.min()) and float(u.max()) <= 1.0
 
 
@@ -189,9 +222,9 @@ def test_zero_pivot_names_the_lowest_failing_system():
 
 def test_wrapper_broadcasts_diffusivity_and_walls():
     u, a, left, right = _micro_problem(6, 12, f64)
-    got = ops.heterogeneous_diffusion_step(u.view(2, 3, 12), a[:1].view(1, 1, 13), dx=0.1, dt=0.1,
+    got = ops.heterogeneous_diffusion_step(u.view(2, 3, 12), a[:1].view(1, 1, 13), spacing=0.1, dt=0.1,
                                            left=left[:3], right=0.5)
-    expected = ops.heterogeneous_diffusion_step(u.view(2, 3, 12), a[0], dx=0.1, dt=0.1,
+    expected = ops.heterogeneous_diffusion_step(u.view(2, 3, 12), a[0], spacing=0.1, dt=0.1,
                                                 left=left[:3].expand(2, 3), right=torch.full((2, 3), 0.5, dtype=f64))
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
@@ -203,8 +236,8 @@ def test_cuda_matches_cpu(dtype):
     require_device("cuda")
     u, a, left, right = _micro_problem(300, 257, dtype)
     for scheme in ("backward_euler", "crank_nicolson"):
-        cpu = ops.heterogeneous_diffusion_step(u, a, dx=1e-3, dt=1e-2, left=left, right=right, scheme=scheme)
-        gpu = ops.heterogeneous_diffusion_step(u.cuda(), a.cuda(), dx=1e-3, dt=1e-2, left=left.cuda(),
+        cpu = ops.heterogeneous_diffusion_step(u, a, spacing=1e-3, dt=1e-2, left=left, right=right, scheme=scheme)
+        gpu = ops.heterogeneous_diffusion_step(u.cuda(), a.cuda(), spacing=1e-3, dt=1e-2, left=left.cuda(),
                                                right=right.cuda(), scheme=scheme)
         torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5 if dtype == torch.float32 else 1e-12, atol=1e-6)
     diag = (u + 3.0).cuda()

@@ -174,7 +174,7 @@ def full_simulation(series, geometry, t_end, dt, scheme, n_frames):
     times, frames = [0.0], [restrict(u)]
     start = time.perf_counter()
     for k in range(1, n_steps + 1):
-        u = ops.heterogeneous_diffusion_step(u, a, dx=DX, dt=dt, left=left - shift, right=right - shift, scheme=scheme)
+        u = ops.heterogeneous_diffusion_step(u, a, spacing=DX, dt=dt, left=left - shift, right=right - shift, scheme=scheme)
         if k % save_every == 0 or k == n_steps:
             times.append(k * dt)
             frames.append(restrict(u))
@@ -286,7 +286,7 @@ def bench_peers(series, reps, eager_rows):
         np.copyto(bufs[1], a)
 
     row["copy_inputs_s"] = benchutil.median_time(copy_inputs, reps)
-    step = lambda: ops.heterogeneous_diffusion_step(tu, ta, dx=DX, dt=MICRO_DT, left=left, right=right)  # noqa: E731
+    step = lambda: ops.heterogeneous_diffusion_step(tu, ta, spacing=DX, dt=MICRO_DT, left=left, right=right)  # noqa: E731
     row["ours_step_s"] = benchutil.median_time(step, reps)
     row["ours_cells_per_s"] = n / row["ours_step_s"]
     row["ours_fraction_of_copy"] = row["copy_inputs_s"] / row["ours_step_s"]
@@ -295,7 +295,7 @@ def bench_peers(series, reps, eager_rows):
     tub, tab = tu.reshape(125, -1), torch.from_numpy(np.ascontiguousarray(
         np.broadcast_to(a[:n // 125 + 1], (125, n // 125 + 1))))
     row["same_cells_as_125_systems_step_s"] = benchutil.median_time(
-        lambda: ops.heterogeneous_diffusion_step(tub, tab, dx=DX, dt=MICRO_DT, left=left, right=right), reps)
+        lambda: ops.heterogeneous_diffusion_step(tub, tab, spacing=DX, dt=MICRO_DT, left=left, right=right), reps)
     t0 = time.perf_counter()
     bands = backward_euler_bands(a, u, left, right, DX, MICRO_DT)
     ab = banded(*bands[:3])

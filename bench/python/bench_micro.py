@@ -204,7 +204,7 @@ def main() -> None:
         u = t[3]
         a = torch.from_numpy((1.1 + np.sin(np.linspace(0, 60, n + 1))).astype(npd))
         row["diffusion_step_s"] = benchutil.median_time(
-            lambda: ops.heterogeneous_diffusion_step(u, a, dx=1e-7, dt=1e-6, left=0.0, right=1.0), reps)
+            lambda: ops.heterogeneous_diffusion_step(u, a, spacing=1e-7, dt=1e-6, left=0.0, right=1.0), reps)
         # correctness in the same run
         x = ops.tridiagonal_solve(*t).double().numpy()
         ref = np.stack(scipy_loop(banded(*(a.astype(np.float64) for a in (lower, diag, upper))),

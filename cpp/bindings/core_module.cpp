@@ -325,7 +325,7 @@ py::array tridiagonal_solve(const py::array& lower, const py::array& diag, const
 }
 
 py::array heterogeneous_diffusion_step(const py::array& u, const py::array& a_faces, const py::object& left,
-                                       const py::object& right, double dx, double dt, const std::string& scheme) {
+                                       const py::object& right, double spacing, double dt, const std::string& scheme) {
   const char* op = "heterogeneous_diffusion_step";
   const bool f32 = is_float32(op, "u", u);
   const std::vector<int64_t> shape = shape_of(u);
@@ -346,7 +346,7 @@ py::array heterogeneous_diffusion_step(const py::array& u, const py::array& a_fa
                           "] or [*batch, n + 1] = " + shape_text(faces) + " (the diffusivity at the faces), got " +
                           shape_text(shape_of(a_faces)));
   coarsegrain::DiffusionStep step;
-  const std::string error = coarsegrain::make_diffusion_step(op, dx, dt, scheme, step);
+  const std::string error = coarsegrain::make_diffusion_step(op, spacing, dt, scheme, step);
   if (!error.empty()) throw py::value_error(error);
   coarsegrain::PivotFailure failure;
   auto go = [&](auto tag) {
@@ -561,7 +561,7 @@ PYBIND11_MODULE(_core, m) {
         "Solves the [*batch, n] tridiagonal systems lower[i] x[i-1] + diag[i] x[i] + upper[i] x[i+1] = rhs[i] "
         "(lower[..., 0], upper[..., n-1] ignored) by the Thomas algorithm. See coarsegrain.ops.tridiagonal_solve.");
   m.def("heterogeneous_diffusion_step", &heterogeneous_diffusion_step, py::arg("u"), py::arg("a_faces"),
-        py::arg("left"), py::arg("right"), py::kw_only(), py::arg("dx"), py::arg("dt"),
+        py::arg("left"), py::arg("right"), py::kw_only(), py::arg("spacing"), py::arg("dt"),
         py::arg("scheme") = "backward_euler",
         "One implicit step of u_t = (a u_x)_x on [*batch, n] cells, a_faces [n + 1] or [*batch, n + 1], "
         "Dirichlet walls left / right (numbers or [*batch]). See coarsegrain.ops.heterogeneous_diffusion_step.");

@@ -77,8 +77,10 @@ std::string zero_pivot_message(const char* op, const PivotFailure& failure, cons
          "or symmetric positive definite matrix";
 }
 
-std::string make_diffusion_step(const char* op, double dx, double dt, const std::string& scheme, DiffusionStep& p) {
-  if (!(std::isfinite(dx) && dx > 0)) return std::string(op) + ": dx must be a positive finite number, got " + num(dx);
+std::string make_diffusion_step(const char* op, double spacing, double dt, const std::string& scheme,
+                                DiffusionStep& p) {
+  if (!(std::isfinite(spacing) && spacing > 0))
+    return std::string(op) + ": spacing must be a positive finite number, got " + num(spacing);
   if (!(std::isfinite(dt) && dt > 0)) return std::string(op) + ": dt must be a positive finite number, got " + num(dt);
   if (scheme == "backward_euler")
     p.scheme = DiffusionScheme::kBackwardEuler;
@@ -86,7 +88,7 @@ std::string make_diffusion_step(const char* op, double dx, double dt, const std:
     p.scheme = DiffusionScheme::kCrankNicolson;
   else
     return std::string(op) + ": scheme must be 'backward_euler' or 'crank_nicolson', got '" + scheme + "'";
-  p.dx = dx;
+  p.spacing = spacing;
   p.dt = dt;
   return "";
 }

@@ -45,8 +45,12 @@ bool thomas_group(int64_t n, const Band* bands, T* const* cp, T* const* x) {
       x[k][i] = d[k];
     }
   }
+  for (int k = 0; k < K; ++k) x[k][n - 1] = band[k].result(n - 1, d[k]);
   for (int64_t i = n - 2; i >= 0; --i)
-    for (int k = 0; k < K; ++k) x[k][i] -= cp[k][i] * x[k][i + 1];
+    for (int k = 0; k < K; ++k) {
+      d[k] = x[k][i] - cp[k][i] * d[k];
+      x[k][i] = band[k].result(i, d[k]);
+    }
   return ok;
 }
 
@@ -108,7 +112,7 @@ template <typename T>
 PivotFailure diffusion_rows(const T* u, const T* a_faces, const T* left, const T* right, T* out, int64_t begin,
                             int64_t end, int64_t n, const DiffusionStep& p) {
   const T theta = T(p.theta());
-  const T r = T(p.dt / (p.dx * p.dx));
+  const T r = T(p.dt / (p.spacing * p.spacing));
   return for_each_system<T>(
       begin, end, n,
       [&](int64_t s) {

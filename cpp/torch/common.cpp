@@ -377,7 +377,7 @@ TridiagonalCall prepare_tridiagonal(const at::Tensor& lower, const at::Tensor& d
 }
 
 DiffusionCall prepare_diffusion(const at::Tensor& u, const at::Tensor& a_faces, const at::Tensor& left,
-                                const at::Tensor& right, double dx, double dt, c10::string_view scheme) {
+                                const at::Tensor& right, double spacing, double dt, c10::string_view scheme) {
   const char* op = "heterogeneous_diffusion_step";
   check_float_tensor(op, "u", u);
   TORCH_CHECK_VALUE(u.dim() >= 1 && u.size(-1) >= 1, op, ": u must be [*batch, n] with n >= 1 cells, got shape ",
@@ -402,7 +402,7 @@ DiffusionCall prepare_diffusion(const at::Tensor& u, const at::Tensor& a_faces, 
   }
   TORCH_CHECK_VALUE(left.dim() == right.dim(), op, ": left and right must both be 0-d or both [*batch], got ",
                     left.sizes(), " and ", right.sizes());
-  const std::string error = make_diffusion_step(op, dx, dt, std::string(scheme), call.step);
+  const std::string error = make_diffusion_step(op, spacing, dt, std::string(scheme), call.step);
   TORCH_CHECK_VALUE(error.empty(), error);
   call.step.a_stride = shared ? 0 : call.n + 1;
   call.step.bc_stride = left.dim() == 0 ? 0 : 1;

@@ -184,7 +184,7 @@ struct TridiagonalCall {
 TridiagonalCall prepare_tridiagonal(const at::Tensor& lower, const at::Tensor& diag, const at::Tensor& upper,
                                     const at::Tensor& rhs);
 
-// heterogeneous_diffusion_step(u, a_faces, left, right, dx, dt, scheme): contiguous u [*batch, n],
+// heterogeneous_diffusion_step(u, a_faces, left, right, spacing, dt, scheme): contiguous u [*batch, n],
 // a_faces [n + 1] or [*batch, n + 1], left and right 0-d or [*batch], the output, and the step.
 struct DiffusionCall {
   at::Tensor u, a_faces, left, right, output;
@@ -193,7 +193,7 @@ struct DiffusionCall {
   DiffusionStep step;
 };
 DiffusionCall prepare_diffusion(const at::Tensor& u, const at::Tensor& a_faces, const at::Tensor& left,
-                                const at::Tensor& right, double dx, double dt, c10::string_view scheme);
+                                const at::Tensor& right, double spacing, double dt, c10::string_view scheme);
 
 // lattice_diffusion_rate(u, kx, ky, spacing, boundary): contiguous u [*batch, ny, nx], kx and ky (u's
 // shape or a trailing part of it), the output, and the kernel's parameters.

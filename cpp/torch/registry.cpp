@@ -54,7 +54,7 @@ TORCH_LIBRARY(coarsegrain, m) {
   // sides (lower[..., 0] and upper[..., n-1] ignored), Thomas algorithm; and one implicit step of
   // u_t = (a u_x)_x on n cells with the diffusivity at the n + 1 faces and Dirichlet walls.
   m.def("tridiagonal_solve(Tensor lower, Tensor diag, Tensor upper, Tensor rhs) -> Tensor", tags);
-  m.def("heterogeneous_diffusion_step(Tensor u, Tensor a_faces, Tensor left, Tensor right, float dx, float dt, "
+  m.def("heterogeneous_diffusion_step(Tensor u, Tensor a_faces, Tensor left, Tensor right, float spacing, float dt, "
         "str scheme=\"backward_euler\") -> Tensor", tags);
   // The rate of 2D lattice heterogeneous diffusion (coarsegrain/lattice.h, arbabi2020 Eq 25): u
   // [*batch, ny, nx] (x last), bond diffusivities kx, ky of u's shape or a trailing part of it,

@@ -22,9 +22,9 @@ at::Tensor tridiagonal_solve_cpu(const at::Tensor& lower, const at::Tensor& diag
 }
 
 at::Tensor heterogeneous_diffusion_step_cpu(const at::Tensor& u, const at::Tensor& a_faces, const at::Tensor& left,
-                                            const at::Tensor& right, double dx, double dt,
+                                            const at::Tensor& right, double spacing, double dt,
                                             c10::string_view scheme) {
-  DiffusionCall call = prepare_diffusion(u, a_faces, left, right, dx, dt, scheme);
+  DiffusionCall call = prepare_diffusion(u, a_faces, left, right, spacing, dt, scheme);
   PivotFailure failure;
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "heterogeneous_diffusion_step", [&] {
     failure = heterogeneous_diffusion_step(call.u.const_data_ptr<scalar_t>(), call.a_faces.const_data_ptr<scalar_t>(),

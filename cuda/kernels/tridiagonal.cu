@@ -61,7 +61,7 @@ cudaError_t heterogeneous_diffusion_step(const T* u, const T* a_faces, const T* 
   cudaError_t e = cudaMemsetAsync(failure, 0xff, sizeof(unsigned long long), stream);
   if (e != cudaSuccess || rows * n == 0) return e;
   diffusion_kernel<T><<<blocks_for(rows), kThreads, 0, stream>>>(u, a_faces, left, right, out, rows, n, p.a_stride,
-                                                                p.bc_stride, T(p.theta()), T(p.dt / (p.dx * p.dx)),
+                                                                p.bc_stride, T(p.theta()), T(p.dt / (p.spacing * p.spacing)),
                                                                 workspace, failure);
   return cudaGetLastError();
 }

@@ -45,10 +45,10 @@ at::Tensor tridiagonal_solve_cuda(const at::Tensor& lower, const at::Tensor& dia
 }
 
 at::Tensor heterogeneous_diffusion_step_cuda(const at::Tensor& u, const at::Tensor& a_faces, const at::Tensor& left,
-                                             const at::Tensor& right, double dx, double dt,
+                                             const at::Tensor& right, double spacing, double dt,
                                              c10::string_view scheme) {
   const c10::cuda::CUDAGuard guard(u.device());
-  DiffusionCall call = prepare_diffusion(u, a_faces, left, right, dx, dt, scheme);
+  DiffusionCall call = prepare_diffusion(u, a_faces, left, right, spacing, dt, scheme);
   at::Tensor workspace = at::empty({call.rows * call.n}, call.u.options());
   at::Tensor failure = at::empty({1}, call.u.options().dtype(at::kLong));
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "heterogeneous_diffusion_step", [&] {

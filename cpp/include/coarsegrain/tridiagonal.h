@@ -39,36 +39,41 @@ PivotFailure tridiagonal_solve(const T* lower, const T* diag, const T* upper, co
 
 // --- one implicit step of 1D heterogeneous diffusion ------------------------------------------
 //
-// u_t = d/dx (a du/dx) on n cells of width dx (cell i centred at (i + 1/2) dx), a given at the
-// n + 1 faces (face i at i dx, faces 0 and n are the walls), Dirichlet values `left` / `right`
+// u_t = d/dx (a du/dx) on n cells of width h = spacing (cell i centred at (i + 1/2) h), a given at
+// the n + 1 faces (face i at i h, faces 0 and n are the walls), Dirichlet values `left` / `right`
 // at the walls. Conservative flux form: the flux through interior face i is
-//   F_i = -a_i (u_i - u_{i-1}) / dx,
+//   F_i = -a_i (u_i - u_{i-1}) / h,
 // and through the walls, with the boundary value at the face half a cell from the first centre,
-//   F_0 = -2 a_0 (u_0 - left) / dx,   F_n = -2 a_n (right - u_{n-1}) / dx
+//   F_0 = -2 a_0 (u_0 - left) / h,   F_n = -2 a_n (right - u_{n-1}) / h
 // (the same as a ghost cell u_{-1} = 2 left - u_0, linear through the wall value; second order
-// globally, first order truncation in the wall cells only). Then du_i/dt = (F_i - F_{i+1}) / dx.
+// globally, first order truncation in the wall cells only). Then du_i/dt = (F_i - F_{i+1}) / h
+// = (M u + s)_i, M the tridiagonal flux-difference matrix and s the walls' part.
 // Theta scheme with theta = 1 (backward Euler, first order in dt) or 1/2 (Crank-Nicolson, second
 // order), the wall values held over the step:
 //   (I - theta dt M) u' = (I + (1 - theta) dt M) u + dt s,
-// M the tridiagonal flux-difference matrix and s the walls' part. With a >= 0 the system is
-// strictly diagonally dominant (diag = 1 + theta dt/dx^2 (w_lo + w_hi) with |lower| + |upper| =
-// theta dt/dx^2 (w_lo + w_hi)), so the Thomas solve is stable for any dt; negative a is not
-// checked (a zero pivot is). The total sum(u) dx changes exactly by dt times the theta-weighted
+// solved for the increment: (I - theta dt M) delta = dt (M u + s), the rate in flux form
+// (differences of u), then u' = u + delta. The same step; but at dt a / h^2 ~ 1e8 (arbabi2020)
+// the direct form's round-off, relative to |u|, drifts the slow modes over long runs, and the
+// increment's is relative to |delta| (tridiagonal_math::DiffusionBands). With a >= 0 the system
+// is strictly diagonally dominant (diag = 1 + theta dt/h^2 (w_lo + w_hi) with |lower| + |upper| =
+// theta dt/h^2 (w_lo + w_hi)), so the Thomas solve is stable for any dt; negative a is not
+// checked (a zero pivot is). The total sum(u) h changes exactly by dt times the theta-weighted
 // wall fluxes F_0 - F_n (interior fluxes cancel in pairs), up to round-off.
 
 enum class DiffusionScheme { kBackwardEuler, kCrankNicolson };
 
 struct DiffusionStep {
-  double dx = 1, dt = 1;
+  double spacing = 1, dt = 1;
   DiffusionScheme scheme = DiffusionScheme::kBackwardEuler;
   int64_t a_stride = 0;   // elements between rows of a_faces: n + 1, or 0 (one a for all rows)
   int64_t bc_stride = 0;  // elements between rows of left / right: 1, or 0 (one value for all)
   double theta() const { return scheme == DiffusionScheme::kCrankNicolson ? 0.5 : 1.0; }
 };
 
-// Parses "backward_euler" / "crank_nicolson" and checks dx, dt (positive, finite): "" or the
+// Parses "backward_euler" / "crank_nicolson" and checks spacing, dt (positive, finite): "" or the
 // one-line message naming the parameter at fault.
-std::string make_diffusion_step(const char* op, double dx, double dt, const std::string& scheme, DiffusionStep& p);
+std::string make_diffusion_step(const char* op, double spacing, double dt, const std::string& scheme,
+                                DiffusionStep& p);
 
 // out [rows, n] = u after one step. u, out [rows, n]; a_faces [rows or 1, n + 1]; left, right
 // [rows or 1]. n >= 1.

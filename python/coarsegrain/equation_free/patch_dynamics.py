@@ -107,7 +107,7 @@ class HeterogeneousDiffusionMicroStep:
         a = self.faces(u.dtype, u.device)
         if u.dim() > 2:
             a = a.expand(*u.shape[:-2], *a.shape)
-        out = heterogeneous_diffusion_step(u - shift[..., None], a, dx=self.geometry.dx, dt=dt, left=left - shift,
+        out = heterogeneous_diffusion_step(u - shift[..., None], a, spacing=self.geometry.dx, dt=dt, left=left - shift,
                                            right=right - shift, scheme=self.scheme)
         return out + shift[..., None]
 

@@ -1,8 +1,8 @@
 """Batched tridiagonal solves and the implicit heterogeneous-diffusion micro-step (the compiled
 ``torch.ops.coarsegrain.tridiagonal_solve`` and ``heterogeneous_diffusion_step``, CPU and CUDA).
 
-arbabi2020's 1D micro-problem ``u_t = d/dx (a(x/eps) du/dx)`` with ``dx = 1e-7`` and ``dt = 1e-6``
-is far beyond the explicit stability limit ``dx^2 / (2 max a) ~ 1e-14``: each micro-step is
+arbabi2020's 1D micro-problem ``u_t = d/dx (a(x/eps) du/dx)`` with cells of ``1e-7`` and ``dt = 1e-6``
+is far beyond the explicit stability limit ``spacing^2 / (2 max a) ~ 1e-14``: each micro-step is
 implicit, one tridiagonal solve per system.
 
 ``tridiagonal_solve``: the Thomas algorithm (Gaussian elimination without pivoting), one system
@@ -17,7 +17,7 @@ CUDA and is itself differentiable. On the CPU the result has the same bits for a
 on CUDA each call synchronizes once (to raise on a zero pivot).
 
 ``heterogeneous_diffusion_step``: one backward-Euler or Crank-Nicolson step of ``u_t = (a u_x)_x``
-on cells of width ``dx`` with the diffusivity at the ``n + 1`` faces and Dirichlet values at the
+on cells of width ``spacing`` with the diffusivity at the ``n + 1`` faces and Dirichlet values at the
 two walls, in conservative flux form (see the function). Not differentiable (a micro-solver for
 data generation); for gradients build the bands with torch and call ``tridiagonal_solve``.
 """
@@ -65,25 +65,30 @@ def _broadcast(t: Tensor, shape: tuple) -> Tensor:
         return t
 
 
-def heterogeneous_diffusion_step(u: Tensor, a_faces: Tensor, *, dx: float, dt: float,
+def heterogeneous_diffusion_step(u: Tensor, a_faces: Tensor, *, spacing: float, dt: float,
                                  left: float | Tensor = 0.0, right: float | Tensor = 0.0,
                                  scheme: str = "backward_euler") -> Tensor:
     """One implicit step of ``u_t = d/dx (a du/dx)`` with Dirichlet walls.
 
-    ``u`` is ``[*batch, n]`` cell values (cell ``i`` centred at ``(i + 1/2) dx``); ``a_faces`` the
-    diffusivity at the ``n + 1`` faces (face ``i`` at ``i dx``; faces 0 and n are the walls),
+    ``u`` is ``[*batch, n]`` cell values on cells of width ``h = spacing`` (cell ``i`` centred at
+    ``(i + 1/2) h``); ``a_faces`` the diffusivity at the ``n + 1`` faces (face ``i`` at ``i h``;
+    faces 0 and n are the walls),
     ``[n + 1]``, ``[*batch, n + 1]`` or anything that broadcasts to it; ``left`` / ``right`` the wall
     values, numbers or tensors broadcastable to ``[*batch]`` (converted to ``u``'s dtype).
 
-    Discretization (conservative flux form): interior face flux ``F_i = -a_i (u_i - u_{i-1}) / dx``;
+    Discretization (conservative flux form): interior face flux ``F_i = -a_i (u_i - u_{i-1}) / h``;
     at the walls the boundary value sits on the face, half a cell from the first centre,
-    ``F_0 = -2 a_0 (u_0 - left) / dx`` and ``F_n = -2 a_n (right - u_{n-1}) / dx`` (the ghost cell
+    ``F_0 = -2 a_0 (u_0 - left) / h`` and ``F_n = -2 a_n (right - u_{n-1}) / h`` (the ghost cell
     ``u_{-1} = 2 left - u_0``, linear through the wall value: second order overall, first order
-    truncation in the two wall cells); ``du_i/dt = (F_i - F_{i+1}) / dx``. ``scheme``:
+    truncation in the two wall cells); ``du_i/dt = (F_i - F_{i+1}) / h = (M u + s)_i``. ``scheme``:
     ``"backward_euler"`` (theta = 1, first order in dt, L-stable) or ``"crank_nicolson"`` (theta =
-    1/2, second order; undamped for the stiffest modes when ``dt >> dx^2 / a``), wall values held over
-    the step: ``(I - theta dt M) u' = (I + (1 - theta) dt M) u + dt s``. The total ``sum(u) dx``
-    changes exactly by ``dt`` times the theta-weighted wall fluxes ``F_0 - F_n`` (round-off apart).
+    1/2, second order; undamped for the stiffest modes when ``dt >> h^2 / a``), wall values held over
+    the step: ``(I - theta dt M) u' = (I + (1 - theta) dt M) u + dt s``, solved for the increment,
+    ``(I - theta dt M) delta = dt (M u + s)`` with the rate in flux form, then ``u' = u + delta``: at
+    the paper's ``dt a / h^2 ~ 1e8`` the round-off of solving for ``u'`` directly is relative to
+    ``|u|`` and accumulates in the slow modes (a drift over long runs; tests/test_tridiagonal.py);
+    the increment form's is relative to the change. The total ``sum(u) h`` changes exactly
+    by ``dt`` times the theta-weighted wall fluxes ``F_0 - F_n`` (round-off apart).
     With ``a >= 0`` the system is diagonally dominant: stable for any ``dt`` (negative ``a`` is not
     checked). Not differentiable.
     """
@@ -98,8 +103,8 @@ def heterogeneous_diffusion_step(u: Tensor, a_faces: Tensor, *, dx: float, dt: f
             a_faces = _broadcast(a_faces, (*batch, n + 1))
         if left_t.dim() or right_t.dim():
             left_t, right_t = _broadcast(left_t, batch), _broadcast(right_t, batch)
-    return torch.ops.coarsegrain.heterogeneous_diffusion_step(u, a_faces, left_t, right_t, float(dx), float(dt),
-                                                              scheme)
+    return torch.ops.coarsegrain.heterogeneous_diffusion_step(u, a_faces, left_t, right_t, float(spacing),
+                                                              float(dt), scheme)
 
 
 # --- fake kernels: what prepare_tridiagonal / prepare_diffusion (cpp/torch/common.cpp) check -----
@@ -127,7 +132,7 @@ def _(lower, diag, upper, rhs):
 
 
 @torch.library.register_fake("coarsegrain::heterogeneous_diffusion_step")
-def _(u, a_faces, left, right, dx, dt, scheme="backward_euler"):
+def _(u, a_faces, left, right, spacing, dt, scheme="backward_euler"):
     op = "heterogeneous_diffusion_step"
     _check_float(op, "u", u)
     torch._check_value(u.dim() >= 1 and u.shape[-1] >= 1, lambda: (
@@ -147,7 +152,8 @@ def _(u, a_faces, left, right, dx, dt, scheme="backward_euler"):
     torch._check_value(left.dim() == right.dim(), lambda: (
         f"{op}: left and right must both be 0-d or both [*batch], got {_sizes(left.shape)} and "
         f"{_sizes(right.shape)}"))
-    torch._check_value(math.isfinite(dx) and dx > 0, lambda: f"{op}: dx must be a positive finite number, got {_num(dx)}")
+    torch._check_value(math.isfinite(spacing) and spacing > 0, lambda: (
+        f"{op}: spacing must be a positive finite number, got {_num(spacing)}"))
     torch._check_value(math.isfinite(dt) and dt > 0, lambda: f"{op}: dt must be a positive finite number, got {_num(dt)}")
     torch._check_value(scheme in DIFFUSION_SCHEMES, lambda: (
         f"{op}: scheme must be 'backward_euler' or 'crank_nicolson', got '{scheme}'"))

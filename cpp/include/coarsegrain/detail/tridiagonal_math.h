@@ -13,11 +13,13 @@ namespace coarsegrain::tridiagonal_math {
 namespace {
 
 // Solves one system of n rows; band(i, lo, di, up, rhs) gives row i (lo is ignored at i = 0).
-// cp[i * cs] is scratch for the eliminated upper band; x[i] receives the solution. Returns the
-// row of the first zero pivot (the sweep stops there), or -1.
+// cp[i * cs] is scratch for the eliminated upper band; x[i] receives band.result(i, solution_i)
+// (the solution itself, or what the band makes of it: the diffusion step adds the old state to
+// its increment). Returns the row of the first zero pivot (the sweep stops there), or -1.
 template <typename T, typename Band>
 COARSEGRAIN_HOST_DEVICE int64_t thomas(int64_t n, const Band& bands, T* cp, int64_t cs, T* x) {
   const Band band = bands;  // a local copy: stores to cp and x cannot alias its members
+  if (n <= 0) return -1;
   T c_prev = T(0), d_prev = T(0);
   for (int64_t i = 0; i < n; ++i) {
     T lo, di, up, r;
@@ -31,7 +33,13 @@ COARSEGRAIN_HOST_DEVICE int64_t thomas(int64_t n, const Band& bands, T* cp, int6
     cp[i * cs] = c_prev;
     x[i] = d_prev;
   }
-  for (int64_t i = n - 2; i >= 0; --i) x[i] -= cp[i * cs] * x[i + 1];
+  // back substitution with the solution carried in a register, so that x may take the result
+  T next = d_prev;
+  x[n - 1] = band.result(n - 1, next);
+  for (int64_t i = n - 2; i >= 0; --i) {
+    next = x[i] - cp[i * cs] * next;
+    x[i] = band.result(i, next);
+  }
   return -1;
 }
 
@@ -45,12 +53,17 @@ struct StoredBands {
     up = upper[i];
     r = rhs[i];
   }
+  COARSEGRAIN_HOST_DEVICE T result(int64_t, T x) const { return x; }
 };
 
-// Row i of the theta-scheme step of u_t = (a u_x)_x with Dirichlet walls (tridiagonal.h): the
-// face weights w_lo = a_i, w_hi = a_{i+1}, doubled at a wall (its value sits half a cell away),
-// r = dt / dx^2. The old-time part is (1 - theta) r [w_lo (u_{i-1} - u_i) + w_hi (u_{i+1} - u_i)]
-// with u_{-1}, u_n read as the wall values; the walls' implicit part goes to the right-hand side.
+// Row i of the theta-scheme step of u_t = (a u_x)_x with Dirichlet walls (tridiagonal.h), for the
+// increment delta = u' - u: (I - theta dt M) delta = dt (M u + s). The face weights w_lo = a_i,
+// w_hi = a_{i+1}, doubled at a wall (its value sits half a cell away), r = dt / spacing^2. The
+// right-hand side is the flux-form rate r [w_lo (u_{i-1} - u_i) + w_hi (u_{i+1} - u_i)], u_{-1} and
+// u_n read as the wall values: differences of u only. Solving for u' directly instead puts
+// u_i next to a diagonal of 1 + O(r) (r ~ 1e8 at arbabi2020's scales), and the round-off of that
+// solve, relative to |u|, accumulates in the slow modes (a drift over long runs);
+// the increment's round-off is relative to |delta|, and u' = u + delta rounds once.
 template <typename T>
 struct DiffusionBands {
   const T* u;       // one row, n cells
@@ -69,11 +82,10 @@ struct DiffusionBands {
     lo = -implicit * w_lo;
     up = -implicit * w_hi;
     di = T(1) + implicit * (w_lo + w_hi);
-    T walls = T(0);
-    if (first) walls += w_lo * left;
-    if (last) walls += w_hi * right;
-    rhs = ui + (T(1) - theta) * r * (w_lo * (u_lo - ui) + w_hi * (u_hi - ui)) + implicit * walls;
+    rhs = r * (w_lo * (u_lo - ui) + w_hi * (u_hi - ui));
   }
+  // the new state from the solved increment
+  COARSEGRAIN_HOST_DEVICE T result(int64_t i, T delta) const { return u[i] + delta; }
 };
 
 }  // namespace
