@@ -240,3 +240,30 @@ def test_cli_help_and_bad_flags(capsys):
     with pytest.raises(SystemExit) as e:
         main(["reproduce", "arbabi2020", "--bogus"])
     assert e.value.code == 2
+
+
+def test_patch_1d_preset_resumes_an_interrupted_run(tmp_path, monkeypatch):
+    from coarsegrain.data.dataset import partial_path
+    from coarsegrain.equation_free import datasets
+
+    spec = get_preset("arbabi-patch-1d").replace(n_traj=2, t_end=0.003, batch=1, seed=7)
+    whole = load(simulate(spec, tmp_path / "whole.h5", progress=False))
+    real, calls = datasets._patch_dynamics_run, []
+
+    def interrupted(*args):
+        calls.append(args[1].shape[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(datasets, "_patch_dynamics_run", interrupted)
+    path = tmp_path / "resumed.h5"
+    with pytest.raises(KeyboardInterrupt):
+        simulate(spec, path, progress=False)
+    assert partial_path(path).exists() and not path.exists()
+    calls.clear()
+    monkeypatch.setattr(datasets, "_patch_dynamics_run", lambda *a: (calls.append(1), real(*a))[1])
+    resumed = load(simulate(spec, path, progress=False))
+    assert calls == [1]  # only the missing trajectory ran
+    np.testing.assert_array_equal(resumed["fields"], whole["fields"])
+    np.testing.assert_array_equal(resumed["rhs"], whole["rhs"])
