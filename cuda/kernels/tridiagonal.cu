@@ -60,9 +60,9 @@ cudaError_t heterogeneous_diffusion_step(const T* u, const T* a_faces, const T* 
                                          unsigned long long* failure, cudaStream_t stream) {
   cudaError_t e = cudaMemsetAsync(failure, 0xff, sizeof(unsigned long long), stream);
   if (e != cudaSuccess || rows * n == 0) return e;
+  const T r = T(p.dt / (p.spacing * p.spacing));
   diffusion_kernel<T><<<blocks_for(rows), kThreads, 0, stream>>>(u, a_faces, left, right, out, rows, n, p.a_stride,
-                                                                p.bc_stride, T(p.theta()), T(p.dt / (p.spacing * p.spacing)),
-                                                                workspace, failure);
+                                                                p.bc_stride, T(p.theta()), r, workspace, failure);
   return cudaGetLastError();
 }
 
