@@ -34,14 +34,15 @@ simulation's error (what equal accuracy of the whole patch-dynamics result would
 dynamics run over the paper's whole window [0, 1] for the paper's burst and the chosen one
 (measured), with its error against the reference at t = 1e-3, 1e-2, 0.1, 1.
 
-What the full simulation's error is (measured outside this script, Eq 23 seed 0, 200 steps): its
-tooth averages against the homogenized solution stepped by backward Euler drift linearly (about
-1.4e-8 per step at the tooth at 0.9, dx = 1e-7; 0.6e-8 at dx = 2e-7): float64 round-off of the
-direct implicit solve at dt a / dx^2 ~ 1e8, not the micro model: scipy's solve_banded drifts the
-same (within 10%), a constant offset of the state changes it (+10 triples it), and stepping the
-increment instead, (I + dt M) du = dt rate(u) with the rate in flux form and du solved by the same
-op, leaves 3e-9 after 200 steps (against 1.1e-6). So at T = 1e-3 the full simulation's error is its
-first-order time error (3.5e-5 at most) partly cancelled by that drift (1.2e-5).
+What the full simulation's error was when bench/results/equation_free_cpu.json was recorded
+(measured outside this script, Eq 23 seed 0, 200 steps): its tooth averages against the homogenized
+solution stepped by backward Euler drifted linearly (about 1.4e-8 per step at the tooth at 0.9,
+dx = 1e-7; 0.6e-8 at dx = 2e-7): float64 round-off of the then direct implicit solve at
+dt a / dx^2 ~ 1e8, not the micro model (scipy's solve_banded drifts the same; a constant offset of
+the state changes it). So at T = 1e-3 that run's full-simulation error is its first-order time error
+(3.5e-5 at most) partly cancelled by the drift (1.2e-5). heterogeneous_diffusion_step has since
+stepped the increment, (I - theta dt M) du = dt (M u + s) with the rate in flux form, which leaves
+3e-9 after 200 steps (against 1.1e-6), independent of an offset; the JSON predates that change.
 
 Cost: wall time (one thread each, the median over repeats for patch dynamics, the loop's total for
 the full run; the machine's load average is recorded: on a shared 2-core machine the per-step
