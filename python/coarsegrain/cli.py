@@ -459,8 +459,9 @@ _PAPER_HELP = {
         "the Eq 25-26 lattice (16^2 patches), the effective tensor fitted from the data against the cell "
         "problem's D* and the paper's Eq 27, F on spectral derivatives and G, rollouts against the exact "
         "homogenized solution, Figs 4-8. Default size: 4 + 1 one-dimensional trajectories over t in [0, 1], "
-        "100 epochs; 34 + 6 two-dimensional trajectories, 60 epochs; about 10 minutes on 2 CPU cores. --full: "
-        "the paper's 8 + 2 and 85 + 15 trajectories, 300 / 200 epochs (about 30 minutes)."),
+        "100 epochs; 34 + 6 two-dimensional trajectories, 60 epochs; about 4 minutes on 2 CPU cores (15 when "
+        "other processes keep them busy). --full: the paper's 8 + 2 and 85 + 15 trajectories, 300 / 200 epochs "
+        "(about 30 minutes)."),
 }
 
 

@@ -30,7 +30,8 @@ constants of the training set (a fixed linear rescaling that is part of the mode
 trained (the public code never trains the functional net) and the 1D nets see the Dirichlet end
 values as data, never a periodic wrap (the public code pads periodically).
 
-``coarsegrain reproduce arbabi2020`` runs a small default (about 10 minutes on 2 CPU cores);
+``coarsegrain reproduce arbabi2020`` runs a small default (about 4 minutes on 2 CPU cores, 212 s
+measured; 15 minutes beside other busy processes);
 ``--full`` the paper's sizes (8 + 2 one-dimensional trajectories, 85 + 15 two-dimensional ones).
 """
 
