@@ -328,6 +328,10 @@ def largest_fourier_modes(U: np.ndarray, count: int = 6) -> tuple[list[tuple[int
     c = np.fft.rfft2(np.asarray(U, dtype=np.float64)) / np.prod(U.shape[-2:])
     mean = np.abs(c).mean(0)
     mean[0, 0] = 0.0  # the mean (conserved) is no dynamics
+    nx, ny = U.shape[-2:]
+    # columns ky = 0 (and the Nyquist ky of an even ny) hold both kx and -kx, conjugates: keep kx <= nx / 2
+    for col in {0, ny // 2} if ny % 2 == 0 else {0}:
+        mean[nx // 2 + 1:, col] = 0.0
     flat = np.argsort(mean.ravel())[::-1][:count]
     idx = [tuple(int(i) for i in np.unravel_index(f, mean.shape)) for f in flat]
     return idx, np.stack([np.abs(c[:, i, j]) for i, j in idx], axis=1)
