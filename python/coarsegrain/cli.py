@@ -461,7 +461,7 @@ _PAPER_HELP = {
         "homogenized solution, Figs 4-8. Default size: 4 + 1 one-dimensional trajectories over t in [0, 1], "
         "100 epochs; 34 + 6 two-dimensional trajectories, 60 epochs; about 4 minutes on 2 CPU cores (15 when "
         "other processes keep them busy). --full: the paper's 8 + 2 and 85 + 15 trajectories, 300 / 200 epochs "
-        "(about 30 minutes)."),
+        "(about 13 minutes)."),
 }
 
 
