@@ -82,7 +82,7 @@ import torch
 from bench_micro import banded, scipy_loop, torch_eager_thomas
 
 from coarsegrain import ops
-from coarsegrain.equation_free.homogenized import harmonic_mean, sample_at, solve_homogenized_1d
+from coarsegrain.equation_free.homogenization import harmonic_mean_continuum, sample_at, solve_homogenized_1d
 from coarsegrain.equation_free.patch_dynamics import PatchDynamics, oscillating_diffusivity, random_sine_series
 from coarsegrain.equation_free.patches import PatchGeometry
 
@@ -357,7 +357,7 @@ def main() -> None:
     series = random_sine_series(1, args.seed)
     geometry = PatchGeometry()  # the paper's: 9 teeth, h = 1e-4, H = 8e-3, dx = 1e-7, Dirichlet on [0, 1]
     diffusivity = oscillating_diffusivity(EPS)
-    a_star = harmonic_mean(diffusivity, period=EPS)
+    a_star = harmonic_mean_continuum(diffusivity, period=EPS)
     U0, bv = series.macro_state(geometry)
     n_macro = round(t_end / dt_macro)
 

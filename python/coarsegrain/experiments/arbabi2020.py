@@ -414,7 +414,7 @@ def _dataset(spec, path: Path, progress: bool) -> tuple[dict, float, bool]:
 
 def _section_1d(cfg: dict, out: Path, log, progress: bool) -> dict:
     from ..data.presets import get_preset
-    from ..equation_free.homogenized import harmonic_mean, sample_at, solve_homogenized_1d
+    from ..equation_free.homogenization import harmonic_mean_continuum, sample_at, solve_homogenized_1d
     from ..equation_free.patch_dynamics import oscillating_diffusivity
 
     n_train, n_test = cfg["train_1d"], cfg["test_1d"]
@@ -425,7 +425,7 @@ def _section_1d(cfg: dict, out: Path, log, progress: bool) -> dict:
     U_all, R_all = data["fields"][:, :, 0], data["rhs"][:, :, 0]
     times, dx = data["time"], spec.grid.spacing[0]
     log(f"  1d data: {U_all.shape} ({t_data:.0f} s)")
-    a_quad = harmonic_mean(oscillating_diffusivity(spec.eps), spec.eps)
+    a_quad = harmonic_mean_continuum(oscillating_diffusivity(spec.eps), spec.eps)
     a_fit = fit_a_star(U_all[:n_train], R_all[:n_train], dx)
     res: dict[str, Any] = {"dataset": {"path": str(out / "data" / f"{tag}.h5"), "shape": list(U_all.shape),
                                        "parameters": spec.metadata(), "seconds": t_data, "reused": reused,
