@@ -48,6 +48,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from .._atomic import write_json_atomic, write_text_atomic
@@ -255,43 +256,6 @@ def relative_mse_per_snapshot(v: np.ndarray, v_h: np.ndarray) -> np.ndarray:
     return ((v - v_h) ** 2).sum(axis=axes) / np.maximum((centred ** 2).sum(axis=axes), 1e-300)
 
 
-class single_threaded_blas:
-    """Context manager: the OpenBLAS libraries loaded in this process (NumPy's and SciPy's) on one thread,
-    restored after. BDF factorizes a small dense Jacobian (256 x 256 in 2D) hundreds of times; beside
-    other busy processes OpenBLAS's thread team waits for lost cores at every call (measured on the
-    shared 2-core machine: ``lu_factor`` of 256 x 256 48 ms on its default threads, 1.5 ms on one)."""
-
-    _SETTERS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-                ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
-                ("openblas_set_num_threads", "openblas_get_num_threads"))
-
-    def __enter__(self):
-        import ctypes
-
-        self._restore = []
-        try:
-            paths = sorted({line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line.lower()})
-        except OSError:  # not Linux: leave the libraries alone
-            paths = []
-        for path in paths:
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for setter, getter in self._SETTERS:
-                if hasattr(lib, setter) and hasattr(lib, getter):
-                    before = int(getattr(lib, getter)())
-                    getattr(lib, setter)(1)
-                    self._restore.append((getattr(lib, setter), before))
-                    break
-        return self
-
-    def __exit__(self, *exc):
-        for setter, before in self._restore:
-            setter(before)
-        return False
-
-
 def bdf_rollout(rhs: Callable[[Tensor], Tensor], U0: np.ndarray, times, *, rtol: float = 1e-6, atol: float = 1e-9,
                 jacobian: bool = True) -> np.ndarray:
     """``scipy.integrate.solve_ivp(method="BDF")`` of ``dU/dt = rhs(U)`` (``rhs``: ``[1, *shape] -> [1,
@@ -315,7 +279,10 @@ def bdf_rollout(rhs: Callable[[Tensor], Tensor], U0: np.ndarray, times, *, rtol:
         return torch.autograd.functional.jacobian(f_torch, torch.from_numpy(np.ascontiguousarray(y)),
                                                   vectorize=True).numpy()
 
-    with single_threaded_blas():
+    # BDF factorizes a small dense Jacobian (256 x 256 in 2D) hundreds of times; beside busy processes
+    # OpenBLAS's thread team waits for lost cores at every call (lu_factor 256 x 256: 48 ms on its
+    # default threads, 1.5 ms on one, measured on a shared 2-core machine).
+    with threadpool_limits(limits=1, user_api="blas"):
         sol = solve_ivp(fun, (float(times[0]), float(times[-1])), U0.reshape(-1), method="BDF", t_eval=times,
                         rtol=rtol, atol=atol, jac=jac if jacobian else None)
     out = np.full((times.size, U0.size), np.nan)
