@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,9 +50,11 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
-from .._atomic import write_json_atomic, write_text_atomic
+from .._atomic import write_json_atomic
 from .._progress import progress_bar
 from ..training.seeding import seed_everything
+from . import _report
+from ._report import figure_saver, fmt, targets_table
 
 __all__ = ["ArbabiConfig", "SECTIONS", "FunctionalMLP", "fd_features_1d", "spectral_features_2d", "fit_a_star",
            "fit_tensor", "relative_mse", "relative_mse_per_snapshot", "train_rhs_model", "bdf_rollout",
@@ -623,20 +624,10 @@ _STYLE = {"F": ("C1", "s"), "G": ("C2", "^"), "coarse FD a*": ("C4", "x"), "fitt
 
 
 def _figures(results: dict, out: Path) -> list[str]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    saver = figure_saver(out)
+    if saver is None:
         return []
-    written = []
-
-    def save(fig, name):
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
-        written.append(name)
+    plt, save, written = saver
 
     s1 = results["sections"].get("1d")
     if s1:
@@ -725,16 +716,6 @@ def _figures(results: dict, out: Path) -> list[str]:
     return written
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    return str(v)
-
-
 def _markdown(results: dict) -> str:
     cfg = results["config"]
     reused = [r["dataset"] for r in results["sections"].values() if r["dataset"].get("reused")]
@@ -743,11 +724,7 @@ def _markdown(results: dict) -> str:
         wall += (f" (the datasets were simulated by an earlier run, {sum(d['seconds'] for d in reused):.0f} s, and "
                  "reused)")
     lines = ["# arbabi2020 reproduction", "", f"command: `{results['command']}`", "",
-             f"{wall}; sections: {', '.join(results['sections'])}", "",
-             "## Targets", "", "| section | target | value | met |", "|---|---|---|---|"]
-    for sec, r in results["sections"].items():
-        for name, t in r.get("targets", {}).items():
-            lines.append(f"| {sec} | {name} | {_fmt(t['value'])} | {'met' if t['met'] else 'NOT met'} |")
+             f"{wall}; sections: {', '.join(results['sections'])}", "", *targets_table(results)]
     s1 = results["sections"].get("1d")
     if s1:
         a = s1["a_star"]
@@ -774,8 +751,8 @@ def _markdown(results: dict) -> str:
                   "solution (LSODA, dx = 5e-3) at the teeth.", "",
                   "| model | RHS rMSE vs data | RHS rMSE vs homogenized | rollout rMSE |", "|---|---|---|---|"]
         for name, r in s1["summary"].items():
-            lines.append(f"| {name} | {_fmt(r.get('rhs_rmse_vs_data', '-'))} | {_fmt(r['rhs_rmse_vs_homogenized'])} "
-                         f"| {_fmt(r['rollout_rmse_trajectory'])} |")
+            lines.append(f"| {name} | {fmt(r.get('rhs_rmse_vs_data', '-'))} | {fmt(r['rhs_rmse_vs_homogenized'])} "
+                         f"| {fmt(r['rollout_rmse_trajectory'])} |")
     s2 = results["sections"].get("2d")
     if s2:
         tt = s2["tensor"]
@@ -797,8 +774,8 @@ def _markdown(results: dict) -> str:
                   "with D* (restricted to the patch interiors).", "",
                   "| model | RHS rMSE vs data | RHS rMSE vs homogenized | rollout rMSE |", "|---|---|---|---|"]
         for name, r in s2["summary"].items():
-            lines.append(f"| {name} | {_fmt(r.get('rhs_rmse_vs_data', '-'))} | {_fmt(r['rhs_rmse_vs_homogenized'])} "
-                         f"| {_fmt(r['rollout_rmse_trajectory'])} |")
+            lines.append(f"| {name} | {fmt(r.get('rhs_rmse_vs_data', '-'))} | {fmt(r['rhs_rmse_vs_homogenized'])} "
+                         f"| {fmt(r['rollout_rmse_trajectory'])} |")
         t = s2["tests"][0]
         times = s2["times"]
         picks = [k for k in (0, 10, 50, len(times) - 1) if k < len(times)]
@@ -837,32 +814,12 @@ CHOICES = [
 
 def render(out_dir: str | Path) -> None:
     """Rewrites ``results.md`` and the figures from ``results.json``."""
-    out = Path(out_dir)
-    results = json.loads((out / "results.json").read_text())
-    results["figures"] = _figures(results, out)
-    write_text_atomic(out / "results.md", _markdown(results))
+    _report.render(out_dir, _figures, _markdown)
 
 
 def run(out_dir: str | Path = "results/arbabi2020", config: ArbabiConfig | None = None, progress: bool = True) -> dict:
     """Runs the chosen sections into ``out_dir`` (datasets are kept in ``out_dir/data`` and reused)."""
     config = config or ArbabiConfig()
     cfg = config.resolved()
-    log = print if progress else (lambda *a, **k: None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    command = (" ".join(["coarsegrain", "reproduce", "arbabi2020", *sys.argv[3:]])
-               if sys.argv[1:3] == ["reproduce", "arbabi2020"] else f"arbabi2020.run(config={config!r})")
-    results: dict[str, Any] = {"command": command, "config": cfg, "sections": {}, "choices": CHOICES}
-    start = time.perf_counter()
-    runners = {"1d": _section_1d, "2d": _section_2d}
-    for sec in cfg["sections"]:
-        t0 = time.perf_counter()
-        log(f"arbabi2020 §{sec}")
-        results["sections"][sec] = runners[sec](cfg, out, log, progress)
-        results["sections"][sec]["seconds"] = time.perf_counter() - t0
-    results["seconds"] = time.perf_counter() - start
-    results["figures"] = _figures(results, out)
-    write_json_atomic(out / "results.json", results, indent=1)
-    write_text_atomic(out / "results.md", _markdown(results))
-    log(f"wrote {out / 'results.json'}, results.md and {len(results['figures'])} figures ({results['seconds']:.0f} s)")
-    return results
+    return _report.run_sections("arbabi2020", out_dir, config, cfg, {"1d": _section_1d, "2d": _section_2d}, choices=CHOICES,
+                                figures=_figures, markdown=_markdown, progress=progress)

@@ -37,9 +37,7 @@ the figures in the output directory.
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,9 +47,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._atomic import write_json_atomic, write_text_atomic
 from .._progress import progress_bar
 from ..training.seeding import seed_everything
+from . import _report
+from ._report import figure_saver, targets_table
 
 __all__ = ["PatelConfig", "SECTIONS", "least_squares_symbol", "random_fourier_fields", "burgers_operator", "laplacian_operator",
            "square_wave", "square_wave_series", "delta_solution", "one_step_symbol", "wavenumbers",
@@ -730,20 +729,10 @@ def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
 # --- figures and markdown ------------------------------------------------------------------------
 
 def _figures(results: dict, out: Path) -> list[str]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    saver = figure_saver(out)
+    if saver is None:
         return []
-    written = []
-
-    def save(fig, name):
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
-        written.append(name)
+    plt, save, written = saver
 
     s4 = results["sections"].get("4")
     if s4:
@@ -879,24 +868,11 @@ def _figures(results: dict, out: Path) -> list[str]:
     return written
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items()) + "}"
-    return str(v)
-
-
 def _markdown(results: dict) -> str:
     lines = ["# patel2021 reproduction", "", f"command: `{results['command']}`", "",
              f"wall time: {results.get('seconds', float('nan')):.0f} s; sections: {', '.join(results['sections'])}", ""]
     cfg = results["config"]
-    lines += ["## Targets", "", "| section | target | value | met |", "|---|---|---|---|"]
-    for sec, r in results["sections"].items():
-        for name, t in r.get("targets", {}).items():
-            lines.append(f"| {sec} | {name} | {_fmt(t['value'])} | {'met' if t['met'] else 'NOT met'} |")
+    lines += targets_table(results)
     s4 = results["sections"].get("4")
     if s4:
         lines += ["", "## §4 operator regression (Figs 2-3)", "",
@@ -985,10 +961,7 @@ CHOICES = [
 
 def render(out_dir: str | Path) -> None:
     """Rewrites ``results.md`` and the figures from ``results.json``."""
-    out = Path(out_dir)
-    results = json.loads((out / "results.json").read_text())
-    results["figures"] = _figures(results, out)
-    write_text_atomic(out / "results.md", _markdown(results))
+    _report.render(out_dir, _figures, _markdown)
 
 
 def run(out_dir: str | Path = "results/patel2021", config: PatelConfig | None = None, progress: bool = True) -> dict:
@@ -997,22 +970,6 @@ def run(out_dir: str | Path = "results/patel2021", config: PatelConfig | None = 
     cfg = config.resolved()
     if cfg["device"] != "cpu":
         raise ValueError("patel2021 runs on the CPU only (its models are tiny)")
-    log = print if progress else (lambda *a, **k: None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    command = (" ".join(["coarsegrain", "reproduce", "patel2021", *sys.argv[3:]])
-               if sys.argv[1:3] == ["reproduce", "patel2021"] else f"patel2021.run(config={config!r})")
-    results: dict[str, Any] = {"command": command, "config": cfg, "sections": {}, "choices": CHOICES}
-    start = time.perf_counter()
     runners = {"4": _section4, "5-brownian": _section5_brownian, "5-levy": _section5_levy}
-    for sec in cfg["sections"]:
-        t0 = time.perf_counter()
-        log(f"patel2021 §{sec}")
-        results["sections"][sec] = runners[sec](cfg, out, log, progress)
-        results["sections"][sec]["seconds"] = time.perf_counter() - t0
-    results["seconds"] = time.perf_counter() - start
-    results["figures"] = _figures(results, out)
-    write_json_atomic(out / "results.json", results, indent=1)
-    write_text_atomic(out / "results.md", _markdown(results))
-    log(f"wrote {out / 'results.json'}, results.md and {len(results['figures'])} figures ({results['seconds']:.0f} s)")
-    return results
+    return _report.run_sections("patel2021", out_dir, config, cfg, runners, choices=CHOICES, figures=_figures,
+                                markdown=_markdown, progress=progress)
