@@ -380,6 +380,26 @@ def _dataset(spec, path: Path, progress: bool) -> tuple[dict, float, bool]:
     return load(path), seconds, reused
 
 
+def _train_nets(make_rhs: Callable[[str], Any], U: Tensor, R: Tensor, epochs: int, cfg: dict, res: dict, log,
+                progress: bool, tag: str) -> dict:
+    """Trains F and G (``make_rhs(kind)``, built after seeding with ``seed + i``) on the rates ``R`` of
+    ``U``; their histories go to ``res["training"]``. Returns ``{kind: rhs}``."""
+    models = {}
+    for i, kind in enumerate(("F", "G")):
+        t1 = time.perf_counter()
+        torch.manual_seed(cfg["seed"] + i)
+        rhs = make_rhs(kind)
+        rhs.net = rhs.net.double()
+        hist = train_rhs_model(rhs, U, R, epochs=epochs, batch_size=cfg["batch_size"], lr=cfg["lr"],
+                               seed=cfg["seed"] + i, progress=progress, desc=f"{tag} {kind}", schedule=cfg["schedule"])
+        res["training"][kind] = {"loss_history": hist, "seconds": time.perf_counter() - t1,
+                                 "final_rel_loss": hist[-1] / float(R.var())}
+        log(f"  {tag} {kind}: final training MSE / var = {hist[-1] / float(R.var()):.3e} "
+            f"({time.perf_counter() - t1:.0f} s)")
+        models[kind] = rhs
+    return models
+
+
 def _section_1d(cfg: dict, out: Path, log, progress: bool) -> dict:
     from ..data.presets import get_preset
     from ..equation_free.homogenization import harmonic_mean_continuum, sample_at, solve_homogenized_1d
@@ -407,18 +427,8 @@ def _section_1d(cfg: dict, out: Path, log, progress: bool) -> dict:
     R = torch.from_numpy(R_all[:n_train, :, 1:-1].reshape(-1, U_all.shape[-1] - 2))
     models: dict[str, RHS1D] = {}
     res["training"] = {}
-    for i, kind in enumerate(("F", "G")):
-        t1 = time.perf_counter()
-        rhs = RHS1D(kind, dx, cfg["width"])
-        torch.manual_seed(cfg["seed"] + i)
-        rhs.net = rhs.net.double()
-        hist = train_rhs_model(rhs, U, R, epochs=cfg["epochs_1d"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                               seed=cfg["seed"] + i, progress=progress, desc=f"1d {kind}", schedule=cfg["schedule"])
-        res["training"][kind] = {"loss_history": hist, "seconds": time.perf_counter() - t1,
-                                 "final_rel_loss": hist[-1] / float(R.var())}
-        log(f"  1d {kind}: final training MSE / var = {hist[-1] / float(R.var()):.3e} "
-            f"({time.perf_counter() - t1:.0f} s)")
-        models[kind] = rhs
+    models.update(_train_nets(lambda kind: RHS1D(kind, dx, cfg["width"]), U, R, cfg["epochs_1d"], cfg, res, log,
+                              progress, "1d"))
     models["coarse FD a*"] = RHS1D("fd", dx, coef=a_quad)
     # held-out trajectories
     ics = spec.initial_conditions(range(n_train, n_train + n_test))
@@ -540,18 +550,8 @@ def _section_2d(cfg: dict, out: Path, log, progress: bool) -> dict:
     R = torch.from_numpy(R_all[:n_train].reshape(-1, *U_all.shape[-2:]))
     models: dict[str, RHS2D] = {}
     res["training"] = {}
-    for i, kind in enumerate(("F", "G")):
-        t1 = time.perf_counter()
-        torch.manual_seed(cfg["seed"] + i)
-        rhs = RHS2D(kind, width=cfg["width"])
-        rhs.net = rhs.net.double()
-        hist = train_rhs_model(rhs, U, R, epochs=cfg["epochs_2d"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                               seed=cfg["seed"] + i, progress=progress, desc=f"2d {kind}", schedule=cfg["schedule"])
-        res["training"][kind] = {"loss_history": hist, "seconds": time.perf_counter() - t1,
-                                 "final_rel_loss": hist[-1] / float(R.var())}
-        log(f"  2d {kind}: final training MSE / var = {hist[-1] / float(R.var()):.3e} "
-            f"({time.perf_counter() - t1:.0f} s)")
-        models[kind] = rhs
+    models.update(_train_nets(lambda kind: RHS2D(kind, width=cfg["width"]), U, R, cfg["epochs_2d"], cfg, res, log,
+                              progress, "2d"))
     models["fitted tensor"] = RHS2D("tensor", coef=D_fit)
     modes = spec.initial_conditions(range(n_train, n_train + n_test))
     centres = (spec.centres, spec.centres)
@@ -821,5 +821,5 @@ def run(out_dir: str | Path = "results/arbabi2020", config: ArbabiConfig | None 
     """Runs the chosen sections into ``out_dir`` (datasets are kept in ``out_dir/data`` and reused)."""
     config = config or ArbabiConfig()
     cfg = config.resolved()
-    return _report.run_sections("arbabi2020", out_dir, config, cfg, {"1d": _section_1d, "2d": _section_2d}, choices=CHOICES,
-                                figures=_figures, markdown=_markdown, progress=progress)
+    return _report.run_sections("arbabi2020", out_dir, config, cfg, {"1d": _section_1d, "2d": _section_2d},
+                                choices=CHOICES, figures=_figures, markdown=_markdown, progress=progress)
