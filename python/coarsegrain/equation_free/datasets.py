@@ -54,6 +54,19 @@ ARBABI_A_STAR = math.sqrt(1.1 ** 2 - 1)
 """The exact a* of arbabi2020 Eq 20 (the harmonic mean of 1.1 + sin): sqrt(0.21)."""
 
 
+def _check_frames(spec, ints: tuple[str, ...], numbers: tuple[str, ...]) -> None:
+    """The checks both dataset specs share: ``ints`` positive whole numbers, ``t_end``, ``dt`` and
+    ``numbers`` positive, ``t_end`` a whole number of frame intervals, a float dtype."""
+    owner = spec.name
+    for key in ints:
+        setattr(spec, key, _positive_int(owner, key, getattr(spec, key)))
+    for key in ("t_end", "dt", *numbers):
+        setattr(spec, key, _positive_number(owner, key, getattr(spec, key)))
+    _whole_multiple(owner, "t_end", spec.t_end, "frame intervals save_every x dt", spec.save_every * spec.dt)
+    if spec.dtype not in ("float32", "float64"):
+        raise ValueError(f"{owner}: dtype must be float32 or float64, got {spec.dtype!r}")
+
+
 @dataclass(frozen=True)
 class MacroGrid:
     """The stored macro grid: ``shape``, ``spacing`` per axis and the ``boundary`` name."""
@@ -117,15 +130,7 @@ class PatchDynamicsSpec:
 
     def __post_init__(self):
         owner = self.name
-        self.n_traj = _positive_int(owner, "n_traj", self.n_traj)
-        self.save_every = _positive_int(owner, "save_every", self.save_every)
-        self.burst_steps = _positive_int(owner, "burst_steps", self.burst_steps)
-        self.batch = _positive_int(owner, "batch", self.batch)
-        for key in ("t_end", "dt", "micro_dt", "eps", "max_wavenumber"):
-            setattr(self, key, _positive_number(owner, key, getattr(self, key)))
-        _whole_multiple(owner, "t_end", self.t_end, "frame intervals save_every x dt", self.save_every * self.dt)
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"{owner}: dtype must be float32 or float64, got {self.dtype!r}")
+        _check_frames(self, ("n_traj", "save_every", "burst_steps", "batch"), ("micro_dt", "eps", "max_wavenumber"))
         if self.projective not in ("euler", "heun"):
             raise ValueError(f"{owner}: projective must be 'euler' or 'heun', got {self.projective!r}")
         if self.device != "cpu":
@@ -324,14 +329,8 @@ class GapToothSpec:
 
     def __post_init__(self):
         owner = self.name
-        for key in ("n_traj", "save_every", "patches", "points", "cells_per_side", "n_modes", "max_wavenumber",
-                    "batch"):
-            setattr(self, key, _positive_int(owner, key, getattr(self, key)))
-        for key in ("t_end", "dt"):
-            setattr(self, key, _positive_number(owner, key, getattr(self, key)))
-        _whole_multiple(owner, "t_end", self.t_end, "frame intervals save_every x dt", self.save_every * self.dt)
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"{owner}: dtype must be float32 or float64, got {self.dtype!r}")
+        _check_frames(self, ("n_traj", "save_every", "patches", "points", "cells_per_side", "n_modes",
+                             "max_wavenumber", "batch"), ())
         if self.integrator not in ("expm", "rk4"):
             raise ValueError(f"{owner}: integrator must be 'expm' or 'rk4', got {self.integrator!r}")
         if self.device != "cpu":

@@ -28,6 +28,7 @@ power iteration; RK4 is stable on the negative real axis up to ``|λ dt| = 2.785
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -159,17 +160,19 @@ def rk4_integrate(rate: Callable[[Tensor], Tensor], u0: Tensor, times: Sequence[
     return torch.stack(out)
 
 
-class _PatchSchemeBase:
+class _PatchSchemeBase(ABC):
     """Shared machinery; subclasses set ``_dims`` (1 or 2), shapes and the coupling/rate."""
 
     _dims: int
 
-    # -- to be provided by subclasses -------------------------------------------------------
-    def couple(self, u: Tensor) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    # -- provided by each subclass ----------------------------------------------------------
+    @abstractmethod
+    def couple(self, u: Tensor) -> Tensor:
+        """``u`` with its patch-edge values set by interpolation across patches."""
 
-    def _micro(self, u: Tensor) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _micro(self, u: Tensor) -> Tensor:
+        """The micro-scale rate of every patch (edges coupled already)."""
 
     # -- common -----------------------------------------------------------------------------
     @property

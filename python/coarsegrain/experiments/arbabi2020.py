@@ -380,6 +380,20 @@ def _dataset(spec, path: Path, progress: bool) -> tuple[dict, float, bool]:
     return load(path), seconds, reused
 
 
+def _summary(tests: list[dict], models, data_label: str) -> dict:
+    """Each model's rMSEs averaged over the test trajectories, and the equation-free data's own
+    (``data_label``) against the homogenized reference."""
+    def mean(rows):
+        return float(np.mean(list(rows)))
+
+    out = {name: {key: mean(t["models"][name][key] for t in tests)
+                  for key in ("rhs_rmse_vs_data", "rhs_rmse_vs_homogenized", "rollout_rmse_trajectory")}
+           for name in models}
+    out[data_label] = {"rhs_rmse_vs_homogenized": mean(t["data_vs_homogenized"]["rhs_rmse"] for t in tests),
+                       "rollout_rmse_trajectory": mean(t["data_vs_homogenized"]["rmse_trajectory"] for t in tests)}
+    return out
+
+
 def _train_nets(make_rhs: Callable[[str], Any], U: Tensor, R: Tensor, epochs: int, cfg: dict, res: dict, log,
                 progress: bool, tag: str) -> dict:
     """Trains F and G (``make_rhs(kind)``, built after seeding with ``seed + i``) on the rates ``R`` of
@@ -488,12 +502,7 @@ def _section_1d(cfg: dict, out: Path, log, progress: bool) -> dict:
         tests.append(row)
     res["tests"] = tests
     res["x"], res["times"] = spec.x.tolist(), times.tolist()
-    mean = lambda name, key: float(np.mean([t["models"][name][key] for t in tests]))  # noqa: E731
-    res["summary"] = {name: {key: mean(name, key) for key in ("rhs_rmse_vs_data", "rhs_rmse_vs_homogenized",
-                                                              "rollout_rmse_trajectory")} for name in models}
-    res["summary"]["patch dynamics data"] = {
-        "rhs_rmse_vs_homogenized": float(np.mean([t["data_vs_homogenized"]["rhs_rmse"] for t in tests])),
-        "rollout_rmse_trajectory": float(np.mean([t["data_vs_homogenized"]["rmse_trajectory"] for t in tests]))}
+    res["summary"] = _summary(tests, models, "patch dynamics data")
     s = res["summary"]
     res["targets"] = {
         "a_star_fit_within_1e-3": {"value": a_fit / A_STAR - 1, "threshold": 1e-3,
@@ -597,12 +606,7 @@ def _section_2d(cfg: dict, out: Path, log, progress: bool) -> dict:
         tests.append(row)
     res["tests"] = tests
     res["times"] = t_roll.tolist()
-    mean = lambda name, key: float(np.mean([t["models"][name][key] for t in tests]))  # noqa: E731
-    res["summary"] = {name: {key: mean(name, key) for key in ("rhs_rmse_vs_data", "rhs_rmse_vs_homogenized",
-                                                              "rollout_rmse_trajectory")} for name in models}
-    res["summary"]["gap-tooth data"] = {
-        "rhs_rmse_vs_homogenized": float(np.mean([t["data_vs_homogenized"]["rhs_rmse"] for t in tests])),
-        "rollout_rmse_trajectory": float(np.mean([t["data_vs_homogenized"]["rmse_trajectory"] for t in tests]))}
+    res["summary"] = _summary(tests, models, "gap-tooth data")
     s = res["summary"]
     res["targets"] = {
         "tensor_fit_within_1e-3_of_D*": {"value": res["tensor"]["fitted_max_error_rel"], "threshold": 1e-3,
