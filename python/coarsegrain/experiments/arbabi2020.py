@@ -50,8 +50,10 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
+from .. import metrics
 from .._atomic import write_json_atomic
 from .._progress import progress_bar
+from ..equation_free.datasets import ARBABI_A_STAR
 from ..training.seeding import seed_everything
 from . import _report
 from ._report import figure_saver, fmt, targets_table
@@ -61,7 +63,7 @@ __all__ = ["ArbabiConfig", "SECTIONS", "FunctionalMLP", "fd_features_1d", "spect
            "largest_fourier_modes", "run", "render"]
 
 SECTIONS = ("1d", "2d")
-A_STAR = math.sqrt(1.1 ** 2 - 1)
+A_STAR = ARBABI_A_STAR  # sqrt(1.1^2 - 1), the exact a* of Eq 20
 
 
 # --- features and models ---------------------------------------------------------------------------
@@ -244,9 +246,10 @@ def fit_tensor(U: np.ndarray, rates: np.ndarray, length: float = 2 * math.pi) ->
 
 
 def relative_mse(v: np.ndarray, v_h: np.ndarray) -> float:
-    """Eq 24 over a trajectory ``[T, *points]``: ``sum ||v - v_h||^2 / sum ||v_h - mean(v_h)||^2``."""
-    v, v_h = np.asarray(v, dtype=np.float64), np.asarray(v_h, dtype=np.float64)
-    return float(((v - v_h) ** 2).sum() / ((v_h - v_h.mean()) ** 2).sum())
+    """Eq 24 over a trajectory ``[T, *points]``: ``sum ||v - v_h||^2 / sum ||v_h - mean(v_h)||^2``
+    (:func:`coarsegrain.metrics.relative_mse` over all axes)."""
+    return float(metrics.relative_mse(torch.as_tensor(np.asarray(v, dtype=np.float64)),
+                                      torch.as_tensor(np.asarray(v_h, dtype=np.float64))))
 
 
 def relative_mse_per_snapshot(v: np.ndarray, v_h: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .stencil import _c10, _check_float, _check_tensor, _num, _sizes
+from .stencil import _check_float, _check_like, _check_tensor, _num, _sizes
 
 __all__ = ["lattice_diffusion_rate", "LATTICE_BOUNDARIES"]
 
@@ -93,18 +93,11 @@ def lattice_diffusion_rate(u: Tensor, kx: Tensor, ky: Tensor, *, spacing: float,
 # --- fake kernel: what prepare_lattice (cpp/torch/common.cpp) and validate::lattice_rate check ---
 
 
-def _check_like(arg, t, like):
-    torch._check_type(t.dtype == like.dtype, lambda: (
-        f"{_OP}: {arg} must have the dtype of u ({_c10(like.dtype)}), got {_c10(t.dtype)}"))
-    torch._check_value(t.device == like.device, lambda: (
-        f"{_OP}: {arg} must be on the device of u ({like.device}), got {t.device}"))
-
-
 @torch.library.register_fake("coarsegrain::lattice_diffusion_rate")
 def _(u, kx, ky, spacing, boundary="periodic"):
     _check_float(_OP, "u", u)
-    _check_like("kx", kx, u)
-    _check_like("ky", ky, u)
+    _check_like(_OP, "kx", kx, "u", u)
+    _check_like(_OP, "ky", ky, "u", u)
     torch._check_value(u.dim() >= 2, lambda: (
         f"{_OP}: u must be [*batch, ny, nx] (at least the two grid axes), got shape {_sizes(u.shape)}"))
     shape = list(u.shape)

@@ -255,6 +255,14 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def _check_like(op: str, arg: str, t, like_arg: str, like) -> None:
+    """Fake-kernel check: ``t`` has the dtype and device of ``like`` (the messages the C++ checks give)."""
+    torch._check_type(t.dtype == like.dtype, lambda: (
+        f"{op}: {arg} must have the dtype of {like_arg} ({_c10(like.dtype)}), got {_c10(t.dtype)}"))
+    torch._check_value(t.device == like.device, lambda: (
+        f"{op}: {arg} must be on the device of {like_arg} ({like.device}), got {t.device}"))
+
+
 def _check_float(op: str, arg: str, t: Tensor) -> None:
     torch._check_type(t.dtype in (torch.float32, torch.float64),
                       lambda: f"{op}: {arg} must be a float32 or float64 tensor, got {_c10(t.dtype)}")

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .stencil import _c10, _check_float, _check_tensor, _num, _refuse_backward, _sizes
+from .stencil import _check_float, _check_like, _check_tensor, _num, _refuse_backward, _sizes
 
 __all__ = ["tridiagonal_solve", "heterogeneous_diffusion_step", "DIFFUSION_SCHEMES"]
 
@@ -108,13 +108,6 @@ def heterogeneous_diffusion_step(u: Tensor, a_faces: Tensor, *, spacing: float, 
 
 
 # --- fake kernels: what prepare_tridiagonal / prepare_diffusion (cpp/torch/common.cpp) check -----
-
-
-def _check_like(op, arg, t, like_arg, like):
-    torch._check_type(t.dtype == like.dtype, lambda: (
-        f"{op}: {arg} must have the dtype of {like_arg} ({_c10(like.dtype)}), got {_c10(t.dtype)}"))
-    torch._check_value(t.device == like.device, lambda: (
-        f"{op}: {arg} must be on the device of {like_arg} ({like.device}), got {t.device}"))
 
 
 @torch.library.register_fake("coarsegrain::tridiagonal_solve")
