@@ -270,6 +270,33 @@ def test_width_is_the_width_and_depth_the_depth(width, depth):
     assert isinstance(model.g[0][0], ModalMLP)
 
 
+@pytest.mark.parametrize("n_params", [0, 2])
+def test_glorot_init_is_the_keras_default(n_params):
+    """The default init is the paper's (Keras Dense): Glorot-uniform weights, zero biases; "torch"
+    keeps nn.Linear's; anything else is refused."""
+    torch.manual_seed(0)
+    net = ModalMLP(1, 2, width=64, depth=3, n_params=n_params)
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 4 + (n_params > 0)
+    for m in linears:
+        limit = math.sqrt(6.0 / (m.in_features + m.out_features))
+        w = m.weight.detach()
+        assert float(w.abs().max()) <= limit
+        # uniform on [-limit, limit]: variance limit^2 / 3 (64 x 64 draws: within 15%)
+        if w.numel() >= 4096:
+            assert abs(float(w.var()) / (limit * limit / 3) - 1) < 0.15
+        if m.bias is not None:
+            assert torch.count_nonzero(m.bias) == 0
+    torch_init = ModalMLP(1, 2, width=64, depth=3, init="torch")
+    assert torch.count_nonzero(torch_init.first.bias) == 64  # nn.Linear's uniform biases
+    assert float(torch_init.hidden[0].weight.detach().abs().max()) <= 1 / 8  # ±1/sqrt(fan_in)
+    op = ModalOperator(2, 1.0, isotropic=True, init="torch")
+    assert torch.count_nonzero(op.g[0][0].first.bias) > 0 and torch.count_nonzero(op.h[0][0].out.bias) > 0
+    assert torch.count_nonzero(ModalOperator(2, 1.0).h[0][0].first.bias) == 0
+    with pytest.raises(ValueError, match="init must be one of glorot, torch"):
+        ModalOperator(1, 1.0, init="xavier")
+
+
 def test_gradcheck_through_a_tiny_model():
     model = randomize(ModalOperator(1, 1.5, n_fields=2, boundary=["periodic", "neumann"], n_params=1, width=3,
                                     depth=2, conservation=True, reflection=True).double(), 4, scale=0.5)

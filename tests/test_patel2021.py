@@ -32,6 +32,25 @@ def test_square_wave_matches_its_series_and_a_direct_heat_solution():
     assert np.abs(u[n // 8: 3 * n // 8] - 1).max() < 0.02 and np.abs(u[5 * n // 8: 7 * n // 8] + 1).max() < 0.02
 
 
+def test_square_wave_2d_is_eq25_evolved_by_the_fractional_heat_equation():
+    n = 64
+    one = P.square_wave(n).numpy()
+    # t = 0: the product of two 1D truncated square waves (Eq 25's 4n^2/(pi^2 kx ky) = (2n/(pi kx)) (2n/(pi ky)))
+    np.testing.assert_allclose(P.square_wave_2d(n).numpy(), np.outer(one, one), atol=1e-12)
+    # alpha = 2: the heat kernel factorizes, so the 2D solution is the product of the 1D ones
+    for t in (0.01, 0.3):
+        heat1 = P.square_wave(n, t).numpy()
+        np.testing.assert_allclose(P.square_wave_2d(n, t, alpha=2.0).numpy(), np.outer(heat1, heat1), atol=1e-12)
+    # alpha = 1.5 does not factorize: each Fourier mode of the t = 0 field decays as exp(-|k|^1.5 t) (NumPy)
+    t = 0.1
+    k = np.fft.fftfreq(n, 1.0 / n)
+    kn = np.sqrt(k[:, None] ** 2 + k[None, :] ** 2)
+    direct = np.fft.ifft2(np.fft.fft2(np.outer(one, one)) * np.exp(-kn ** 1.5 * t)).real
+    np.testing.assert_allclose(P.square_wave_2d(n, t).numpy(), direct, atol=1e-12)
+    assert np.abs(direct - np.outer(P.square_wave(n, t, exponent=1.5).numpy(),
+                                    P.square_wave(n, t, exponent=1.5).numpy())).max() > 1e-2
+
+
 def test_delta_solution_is_a_normalized_fractional_heat_kernel():
     n = 64
     d0 = P.delta_solution(n, 0.0)
@@ -145,6 +164,19 @@ def test_toy_run_of_each_section_writes_results(tmp_path, section):
     if section == "5-brownian":
         for run in saved["sections"][section]["variants"]["conservation"]:
             assert run["mass_drift_train_max"] < 1e-10   # the conservation bias, to round-off
+    if section == "5-levy":
+        lv = saved["sections"][section]
+        assert "fig7_levy_square_wave.png" in results["figures"] and len(lv["fig7"]["square_wave"]) == 3
+        np.testing.assert_allclose(lv["fig7"]["square_wave"][0], P.square_wave_2d(64).numpy(), atol=1e-5)
+        run = lv["betas"]["1"]["isotropic"]["2"]["runs"][0]
+        assert all(math.isfinite(run[k]) for k in ("square_wave_rel_l2", "square_wave_band_rel_l2",
+                                                   "square_wave_density_rel_l2"))
+        assert "Eq 25's square wave" in md
+
+
+def test_config_refuses_an_unknown_init():
+    with pytest.raises(ValueError, match="init must be 'glorot' or 'torch'"):
+        P.PatelConfig(init="xavier").resolved()
 
 
 def test_config_refuses_unknown_sections():

@@ -381,7 +381,7 @@ def _reproduce_patel2021(out: Path, args: argparse.Namespace) -> int:
 
     given = {"sections": tuple(args.sections) if args.sections else None, "sizes": tuple(args.sizes or ()) or None,
              "b_seeds": args.brownian_seeds, "l_seeds": args.levy_seeds, "optimizer": args.optimizer,
-             "betas": tuple(args.betas) if args.betas else None,
+             "init": args.init, "betas": tuple(args.betas) if args.betas else None,
              "l_sizes": tuple(sorted(set(args.levy_sets))) if args.levy_sets else None}
     cfg = patel2021.PatelConfig(full=args.full, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
     return _check_and_run(patel2021, out, cfg, args)
@@ -701,6 +701,9 @@ def build_parser() -> argparse.ArgumentParser:
     patel.add_argument("--optimizer", choices=("adam", "lbfgs"), default=None,
                        help="sec. 5 training: adam (default; Table 2's) or lbfgs (full-batch L-BFGS: slower per "
                             "model, closer to the exact symbols)")
+    patel.add_argument("--init", choices=("glorot", "torch"), default=None,
+                       help="network weight init: glorot (default; the paper's Keras defaults: Glorot-uniform "
+                            "weights, zero biases) or torch (nn.Linear's uniform weights and biases)")
     patel.add_argument("--levy-seeds", type=_positive_int, help="weight seeds per Levy model (default 1)")
     patel.add_argument("--betas", nargs="+", type=_number(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
                        metavar="BETA", help="sec. 5 Levy anisotropies beta (default 0 0.1 1)")

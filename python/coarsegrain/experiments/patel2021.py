@@ -53,7 +53,7 @@ from . import _report
 from ._report import figure_saver, targets_table
 
 __all__ = ["PatelConfig", "SECTIONS", "least_squares_symbol", "random_fourier_fields", "burgers_operator", "laplacian_operator",
-           "square_wave", "square_wave_series", "delta_solution", "one_step_symbol", "wavenumbers",
+           "square_wave", "square_wave_2d", "square_wave_series", "delta_solution", "one_step_symbol", "wavenumbers",
            "fit_exponent", "run", "render"]
 
 SECTIONS = ("4", "5-brownian", "5-levy")
@@ -115,6 +115,19 @@ def square_wave(n: int = 256, t: float = 0.0, exponent: float = 2.0) -> Tensor:
     return torch.fft.ifft(g * torch.exp(-k.abs() ** exponent * t)).real
 
 
+def square_wave_2d(n: int = 64, t: float = 0.0, alpha: float = 1.5) -> Tensor:
+    """Eq 25 on ``n × n`` points: the truncated Fourier series of ``sign(sin x) sign(sin y)``
+    (coefficients ``−4n²/(π² κ_x κ_y)`` for odd κ_x and κ_y, 0 otherwise; ``n = 64``: the paper's
+    16384/π², whose ``j`` and ``|κ|²`` are misprints, NOTES.md) evolved by the fractional heat
+    equation ``u_t = −(−Δ)^(α/2) u`` to ``t``."""
+    k = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64)
+    odd = (k.abs() % 2) == 1
+    inv = torch.where(odd, 1.0 / torch.where(odd, k, torch.ones_like(k)), torch.zeros_like(k))
+    kx, ky = wavenumbers((n, n))
+    coeff = -4.0 * n * n / math.pi ** 2 * inv[:, None] * inv[None, :]
+    return torch.fft.ifft2(coeff * torch.exp(-torch.sqrt(kx * kx + ky * ky) ** alpha * t)).real
+
+
 def square_wave_series(x: np.ndarray, t: float, n: int = 256) -> np.ndarray:
     """The same solution summed directly: ``Σ_{odd k < n/2} 4/(πk) sin(kx) e^{−k² t}`` (NumPy)."""
     total = np.zeros_like(np.asarray(x, dtype=np.float64))
@@ -159,12 +172,12 @@ def least_squares_symbol(frames: Tensor) -> Tensor:
 # --- the model -----------------------------------------------------------------------------------
 
 def make_model(ndim: int, *, conservation: bool = False, reflection: bool = False, isotropic: bool = False,
-               width: int = 4, depth: int = 4, dt: float = 1.0):
+               width: int = 4, depth: int = 4, init: str = "glorot", dt: float = 1.0):
     """The :class:`coarsegrain.models.ModalOperator` of one field on ``[0, 2π)^ndim`` (float64)."""
     from ..models import ModalOperator
 
     return ModalOperator(ndim, TWO_PI, width=width, depth=depth, conservation=conservation,
-                         reflection=reflection, isotropic=isotropic, dt=dt).double()
+                         reflection=reflection, isotropic=isotropic, init=init, dt=dt).double()
 
 
 def _apply(model, u: Tensor) -> Tensor:
@@ -306,6 +319,7 @@ class PatelConfig:
     device: str = "cpu"
     width: int = 4                       # Tables 1-2
     depth: int = 4
+    init: str = "glorot"                 # weight init: the paper's Keras defaults, or "torch" (nn.Linear's)
     lr: float = 1e-2                     # Adam rate of sec. 5 (Table 2: 1e-3), cosine-decayed
     optimizer: str = "adam"              # sec. 5: "adam" (Table 2) or "lbfgs" (full batch; slower, more accurate)
     # §4
@@ -337,6 +351,8 @@ class PatelConfig:
     def resolved(self) -> dict[str, Any]:
         if self.optimizer not in ("adam", "lbfgs"):
             raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {self.optimizer!r}")
+        if self.init not in ("glorot", "torch"):
+            raise ValueError(f"init must be 'glorot' or 'torch', got {self.init!r}")
         bad = [s for s in self.sections if s not in SECTIONS]
         if bad or not self.sections:
             raise ValueError(f"unknown section {bad[0]!r}; choose from {', '.join(SECTIONS)}" if bad
@@ -394,7 +410,7 @@ def _section4(cfg: dict, out: Path, log, progress: bool) -> dict:
                 for s in range(cfg["s4_seeds"]):
                     seed = cfg["seed"] + 1000 * s
                     seed_everything(seed)
-                    model = make_model(len(shape), isotropic=variant == "isotropic", width=cfg["width"],
+                    model = make_model(len(shape), isotropic=variant == "isotropic", width=cfg["width"], init=cfg["init"],
                                        depth=cfg["depth"])
                     t0 = time.perf_counter()
                     losses = _fit_pairs(model, batches, n // cfg["s4_batch"], cfg["s4_epochs"], cfg["s4_lr"], seed,
@@ -499,12 +515,12 @@ def _section5_brownian(cfg: dict, out: Path, log, progress: bool) -> dict:
         for s in range(cfg["b_seeds"]):
             seed = cfg["seed"] + 1000 * s
             seed_everything(seed)
-            model = make_model(1, width=cfg["width"], depth=cfg["depth"], dt=dt, **bias)
+            model = make_model(1, width=cfg["width"], depth=cfg["depth"], init=cfg["init"], dt=dt, **bias)
             t1 = time.perf_counter()
             hist = _fit_curriculum(model, train, stages=cfg["b_stages"], epochs=cfg["b_epochs"],
                                    batch_size=cfg["b_batch"], lr=cfg["lr"], seed=seed, progress=progress,
                                    optimizer=cfg["optimizer"],
-                                   out_dir=out / "models" / tag / f"{variant}_seed{seed}")
+                                   out_dir=out / "models" / tag / f"{variant}_seed{seed}_{cfg['init']}")
             gf = _gauge(model, (n,), data_max=u_max)
             k, g = gf["kappa"][..., 0], gf["g"]
             exact_g = one_step_symbol(k, dt)
@@ -612,6 +628,41 @@ def fractional_heat(u0: Tensor, t: float, alpha: float = 1.5) -> Tensor:
     return torch.fft.ifft2(torch.fft.fft2(u0) * torch.exp(-torch.sqrt(kx * kx + ky * ky) ** alpha * t)).real
 
 
+def _square_wave_validation(model, steps: int, dt: float, band: float) -> dict[str, float]:
+    """Eq 25's validation (Fig 7, rows 3-4): the model's rollout of the 2D square wave over ``steps``
+    frames against the exact fractional heat solution, relative L2: the field as printed (values ±1,
+    all 64² modes), band-limited to ``|κ| ≤ band``, and as a density ``1 + square wave`` (values in
+    [0, 2], the range of densities h was trained on)."""
+    n, t_end = 64, steps * dt
+    u0, exact = square_wave_2d(n, 0.0), square_wave_2d(n, t_end)
+
+    def rel(start, target):
+        end = _rollout(model, start[None], steps, steps)[0, -1]
+        return float((end - target).norm() / target.norm())
+
+    return {"square_wave_rel_l2": rel(u0, exact),
+            "square_wave_band_rel_l2": rel(band_limited(u0, band), band_limited(exact, band)),
+            "square_wave_density_rel_l2": rel(1.0 + u0, 1.0 + exact)}
+
+
+def _fig7_fields(model, histograms: Tensor, steps: int, dt: float) -> dict[str, Any]:
+    """Fig 7's four rows at t = 0, t_end / 2, t_end: a held-out set's histograms, the model's rollout
+    of its first histogram, Eq 25's exact square wave and the model's rollout of it (rounded to 5
+    decimals for the JSON)."""
+    n, half = histograms.shape[-1], steps // 2
+    times = [0, half, steps]
+
+    def pick(frames):
+        return [np.round(frames[i].numpy(), 5).tolist() for i in range(len(times))]
+
+    from_hist = _rollout(model, histograms[0][None], steps, half)[0]
+    square = _rollout(model, square_wave_2d(n, 0.0)[None], steps, half)[0]
+    return {"times": [t * dt for t in times],
+            "histogram": pick(histograms[times]), "learned_from_histogram": pick(from_hist),
+            "square_wave": pick(torch.stack([square_wave_2d(n, t * dt) for t in times])),
+            "learned_square_wave": pick(square)}
+
+
 def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
     n_traj, steps = cfg["l_traj"], cfg["l_steps"]
     res: dict[str, Any] = {"alpha": 1.5, "betas": {}, "sizes": cfg["l_sizes"]}
@@ -653,12 +704,13 @@ def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
                 for s in range(cfg["l_seeds"]):
                     seed = cfg["seed"] + 1000 * s
                     seed_everything(seed)
-                    model = make_model(2, conservation=True, isotropic=variant == "isotropic", width=cfg["width"],
+                    model = make_model(2, conservation=True, isotropic=variant == "isotropic", width=cfg["width"], init=cfg["init"],
                                        depth=cfg["depth"], dt=dt)
                     t1 = time.perf_counter()
                     _fit_curriculum(model, frames[:size], stages=cfg["l_stages"], epochs=cfg["l_epochs"],
                                     batch_size=cfg["l_batch"], lr=cfg["lr"], seed=seed, progress=progress,
-                                    out_dir=out / "models" / tag / f"{variant}_sets{size}_seed{seed}", optimizer=cfg["optimizer"])
+                                    out_dir=out / "models" / tag / f"{variant}_sets{size}_seed{seed}_{cfg['init']}",
+                                    optimizer=cfg["optimizer"])
                     gf = _gauge(model, (n, n), data_max=u_max)
                     g, kn = gf["g"], gf["magnitude"]
                     exact_g = one_step_symbol(kn, dt, 1.5)
@@ -682,6 +734,9 @@ def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
                     if size == cfg["l_sizes"][-1] and s == 0:
                         run["g_re_window"] = _window(_full_real(g, n)).tolist()
                         run["delta_rollout"] = roll.tolist()
+                        run.update(_square_wave_validation(model, steps, dt, band))
+                        if beta == reference_beta and variant == "isotropic":
+                            res["fig7"] = _fig7_fields(model, data[beta][-1], steps, dt)
                     log(f"  5-levy beta={beta:g} {variant} sets={size} seed {s}: test rel L2 {run['test_rel_l2']:.3e}, "
                         f"band-limited delta rel L2 {run['delta_band_rel_l2']:.3e}, symbol rel RMS (|k| <= {band}) {run['symbol_rel_rms_band']:.3e}, "
                         f"exponent (1 <= |k| <= {band}) {run['exponent_band']:.3f} ({run['seconds']:.0f} s)")
@@ -865,6 +920,21 @@ def _figures(results: dict, out: Path) -> list[str]:
                 ax.set_title(f"{label}, t = {lv['t_end']:g}")
                 ax.axis("off")
             save(fig, "fig8_levy_delta.png")
+        f7 = lv.get("fig7")
+        if f7:
+            rows = [("histograms (held-out set)", "histogram"), ("learned, from its t = 0", "learned_from_histogram"),
+                    ("Eq 25, exact", "square_wave"), ("learned, from Eq 25's t = 0", "learned_square_wave")]
+            fig, axes = plt.subplots(len(rows), len(f7["times"]), figsize=(2.6 * len(f7["times"]), 2.5 * len(rows)))
+            for i, (label, key) in enumerate(rows):
+                fields = [np.asarray(f) for f in f7[key]]
+                ref = [np.asarray(f) for f in f7[key.replace("learned_from_histogram", "histogram")
+                                                  .replace("learned_square_wave", "square_wave")]]
+                lo, hi = min(float(f.min()) for f in ref), max(float(f.max()) for f in ref)
+                for j, (t, img) in enumerate(zip(f7["times"], fields)):
+                    axes[i, j].imshow(img, vmin=lo, vmax=hi, cmap="viridis")
+                    axes[i, j].set_title(f"{label}, t = {t:g}" if j == 0 else f"t = {t:g}", fontsize=7)
+                    axes[i, j].axis("off")
+            save(fig, "fig7_levy_square_wave.png")
     return written
 
 
@@ -933,6 +1003,20 @@ def _markdown(results: dict) -> str:
                                  f"{row['delta_rel_l2_mean']:.3g} | {row['symbol_rel_rms_band_mean']:.3g} | "
                                  f"{row['symbol_rel_rms_k_le_16_mean']:.3g} | {row['exponent_band_mean']:.3f} | "
                                  f"{row['exponent_mean']:.3f} |")
+    if lv and any("square_wave_rel_l2" in table[v][str(cfg["l_sizes"][-1])]["runs"][0]
+                  for table in lv["betas"].values() for v in table):
+        largest = str(cfg["l_sizes"][-1])
+        lines += ["", f"Eq 25's square wave (Fig 7): relative L2 at t = {lv['t_end']:g} of the rollout against the exact "
+                  f"fractional heat solution, model of {largest} sets (seed 0): the field as printed (values ±1, all "
+                  f"64² modes; h never saw a negative density), band-limited to |κ| ≤ {band}, and the density "
+                  "1 + square wave (values in [0, 2]).", "",
+                  "| β | variant | as printed | band-limited | density 1 + square wave |", "|---|---|---|---|---|"]
+        for beta, table in lv["betas"].items():
+            for variant, rows in table.items():
+                r = rows[largest]["runs"][0]
+                if "square_wave_rel_l2" in r:
+                    lines.append(f"| {beta} | {variant} | {r['square_wave_rel_l2']:.3g} | "
+                                 f"{r['square_wave_band_rel_l2']:.3g} | {r['square_wave_density_rel_l2']:.3g} |")
     if lv and "data_least_squares" in lv:
         lines.append("\nExponent of the per-mode least-squares symbol of the training histograms (largest set): " + ", ".join(
             f"β = {beta}: {v['exponent_band']:.3f} (1 ≤ |κ| ≤ {band}), {v['exponent']:.3f} (1 ≤ |κ| ≤ 8)"
