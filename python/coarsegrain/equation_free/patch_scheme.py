@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from ..ops.lattice import lattice_diffusion_rate as _compiled_lattice_rate
+from ..rollout.learned import rk4_step
 from .coupling import _check_mode, _check_order, _pair, couple_patches_1d, couple_patches_2d
 
 __all__ = [
@@ -138,8 +139,9 @@ def tile_heterogeneity(cell, points: Sequence[int]) -> np.ndarray:
 
 
 def rk4_integrate(rate: Callable[[Tensor], Tensor], u0: Tensor, times: Sequence[float], max_step: float) -> Tensor:
-    """Classical RK4 from ``times[0]`` through increasing ``times``, steps of at most ``max_step``
-    (evenly split between consecutive output times). Returns ``[len(times), *u0.shape]``."""
+    """Classical RK4 (:func:`~coarsegrain.rollout.rk4_step`) from ``times[0]`` through increasing
+    ``times``, steps of at most ``max_step`` (evenly split between consecutive output times).
+    Returns ``[len(times), *u0.shape]``."""
     times = [float(t) for t in times]
     if len(times) < 1 or any(b < a for a, b in zip(times, times[1:])):
         raise ValueError("times must be a non-empty non-decreasing sequence")
@@ -151,11 +153,7 @@ def rk4_integrate(rate: Callable[[Tensor], Tensor], u0: Tensor, times: Sequence[
         steps = max(1, math.ceil((b - a) / max_step - 1e-9)) if b > a else 0
         dt = (b - a) / steps if steps else 0.0
         for _ in range(steps):
-            k1 = rate(u)
-            k2 = rate(u + 0.5 * dt * k1)
-            k3 = rate(u + 0.5 * dt * k2)
-            k4 = rate(u + dt * k3)
-            u = u + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+            u = rk4_step(rate, u, dt)
         out.append(u)
     return torch.stack(out)
 

@@ -47,23 +47,26 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from .. import metrics
 from .._atomic import write_json_atomic
 from .._progress import progress_bar
 from ..equation_free.datasets import ARBABI_A_STAR
+from ..rollout import solve_ivp_rollout
 from ..training.seeding import seed_everything
 from . import _report
 from ._report import figure_saver, fmt, targets_table
 
 __all__ = ["ArbabiConfig", "SECTIONS", "FunctionalMLP", "fd_features_1d", "spectral_features_2d", "fit_a_star",
-           "fit_tensor", "relative_mse", "relative_mse_per_snapshot", "train_rhs_model", "bdf_rollout",
-           "largest_fourier_modes", "run", "render"]
+           "fit_tensor", "relative_mse", "relative_mse_per_snapshot", "train_rhs_model",
+           "ROLLOUT_OPTIONS", "largest_fourier_modes", "run", "render"]
 
 SECTIONS = ("1d", "2d")
 A_STAR = ARBABI_A_STAR  # sqrt(1.1^2 - 1), the exact a* of Eq 20
+# The rollouts of both sections: BDF with the nets' exact (autograd) Jacobian (9 or 256 unknowns); a
+# failed rollout is NaN from the failure on, so it is reported as not finite instead of stopping the run.
+ROLLOUT_OPTIONS = dict(method="BDF", jacobian="autograd", rtol=1e-6, atol=1e-9, on_failure="nan")
 
 
 # --- features and models ---------------------------------------------------------------------------
@@ -260,40 +263,6 @@ def relative_mse_per_snapshot(v: np.ndarray, v_h: np.ndarray) -> np.ndarray:
     return ((v - v_h) ** 2).sum(axis=axes) / np.maximum((centred ** 2).sum(axis=axes), 1e-300)
 
 
-def bdf_rollout(rhs: Callable[[Tensor], Tensor], U0: np.ndarray, times, *, rtol: float = 1e-6, atol: float = 1e-9,
-                jacobian: bool = True) -> np.ndarray:
-    """``scipy.integrate.solve_ivp(method="BDF")`` of ``dU/dt = rhs(U)`` (``rhs``: ``[1, *shape] -> [1,
-    *shape]`` torch float64) from ``U0 [*shape]``, returning ``[len(times), *shape]``; the Jacobian by
-    autograd (``jacobian=True``) or BDF's finite differences. A failed or non-finite run is NaN from the
-    failure on."""
-    from scipy.integrate import solve_ivp
-
-    U0 = np.asarray(U0, dtype=np.float64)
-    shape = U0.shape
-    times = np.asarray(times, dtype=np.float64)
-
-    def f_torch(v: Tensor) -> Tensor:
-        return rhs(v.reshape(1, *shape)).reshape(-1)
-
-    def fun(t, y):
-        with torch.no_grad():
-            return f_torch(torch.from_numpy(np.ascontiguousarray(y))).numpy()
-
-    def jac(t, y):
-        return torch.autograd.functional.jacobian(f_torch, torch.from_numpy(np.ascontiguousarray(y)),
-                                                  vectorize=True).numpy()
-
-    # BDF factorizes a small dense Jacobian (256 x 256 in 2D) hundreds of times; beside busy processes
-    # OpenBLAS's thread team waits for lost cores at every call (lu_factor 256 x 256: 48 ms on its
-    # default threads, 1.5 ms on one, measured on a shared 2-core machine).
-    with threadpool_limits(limits=1, user_api="blas"):
-        sol = solve_ivp(fun, (float(times[0]), float(times[-1])), U0.reshape(-1), method="BDF", t_eval=times,
-                        rtol=rtol, atol=atol, jac=jac if jacobian else None)
-    out = np.full((times.size, U0.size), np.nan)
-    out[: sol.y.shape[1]] = sol.y.T
-    return out.reshape(times.size, *shape)
-
-
 def largest_fourier_modes(U: np.ndarray, count: int = 6) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Fig 8b: the ``count`` Fourier modes of largest mean magnitude over a 2D trajectory ``[T, nx, ny]``
     (one of each ``+-k`` pair, by ``rfft2``) and their magnitudes ``[T, count]``."""
@@ -482,7 +451,8 @@ def _section_1d(cfg: dict, out: Path, log, progress: bool) -> dict:
                 return rhs(full)
 
             t3 = time.perf_counter()
-            roll = bdf_rollout(interior_rhs, U0[1:-1], times)
+            roll = solve_ivp_rollout(interior_rhs, torch.from_numpy(U0[None, 1:-1]), times, progress=progress,
+                                     **ROLLOUT_OPTIONS)[:, 0].numpy()
             per = relative_mse_per_snapshot(roll, truth[:, 1:-1])
             row["models"][name] = {
                 "rhs_rmse_vs_data": relative_mse(on_data, R_all[i, :, 1:-1]),
@@ -586,7 +556,8 @@ def _section_2d(cfg: dict, out: Path, log, progress: bool) -> dict:
                 on_data = rhs(torch.from_numpy(U_all[i])).numpy()
                 on_truth = rhs(torch.from_numpy(truth)).numpy()
             t3 = time.perf_counter()
-            roll = bdf_rollout(rhs, truth[0], t_roll)
+            roll = solve_ivp_rollout(rhs, torch.from_numpy(truth[:1]), t_roll, progress=progress,
+                                     **ROLLOUT_OPTIONS)[:, 0].numpy()
             per = relative_mse_per_snapshot(roll, truth)
             row["models"][name] = {
                 "rhs_rmse_vs_data": relative_mse(on_data, R_all[i]),
