@@ -702,8 +702,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sec. 5 training: adam (default; Table 2's) or lbfgs (full-batch L-BFGS: slower per "
                             "model, closer to the exact symbols)")
     patel.add_argument("--init", choices=("glorot", "torch"), default=None,
-                       help="network weight init: glorot (default; the paper's Keras defaults: Glorot-uniform "
-                            "weights, zero biases) or torch (nn.Linear's uniform weights and biases)")
+                       help="network weight init of every section: glorot (the paper's Keras defaults: "
+                            "Glorot-uniform weights, zero biases) or torch (nn.Linear's uniform weights and biases); "
+                            "default: glorot in sec. 4, torch in sec. 5")
     patel.add_argument("--levy-seeds", type=_positive_int, help="weight seeds per Levy model (default 1)")
     patel.add_argument("--betas", nargs="+", type=_number(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
                        metavar="BETA", help="sec. 5 Levy anisotropies beta (default 0 0.1 1)")
