@@ -953,7 +953,7 @@ def _markdown(results: dict) -> str:
     s4 = results["sections"].get("4")
     if s4:
         lines += ["", "## §4 operator regression (Figs 2-3)", "",
-                  f"Eq 17 fields, width {cfg['width']}, depth {cfg['depth']}, {cfg.get('s4_init', 'torch')} init, Adam lr "
+                  f"Eq 17 fields, width {cfg['width']}, depth {cfg['depth']}, {cfg.get('s4_init') or cfg.get('init') or 'torch'} init, Adam lr "
                   f"{cfg['s4_lr']:g} (cosine-decayed), batch {cfg['s4_batch']}, {cfg['s4_epochs']} epoch(s), "
                   f"{cfg['s4_seeds']} weight seed(s); relative error ‖Lu − L̂u‖/‖L̂u‖, mean over {cfg['s4_test']} test "
                   "fields; over seeds the geometric mean (the paper plots the mean log error), the range in brackets.",
