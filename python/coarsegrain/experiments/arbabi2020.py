@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .. import metrics
+from .. import metrics, threads
 from .._atomic import write_json_atomic
 from .._progress import progress_bar
 from ..equation_free.datasets import ARBABI_A_STAR
@@ -223,6 +223,7 @@ def train_rhs_model(rhs, U: Tensor, target: Tensor, *, epochs: int, batch_size: 
                 sched.step()
             total += loss.item() * len(idx)
             bar.update(1)
+            threads.tick()  # fewer torch threads while other processes hold cores (--threads N fixes it)
         history.append(total / n * scale2)
     bar.close()
     return history

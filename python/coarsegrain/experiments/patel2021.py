@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import threads
 from .._progress import progress_bar
 from ..training.seeding import seed_everything
 from . import _report
@@ -278,6 +279,7 @@ def _fit_pairs(model, batches: Callable[[int], tuple[Tensor, Tensor]], n_batches
                 sched.step()
             total += loss.item()
             bar.update(1)
+            threads.tick()  # fewer torch threads while other processes hold cores (--threads N fixes it)
         losses.append(total / n_batches)
     bar.close()
     return losses
