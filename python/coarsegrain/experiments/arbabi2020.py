@@ -78,28 +78,17 @@ def fd_features_1d(U: Tensor, dx: float) -> Tensor:
     return torch.stack([mid, (right - left) / (2 * dx), (right - 2 * mid + left) / dx ** 2], dim=-1)
 
 
-def _wavenumbers(n: int, length: float, dtype=torch.float64) -> Tensor:
-    k = torch.fft.fftfreq(n, d=length / (2 * math.pi * n), dtype=dtype)
-    if n % 2 == 0:
-        k[n // 2] = 0.0  # odd derivatives of the Nyquist mode: zero (it is real-valued)
-    return k
-
-
 def spectral_features_2d(U: Tensor, length: float = 2 * math.pi) -> Tensor:
     """``(u, u_x, u_y, u_xx, u_yy, u_xy)`` of periodic ``U [..., nx, ny]`` (x = axis -2) by FFT:
-    ``[..., nx, ny, 6]``."""
+    ``[..., nx, ny, 6]`` (:class:`coarsegrain.models.DerivativeDictionary`, spectral, reordered)."""
+    from ..grid import Grid
+    from ..models import DerivativeDictionary
+
     nx, ny = U.shape[-2:]
-    kx = _wavenumbers(nx, length, U.dtype)[:, None]
-    ky = _wavenumbers(ny, length, U.dtype)[None, :]
-    kx2 = torch.fft.fftfreq(nx, d=length / (2 * math.pi * nx), dtype=U.dtype)[:, None] ** 2
-    ky2 = torch.fft.fftfreq(ny, d=length / (2 * math.pi * ny), dtype=U.dtype)[None, :] ** 2
-    c = torch.fft.fft2(U)
-
-    def back(symbol):
-        return torch.fft.ifft2(c * symbol).real
-
-    return torch.stack([U, back(1j * kx), back(1j * ky), back(-kx2 + 0 * ky), back(-ky2 + 0 * kx),
-                        back(-kx * ky)], dim=-1)
+    features = DerivativeDictionary(Grid((nx, ny), (length / nx, length / ny)), max_order=2, mixed=[(1, 1)],
+                                    method="spectral")
+    # the dictionary's order: u, then per axis orders 1, 2 (u_x, u_xx, u_y, u_yy), then u_xy
+    return features(U)[..., [0, 1, 3, 2, 4, 5], :, :].movedim(-3, -1)
 
 
 class FunctionalMLP(nn.Module):
