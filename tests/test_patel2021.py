@@ -174,6 +174,17 @@ def test_toy_run_of_each_section_writes_results(tmp_path, section):
         assert "Eq 25's square wave" in md
 
 
+@pytest.mark.parametrize("kw, message", [({"s4_seeds": 0}, "s4_seeds must be >= 1"),
+                                         ({"l_epochs": 0}, "l_epochs must be >= 1"),
+                                         ({"betas": ()}, "betas must hold at least one"),
+                                         ({"l_sizes": (0,)}, r"l_sizes \(--levy-sets\) must be >= 1"),
+                                         ({"sizes": (0,)}, r"sizes \(--sizes\) must be positive multiples"),
+                                         ({"sizes": (25,)}, r"sizes \(--sizes\) must be positive multiples")])
+def test_config_refuses_empty_counts(kw, message):
+    with pytest.raises(ValueError, match=message):
+        P.PatelConfig(**kw).resolved()
+
+
 def test_config_refuses_an_unknown_init():
     with pytest.raises(ValueError, match="init must be 'glorot' or 'torch'"):
         P.PatelConfig(init="xavier").resolved()
