@@ -1077,10 +1077,10 @@ CHOICES = [
     "range, where h is extrapolated) is reported beside it, whole and band-limited.",
     "Weight init (--init sets both): sec. 4 the paper's Keras Dense defaults, Glorot-uniform weights and zero "
     "biases; with nn.Linear's random biases the isotropic symbol network starts with units saturated over "
-    "|κ| ∈ [0, 10] and the isotropic Laplacian stalls near 3e-2. Sec. 5 keeps nn.Linear's init: with the Glorot "
-    "init the full-batch L-BFGS fit diverged (NaN) on the β = 0 unrestricted Lévy model, and the Brownian one "
-    "reached a 7.5% symbol error (4.6% with nn.Linear's) while its conservation-only model no longer failed "
-    "the square-wave validation (0.03): how h extrapolates to the u < 0 it never saw depends on the init.",
+    "|κ| ∈ [0, 10] and the isotropic Laplacian stalls near 3e-2. Sec. 5 keeps nn.Linear's init, which trained "
+    "every sec. 5 model so far: with the Glorot init the full-batch L-BFGS fit diverged (NaN) on the β = 0 "
+    "unrestricted Lévy model; its Brownian fit (one seed: symbol 7.5%) lies within nn.Linear's seed spread "
+    "(4.6-22%).",
     "Optimizer, sec. 4: Table 1's one epoch of batches of 10, Adam at a cosine-decayed rate of 3e-2 (Table 1: "
     "1e-3 moves the networks little in 80-1,280 steps; of 5e-3, 1e-2, 2e-2 and 3e-2 tried on 3 seeds, 3e-2 is the "
     "one that puts the isotropic model below the unrestricted one at every N, seed by seed at N = 800). At N = 800 "
