@@ -42,7 +42,7 @@ dt a / dx^2 ~ 1e8, not the micro model (scipy's solve_banded drifts the same; a 
 the state changes it). So at T = 1e-3 that run's full-simulation error is its first-order time error
 (3.5e-5 at most) partly cancelled by the drift (1.2e-5). heterogeneous_diffusion_step has since
 stepped the increment, (I - theta dt M) du = dt (M u + s) with the rate in flux form, which leaves
-3e-9 after 200 steps (against 1.1e-6), independent of an offset; the JSON predates that change.
+3e-9 after 200 steps (against 1.1e-6), independent of an offset; the committed JSON was recorded after it.
 
 Cost: wall time (one thread each, the median over repeats for patch dynamics, the loop's total for
 the full run; the machine's load average is recorded: on a shared 2-core machine the per-step
