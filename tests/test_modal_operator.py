@@ -270,6 +270,34 @@ def test_width_is_the_width_and_depth_the_depth(width, depth):
     assert isinstance(model.g[0][0], ModalMLP)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_params", [0, 3])
+def test_mlp_equals_its_layers_applied_row_by_row(n_params, dtype):
+    """The points-as-columns evaluation is the plain MLP: nn.Linear layers applied along the last
+    axis, with γ broadcast against x either way (and its gradients the same)."""
+    torch.manual_seed(0)
+    net = ModalMLP(2, 3, width=5, depth=3, n_params=n_params, init="torch").to(dtype)
+    x = torch.randn(4, 1, 7, 2, dtype=dtype, requires_grad=True)
+    p = torch.randn(1, 6, 1, n_params, dtype=dtype) if n_params else None
+
+    def reference(x, p):
+        z = net.first(x) + (net.params_in(p) if p is not None else 0)
+        z = net.act(z)
+        for layer in net.hidden:
+            z = net.act(layer(z))
+        return net.out(z)
+
+    got, want = net(x, p), reference(x, p)
+    assert got.shape == want.shape == ((4, 6, 7, 3) if n_params else (4, 1, 7, 3))
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+    weights = torch.randn_like(want)
+    grads = torch.autograd.grad((got * weights).sum(), [x, net.first.weight, net.out.bias])
+    grads_ref = torch.autograd.grad((want * weights).sum(), [x, net.first.weight, net.out.bias])
+    for a, b in zip(grads, grads_ref):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("n_params", [0, 2])
 def test_glorot_init_is_the_keras_default(n_params):
     """The default init is the paper's (Keras Dense): Glorot-uniform weights, zero biases; "torch"

@@ -381,6 +381,7 @@ def _reproduce_patel2021(out: Path, args: argparse.Namespace) -> int:
 
     given = {"sections": tuple(args.sections) if args.sections else None, "sizes": tuple(args.sizes or ()) or None,
              "b_seeds": args.brownian_seeds, "l_seeds": args.levy_seeds, "optimizer": args.optimizer,
+             "assignment": args.assignment, "b_traj": args.brownian_sets, "b_steps": args.brownian_steps,
              "init": args.init, "betas": tuple(args.betas) if args.betas else None,
              "l_sizes": tuple(sorted(set(args.levy_sets))) if args.levy_sets else None}
     cfg = patel2021.PatelConfig(full=args.full, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
@@ -701,6 +702,13 @@ def build_parser() -> argparse.ArgumentParser:
     patel.add_argument("--optimizer", choices=("adam", "lbfgs"), default=None,
                        help="sec. 5 training: adam (default; Table 2's) or lbfgs (full-batch L-BFGS: slower per "
                             "model, closer to the exact symbols)")
+    patel.add_argument("--assignment", choices=("ngp", "cic"), default=None,
+                       help="sec. 5 particle binning: ngp (default; the paper's histograms) or cic (cloud in cell: "
+                            "its shot noise does not bias the one-step symbol, see results.md)")
+    patel.add_argument("--brownian-sets", type=_positive_int,
+                       help="sec. 5 Brownian particle sets, the last held out (default 32; --full 100)")
+    patel.add_argument("--brownian-steps", type=_positive_int,
+                       help="sec. 5 Brownian time steps of 1e-3 per set (default 200; --full 1000)")
     patel.add_argument("--init", choices=("glorot", "torch"), default=None,
                        help="network weight init of every section: glorot (the paper's Keras defaults: "
                             "Glorot-uniform weights, zero biases) or torch (nn.Linear's uniform weights and biases); "
