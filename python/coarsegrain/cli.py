@@ -382,6 +382,7 @@ def _reproduce_patel2021(out: Path, args: argparse.Namespace) -> int:
     given = {"sections": tuple(args.sections) if args.sections else None, "sizes": tuple(args.sizes or ()) or None,
              "b_seeds": args.brownian_seeds, "l_seeds": args.levy_seeds, "optimizer": args.optimizer,
              "assignment": args.assignment, "b_traj": args.brownian_sets, "b_steps": args.brownian_steps,
+             "lbfgs_iterations": args.lbfgs_iterations,
              "init": args.init, "betas": tuple(args.betas) if args.betas else None,
              "l_sizes": tuple(sorted(set(args.levy_sets))) if args.levy_sets else None}
     cfg = patel2021.PatelConfig(full=args.full, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
@@ -702,6 +703,9 @@ def build_parser() -> argparse.ArgumentParser:
     patel.add_argument("--optimizer", choices=("adam", "lbfgs"), default=None,
                        help="sec. 5 training: adam (default; Table 2's) or lbfgs (full-batch L-BFGS: slower per "
                             "model, closer to the exact symbols)")
+    patel.add_argument("--lbfgs-iterations", type=_positive_int,
+                       help="sec. 5 with --optimizer lbfgs: iterations per epoch, 2 epochs per curriculum stage "
+                            "(default 30; some weight seeds need about 100 to converge)")
     patel.add_argument("--assignment", choices=("ngp", "cic"), default=None,
                        help="sec. 5 particle binning: ngp (default; the paper's histograms) or cic (cloud in cell: "
                             "its shot noise does not bias the one-step symbol, see results.md)")
