@@ -196,6 +196,10 @@ def test_operators_and_exact_symbols():
     assert torch.allclose(P.one_step_symbol(k, 1e-3), torch.exp(-k * k * 1e-3) - 1)
     kk = np.linspace(1, 8, 30)
     assert P.fit_exponent(kk, np.expm1(-kk ** 1.5 * 1e-3), 1e-3) == pytest.approx(1.5, abs=1e-6)
+    # the exact heat symbol never amplifies; one mode with Re g > 0 (or |1 + g| > 1 by its phase) does
+    assert P.max_amplification(torch.complex(P.one_step_symbol(k, 1e-3), torch.zeros(3, dtype=torch.float64))) == 1.0
+    assert P.max_amplification(torch.tensor([-0.5 + 0j, 0.01 + 0j])) == pytest.approx(1.01)
+    assert P.max_amplification(torch.tensor([-0.1 + 0.5j])) == pytest.approx(math.hypot(0.9, 0.5))
 
 
 def _toy_config(sections, **kw):
@@ -268,3 +272,43 @@ def test_cli_help_and_bad_section(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "7" in err and "--sections" in err
+
+
+def test_particle_data_are_binned_as_asked_and_a_reused_file_must_match(tmp_path):
+    """--assignment reaches the simulation; a data file of other settings is refused, naming the difference."""
+    path = tmp_path / "d.h5"
+    kw = dict(n_traj=2, n_particles=512, steps=3, seed=0, anisotropy=None, progress=False)
+    ngp, dt = P._particle_frames("patel-brownian-1d", path, assignment="ngp", **kw)
+    assert ngp.shape == (2, 4, 256) and dt == pytest.approx(1e-3)
+    assert torch.allclose(ngp.mean(-1), torch.ones(2, 4, dtype=torch.float64))  # densities of mean 1
+    counts = ngp * 512 / 256
+    assert torch.allclose(counts, counts.round())  # nearest grid point: whole particles per bin
+    again, _ = P._particle_frames("patel-brownian-1d", path, assignment="ngp", **kw)
+    assert torch.equal(again, ngp)
+    with pytest.raises(ValueError, match=r"holds another ensemble \(assignment 'ngp' -> 'cic'\)"):
+        P._particle_frames("patel-brownian-1d", path, assignment="cic", **kw)
+    cic, _ = P._particle_frames("patel-brownian-1d", tmp_path / "c.h5", assignment="cic", **kw)
+    assert torch.allclose(cic.mean(-1), torch.ones(2, 4, dtype=torch.float64))
+    assert not torch.allclose(cic * 2, (cic * 2).round())  # fractional weights
+    # the same particles: the cloud-in-cell density is the histogram smoothed (same low modes)
+    low = torch.fft.rfft(cic, dim=-1)[..., 1:4] / torch.fft.rfft(ngp, dim=-1)[..., 1:4]
+    assert torch.allclose(low.abs(), torch.ones(1, dtype=torch.float64), atol=0.05)
+
+
+def test_cli_passes_the_binning_and_lbfgs_settings(monkeypatch, tmp_path):
+    from coarsegrain import cli
+
+    seen = {}
+
+    def fake_check_and_run(module, out, cfg, args):
+        seen["cfg"] = cfg
+        return 0
+
+    monkeypatch.setattr(cli, "_check_and_run", fake_check_and_run)
+    cli.main(["reproduce", "patel2021", "--sections", "5-brownian", "--assignment", "cic", "--lbfgs-iterations", "100",
+              "--brownian-sets", "40", "--brownian-steps", "300", "--out", str(tmp_path)])
+    cfg = seen["cfg"].resolved()
+    assert (cfg["assignment"], cfg["lbfgs_iterations"], cfg["b_traj"], cfg["b_steps"]) == ("cic", 100, 40, 300)
+    assert P._model_suffix({**cfg, "optimizer": "lbfgs"}) == "_torch_lbfgs100"
+    assert P._model_suffix({**cfg, "optimizer": "lbfgs", "lbfgs_iterations": 30}) == "_torch"
+    assert P._assignment_tag(cfg) == "_cic"

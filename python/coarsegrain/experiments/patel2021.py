@@ -57,7 +57,7 @@ from ._report import figure_saver, targets_table
 
 __all__ = ["PatelConfig", "SECTIONS", "least_squares_symbol", "random_fourier_fields", "burgers_operator", "laplacian_operator",
            "square_wave", "square_wave_2d", "square_wave_series", "delta_solution", "one_step_symbol", "wavenumbers",
-           "fit_exponent", "binned_noise_symbol", "run", "render"]
+           "fit_exponent", "binned_noise_symbol", "max_amplification", "run", "render"]
 
 SECTIONS = ("4", "5-brownian", "5-levy")
 TWO_PI = 2 * math.pi
@@ -160,6 +160,14 @@ def fit_exponent(knorm: np.ndarray, symbol: np.ndarray, dt: float, k_lo: float =
         return float("nan")
     rate = -np.log1p(symbol[ok]) / dt
     return float(np.polyfit(np.log(knorm[ok]), np.log(rate), 1)[0])
+
+
+def max_amplification(symbol: Tensor) -> float:
+    """``max |1 + g(κ)|`` over the modes of a gauge-fixed one-step symbol: the growth per step of
+    the learned update linearized about the data's densities (h of unit slope there). Above 1 some
+    mode grows without bound in a long rollout, whatever the data were; the exact symbols of the
+    heat and fractional heat equations stay in (0, 1]."""
+    return float((1 + symbol).abs().max())
 
 
 def least_squares_symbol(frames: Tensor) -> Tensor:
@@ -604,6 +612,7 @@ def _section5_brownian(cfg: dict, out: Path, log, progress: bool) -> dict:
             mass_sq = mass_drift(sq[0], 1)  # the square wave's mean is 0: the absolute change
             run = {"seed": seed, "loss_history": hist, "gauge_scale": gf["scale"],
                    "symbol_max_rel_error_k_1_16": float(rel_sym.max()),
+                   "max_amplification": max_amplification(g),
                    "symbol_rms_rel_error_k_1_16": float(rel_sym.square().mean().sqrt()),
                    "square_wave_rel_l2_t1": val_err, "test_rel_l2_final_frame": test_err,
                    "square_wave_finite": bool(torch.isfinite(sq).all()),
@@ -802,6 +811,7 @@ def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
                            "symbol_rel_rms_k_le_16": rel_rms((kn > 0) & (kn <= 16)),
                            "exponent_band": fit_exponent(kn.numpy(), g.real.numpy(), dt, 1.0, float(band)),
                            "exponent": fit_exponent(kn.numpy(), g.real.numpy(), dt),
+                           "max_amplification": max_amplification(g),
                            "seconds": time.perf_counter() - t1}
                     if size == cfg["l_sizes"][-1] and s == 0:
                         run["g_re_window"] = _window(_full_real(g, n)).tolist()
@@ -815,7 +825,8 @@ def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
                     runs.append(run)
                 rows[str(size)] = {"runs": runs, **{f"{key}_mean": float(np.mean([r[key] for r in runs])) for key in (
                     "test_rel_l2", "delta_band_rel_l2", "delta_rel_l2", "symbol_rel_rms_band", "symbol_rel_rms_k_le_16",
-                    "exponent_band", "exponent")}}
+                    "exponent_band", "exponent")},
+                                   "max_amplification_max": max(r["max_amplification"] for r in runs)}
             table[variant] = rows
         res["betas"][f"{beta:g}"] = table
         ls = least_squares_symbol(frames[: cfg["l_sizes"][-1]])
@@ -1059,12 +1070,14 @@ def _markdown(results: dict) -> str:
                   + ". Symbol error: max over "
                   "1 ≤ |κ| ≤ 16 of |s·g − (e^{−κ²Δt} − 1)| / |e^{−κ²Δt} − 1|.", "",
                   "| variant | seed | symbol max rel err | square wave rel L2 (t = 1) | mass drift (train IC, t = 1) "
-                  "| test rel L2 (last frame) |", "|---|---|---|---|---|---|"]
+                  "| test rel L2 (last frame) | final training loss | max \\|1 + g\\| |", "|---|---|---|---|---|---|---|---|"]
         for v, runs in b["variants"].items():
             for r in runs:
+                amp = r.get("max_amplification")  # results since session 12
                 lines.append(f"| {v} | {r['seed']} | {r['symbol_max_rel_error_k_1_16']:.3g} | "
                              f"{r['square_wave_rel_l2_t1']:.3g} | {r['mass_drift_train_max']:.2e} | "
-                             f"{r['test_rel_l2_final_frame']:.3g} |")
+                             f"{r['test_rel_l2_final_frame']:.3g} | {r['loss_history'][-1]:.7g} | "
+                             + ("–" if amp is None else f"{amp:.4g}") + " |")
         if "data_least_squares" in b:
             d = b["data_least_squares"]
             lines.append(f"\nPer-mode least squares on the training histograms (the data's own noise floor): symbol max "
@@ -1093,8 +1106,9 @@ def _markdown(results: dict) -> str:
                   "on). Symbol error: relative RMS.", "",
                   # (\\| : a literal bar inside a markdown table cell)
                   f"| β | variant | sets | test error | δ (\\|κ\\| ≤ {band}) | δ (all modes) | symbol (\\|κ\\| ≤ {band}) | "
-                  f"symbol (\\|κ\\| ≤ 16) | exponent (1 ≤ \\|κ\\| ≤ {band}) | exponent (1 ≤ \\|κ\\| ≤ 8) |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  f"symbol (\\|κ\\| ≤ 16) | exponent (1 ≤ \\|κ\\| ≤ {band}) | exponent (1 ≤ \\|κ\\| ≤ 8) | "
+                  "max \\|1 + g\\| (worst seed) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for beta, table in lv["betas"].items():
             for variant, rows in table.items():
                 for size, row in rows.items():
@@ -1102,7 +1116,9 @@ def _markdown(results: dict) -> str:
                                  f"{row['delta_band_rel_l2_mean']:.3g} | "
                                  f"{row['delta_rel_l2_mean']:.3g} | {row['symbol_rel_rms_band_mean']:.3g} | "
                                  f"{row['symbol_rel_rms_k_le_16_mean']:.3g} | {row['exponent_band_mean']:.3f} | "
-                                 f"{row['exponent_mean']:.3f} |")
+                                 f"{row['exponent_mean']:.3f} | "
+                                 + (f"{row['max_amplification_max']:.4g}" if "max_amplification_max" in row else "–")
+                                 + " |")
     if lv and any("square_wave_rel_l2" in table[v][str(cfg["l_sizes"][-1])]["runs"][0]
                   for table in lv["betas"].values() for v in table):
         largest = str(cfg["l_sizes"][-1])
