@@ -306,9 +306,30 @@ def test_cli_passes_the_binning_and_lbfgs_settings(monkeypatch, tmp_path):
 
     monkeypatch.setattr(cli, "_check_and_run", fake_check_and_run)
     cli.main(["reproduce", "patel2021", "--sections", "5-brownian", "--assignment", "cic", "--lbfgs-iterations", "100",
-              "--brownian-sets", "40", "--brownian-steps", "300", "--out", str(tmp_path)])
+              "--brownian-sets", "40", "--brownian-steps", "300", "--brownian-variants", "conservation+reflection", "none",
+              "--out", str(tmp_path)])
     cfg = seen["cfg"].resolved()
+    assert cfg["b_variants"] == ["none", "conservation+reflection"]  # in the paper's order
     assert (cfg["assignment"], cfg["lbfgs_iterations"], cfg["b_traj"], cfg["b_steps"]) == ("cic", 100, 40, 300)
     assert P._model_suffix({**cfg, "optimizer": "lbfgs"}) == "_torch_lbfgs100"
     assert P._model_suffix({**cfg, "optimizer": "lbfgs", "lbfgs_iterations": 30}) == "_torch"
     assert P._assignment_tag(cfg) == "_cic"
+
+
+def test_brownian_targets_use_the_variants_that_ran():
+    def run(symbol, square, drift=0.0):
+        return {"symbol_max_rel_error_k_1_16": symbol, "square_wave_rel_l2_t1": square, "mass_drift_train_max": drift}
+
+    cr = [run(0.03, 0.02), run(0.045, 0.01)]
+    only_cr = P._brownian_targets({"conservation+reflection": cr})
+    assert set(only_cr) == {"symbol_within_5pct_for_k_le_16", "square_wave_rel_l2_at_t1_le_5pct",
+                            "mass_drift_le_1e-6_with_conservation"}
+    assert all(t["met"] for t in only_cr.values())
+    both = P._brownian_targets({"none": [run(0.1, 0.5, 1e-3)], "conservation": [run(0.1, 0.11)],
+                                "conservation+reflection": cr + [run(0.06, 0.02)]})
+    assert not both["symbol_within_5pct_for_k_le_16"]["met"]  # every seed must meet it
+    assert both["validation_fails_without_reflection"]["met"]  # 0.11 > 5 x 0.02
+    assert not P._brownian_targets({"none": [run(0.1, 0.09)], "conservation": [run(0.1, 0.5)],
+                                    "conservation+reflection": cr})["validation_fails_without_reflection"]["met"]
+    with pytest.raises(ValueError, match=r"b_variants \(--brownian-variants\) must be some of"):
+        P.PatelConfig(b_variants=("reflection",)).resolved()

@@ -383,6 +383,7 @@ def _reproduce_patel2021(out: Path, args: argparse.Namespace) -> int:
              "b_seeds": args.brownian_seeds, "l_seeds": args.levy_seeds, "optimizer": args.optimizer,
              "assignment": args.assignment, "b_traj": args.brownian_sets, "b_steps": args.brownian_steps,
              "lbfgs_iterations": args.lbfgs_iterations,
+             "b_variants": tuple(args.brownian_variants) if args.brownian_variants else None,
              "init": args.init, "betas": tuple(args.betas) if args.betas else None,
              "l_sizes": tuple(sorted(set(args.levy_sets))) if args.levy_sets else None}
     cfg = patel2021.PatelConfig(full=args.full, seed=args.seed, **{k: v for k, v in given.items() if v is not None})
@@ -709,6 +710,9 @@ def build_parser() -> argparse.ArgumentParser:
     patel.add_argument("--assignment", choices=("ngp", "cic"), default=None,
                        help="sec. 5 particle binning: ngp (default; the paper's histograms) or cic (cloud in cell: "
                             "its shot noise does not bias the one-step symbol, see results.md)")
+    patel.add_argument("--brownian-variants", nargs="+", choices=("none", "conservation", "conservation+reflection"),
+                       metavar="VARIANT", help="sec. 5 Brownian models to train: some of none, conservation, "
+                                               "conservation+reflection (default: all three)")
     patel.add_argument("--brownian-sets", type=_positive_int,
                        help="sec. 5 Brownian particle sets, the last held out (default 32; --full 100)")
     patel.add_argument("--brownian-steps", type=_positive_int,
