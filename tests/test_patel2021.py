@@ -196,10 +196,7 @@ def test_operators_and_exact_symbols():
     assert torch.allclose(P.one_step_symbol(k, 1e-3), torch.exp(-k * k * 1e-3) - 1)
     kk = np.linspace(1, 8, 30)
     assert P.fit_exponent(kk, np.expm1(-kk ** 1.5 * 1e-3), 1e-3) == pytest.approx(1.5, abs=1e-6)
-    # the exact heat symbol never amplifies; one mode with Re g > 0 (or |1 + g| > 1 by its phase) does
-    assert P.max_amplification(torch.complex(P.one_step_symbol(k, 1e-3), torch.zeros(3, dtype=torch.float64))) == 1.0
-    assert P.max_amplification(torch.tensor([-0.5 + 0j, 0.01 + 0j])) == pytest.approx(1.01)
-    assert P.max_amplification(torch.tensor([-0.1 + 0.5j])) == pytest.approx(math.hypot(0.9, 0.5))
+
 
 
 def _toy_config(sections, **kw):
@@ -333,3 +330,74 @@ def test_brownian_targets_use_the_variants_that_ran():
                                     "conservation+reflection": cr})["validation_fails_without_reflection"]["met"]
     with pytest.raises(ValueError, match=r"b_variants \(--brownian-variants\) must be some of"):
         P.PatelConfig(b_variants=("reflection",)).resolved()
+
+
+def test_max_amplification_is_the_growth_of_the_linearized_update():
+    """g = the exact heat symbol, h(u) = u − u³/3 (h' = 1 − u²): stable (max 1, at κ = 0) while the
+    densities stay in [0, 1]; beyond u = 1 h' < 0 turns diffusion into anti-diffusion, and the growth is
+    max |1 + g(κ)(1 − u²)| over the grid's modes and the densities (NumPy)."""
+    from torch import nn
+
+    from coarsegrain.models import ModalOperator
+
+    dt = 0.01
+
+    class HeatSymbol(nn.Module):
+        def forward(self, k):
+            return torch.stack([torch.expm1(-k[..., 0] ** 2 * dt), torch.zeros_like(k[..., 0])], -1)
+
+    class Cubic(nn.Module):
+        def forward(self, u):
+            return u - u**3 / 3
+
+    model = ModalOperator(1, 2 * math.pi).double()
+    model.g[0][0], model.h[0][0] = HeatSymbol(), Cubic()
+    assert P.max_amplification(model, (32,), torch.linspace(0, 1, 11)) == pytest.approx(1.0, abs=1e-9)
+    u = np.linspace(0, 2, 21)
+    g = np.expm1(-np.arange(17.0) ** 2 * dt)
+    expected = np.abs(1 + g[:, None] * (1 - u[None] ** 2)).max()
+    assert expected > 3
+    assert P.max_amplification(model, (32,), torch.from_numpy(u)) == pytest.approx(expected, rel=1e-8)
+    torch.manual_seed(0)
+    net64 = P.make_model(1, conservation=True, reflection=True)  # random weights, float64
+    net32 = P.make_model(1, conservation=True, reflection=True).float()
+    net32.load_state_dict({k: v.float() for k, v in net64.state_dict().items()})
+    a64 = P.max_amplification(net64, (32,), torch.from_numpy(u))
+    assert P.max_amplification(net32, (32,), torch.from_numpy(u)) == pytest.approx(a64, rel=1e-5)
+    assert next(net32.parameters()).dtype == torch.float32  # evaluated on a float64 copy, left as it was
+
+
+def test_fit_stable_refits_an_amplifying_fit_from_the_next_seed():
+    from torch import nn
+
+    from coarsegrain.models import ModalOperator
+
+    class HeatSymbol(nn.Module):
+        def forward(self, k):
+            return torch.stack([torch.expm1(-k[..., 0] ** 2 * 0.01), torch.zeros_like(k[..., 0])], -1)
+
+    class Slope(nn.Module):  # h(u) = s·u: g·h' = s·g, which amplifies once s > 2 / (1 - e^{-κ²Δt}) at some κ
+        def __init__(self, s):
+            super().__init__()
+            self.s = s
+
+        def forward(self, u):
+            return self.s * u
+
+    slopes = {10: 5.0, 11: -1.0, 12: 1.0, 13: 3.0}  # seeds 10, 11 amplify (|1 - 5·0.99| > 1, 1 + 1·0.99 > 1)
+
+    def fit(seed):
+        model = ModalOperator(1, 2 * math.pi).double()
+        model.g[0][0], model.h[0][0] = HeatSymbol(), Slope(slopes[seed])
+        return model, [float(seed)]
+
+    logged = []
+    model, losses, seed, rejected = P._fit_stable(fit, 10, 3, (32,), 2.0, logged.append)
+    assert seed == 12 and losses == [12.0] and [r["seed"] for r in rejected] == [10, 11]
+    assert rejected[0]["max_amplification"] > 1.5 and len(logged) == 2 and "refitting from seed 11" in logged[0]
+    _, _, seed, rejected = P._fit_stable(fit, 10, 0, (32,), 2.0, logged.append)
+    assert seed == 10 and rejected == []  # no refits: the paper's, every fit kept
+    _, _, seed, rejected = P._fit_stable(fit, 10, 1, (32,), 2.0, logged.append)
+    assert seed == 11 and [r["seed"] for r in rejected] == [10]  # out of refits: the last fit is kept
+    with pytest.raises(ValueError, match=r"stable_refits \(--stable-refits\) must be an int >= 0"):
+        P.PatelConfig(stable_refits=-1).resolved()

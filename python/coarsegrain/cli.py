@@ -382,7 +382,7 @@ def _reproduce_patel2021(out: Path, args: argparse.Namespace) -> int:
     given = {"sections": tuple(args.sections) if args.sections else None, "sizes": tuple(args.sizes or ()) or None,
              "b_seeds": args.brownian_seeds, "l_seeds": args.levy_seeds, "optimizer": args.optimizer,
              "assignment": args.assignment, "b_traj": args.brownian_sets, "b_steps": args.brownian_steps,
-             "lbfgs_iterations": args.lbfgs_iterations,
+             "lbfgs_iterations": args.lbfgs_iterations, "stable_refits": args.stable_refits,
              "b_variants": tuple(args.brownian_variants) if args.brownian_variants else None,
              "init": args.init, "betas": tuple(args.betas) if args.betas else None,
              "l_sizes": tuple(sorted(set(args.levy_sets))) if args.levy_sets else None}
@@ -707,6 +707,10 @@ def build_parser() -> argparse.ArgumentParser:
     patel.add_argument("--lbfgs-iterations", type=_positive_int,
                        help="sec. 5 with --optimizer lbfgs: iterations per epoch, 2 epochs per curriculum stage "
                             "(default 30; some weight seeds need about 100 to converge)")
+    patel.add_argument("--stable-refits", type=_nonnegative_int,
+                       help="sec. 5: fit again from the next weight seed, up to N times, when the fitted update "
+                            "amplifies some mode at the data's densities (max |1 + g h'| > 1.001; the heat and "
+                            "fractional heat updates damp every mode); default 0 (the paper's: keep every fit)")
     patel.add_argument("--assignment", choices=("ngp", "cic"), default=None,
                        help="sec. 5 particle binning: ngp (default; the paper's histograms) or cic (cloud in cell: "
                             "its shot noise does not bias the one-step symbol, see results.md)")

@@ -162,12 +162,28 @@ def fit_exponent(knorm: np.ndarray, symbol: np.ndarray, dt: float, k_lo: float =
     return float(np.polyfit(np.log(knorm[ok]), np.log(rate), 1)[0])
 
 
-def max_amplification(symbol: Tensor) -> float:
-    """``max |1 + g(κ)|`` over the modes of a gauge-fixed one-step symbol: the growth per step of
-    the learned update linearized about the data's densities (h of unit slope there). Above 1 some
-    mode grows without bound in a long rollout, whatever the data were; the exact symbols of the
-    heat and fractional heat equations stay in (0, 1]."""
-    return float((1 + symbol).abs().max())
+@torch.no_grad()
+def max_amplification(model, shape: tuple[int, ...], u: Tensor) -> float:
+    """``max |1 + g(κ) h'(u)|`` over the modes of ``shape`` and the densities ``u``: the growth per
+    step of the learned update linearized about a uniform state u (h' by central differences of
+    1e-6·max|u|, float64). Above 1 a perturbation of that mode grows at that density, whatever the
+    data were; the exact heat and fractional heat updates (h' = 1, g = e^{−|κ|^α Δt} − 1) stay in
+    (0, 1]. A gauge-free number: g·h' is what the update applies."""
+    u = torch.as_tensor(u, dtype=torch.float64).reshape(-1)
+    eps = 1e-6 * max(float(u.abs().max()), 1.0)
+    first = next(model.parameters(), None)
+    m = model if first is None or first.dtype == torch.float64 else _float64(model)
+    probe = torch.cat([u - eps, u + eps]).reshape(-1, 1, *([1] * len(shape)))
+    h = m.pointwise_values(0, 0, probe).reshape(2, -1)
+    slope = (h[1] - h[0]) / (2 * eps)
+    g = m.symbol(0, 0, shape, dtype=torch.float64).reshape(-1)
+    return float((1 + g[:, None] * slope[None, :]).abs().max())
+
+
+def _float64(model):
+    import copy
+
+    return copy.deepcopy(model).double()
 
 
 def least_squares_symbol(frames: Tensor) -> Tensor:
@@ -367,6 +383,7 @@ class PatelConfig:
     optimizer: str = "adam"              # sec. 5: "adam" (Table 2) or "lbfgs" (full batch; slower, more accurate)
     assignment: str = "ngp"              # sec. 5 particle binning: "ngp" (the paper's histograms) or "cic"
     lbfgs_iterations: int = 30           # sec. 5 with optimizer "lbfgs": iterations per epoch (2 epochs per stage)
+    stable_refits: int = 0               # sec. 5: refits from a new weight seed of a fit whose update amplifies
     # §4
     sizes: tuple[int, ...] | None = None       # training-set sizes N (default 800, 3200, 12800)
     s4_epochs: int | None = None               # epochs (default 1 as Table 1; toy runs use more)
@@ -431,6 +448,8 @@ class PatelConfig:
                     "b_stages", "b_batch", "l_particles", "l_steps", "l_seeds", "l_epochs", "l_stages", "l_batch"):
             if int(out[key]) < 1:
                 raise ValueError(f"{key} must be >= 1, got {out[key]}")
+        if isinstance(self.stable_refits, bool) or not isinstance(self.stable_refits, int) or self.stable_refits < 0:
+            raise ValueError(f"stable_refits (--stable-refits) must be an int >= 0, got {self.stable_refits!r}")
         if not out["betas"]:
             raise ValueError("betas must hold at least one anisotropy in [0, 1]")
         if min(out["l_sizes"]) < 1:
@@ -565,6 +584,29 @@ def _model_suffix(cfg: dict) -> str:
     return f"_{cfg['s5_init']}" + (f"_lbfgs{iters}" if cfg["optimizer"] == "lbfgs" and iters != 30 else "")
 
 
+STABLE_TOLERANCE = 1e-3  # max |1 + g h'| above 1 + this: an update that amplifies (see max_amplification)
+
+
+def _fit_stable(fit: Callable, seed: int, refits: int, shape: tuple[int, ...], u_top: float, log):
+    """``fit(seed) -> (model, losses)``; while the fitted update amplifies some mode at the data's
+    densities (:func:`max_amplification` over [0, u_top] > 1 + STABLE_TOLERANCE) and refits are left,
+    fits again from the next weight seed (seed + 1, ...). The heat and fractional heat updates damp
+    every mode, so an amplifying fit is a failed one (a dead h whose slope changes sign next to the
+    data; the β = 1 isotropic Lévy fit of seed 1000). Returns the model, its losses, its seed and the
+    rejected fits ``[{"seed", "max_amplification", "final_loss"}]``; the last fit is kept when every one
+    amplifies."""
+    rejected = []
+    for attempt in range(refits + 1):
+        model, losses = fit(seed + attempt)
+        amp = max_amplification(model, shape, torch.linspace(0, u_top, 201))
+        if amp <= 1 + STABLE_TOLERANCE or attempt == refits:
+            return model, losses, seed + attempt, rejected
+        log(f"  seed {seed + attempt}: the fitted update amplifies (max |1 + g h'| = {amp:.4g}); refitting from seed "
+            f"{seed + attempt + 1}")
+        rejected.append({"seed": seed + attempt, "max_amplification": amp, "final_loss": losses[-1]})
+    raise AssertionError("unreachable")
+
+
 def _assignment_tag(cfg: dict) -> str:
     """File-name suffix of the particle binning (none for the paper's nearest-grid-point histograms)."""
     return "" if cfg["assignment"] == "ngp" else f"_{cfg['assignment']}"
@@ -585,6 +627,7 @@ def _section5_brownian(cfg: dict, out: Path, log, progress: bool) -> dict:
     train, test = frames[:-1], frames[-1:]
     n = frames.shape[-1]
     u_max = float(torch.quantile(frames[:, ::max(1, steps // 20)].flatten(), 0.99))
+    u_top = float(frames.max())  # the densities the stability check covers: [0, the largest of the data]
     t_val = 1.0
     n_val = round(t_val / dt)
     every = max(1, n_val // 100)
@@ -598,13 +641,18 @@ def _section5_brownian(cfg: dict, out: Path, log, progress: bool) -> dict:
         runs = []
         for s in range(cfg["b_seeds"]):
             seed = cfg["seed"] + 1000 * s
-            seed_everything(seed)
-            model = make_model(1, width=cfg["width"], depth=cfg["depth"], init=cfg["s5_init"], dt=dt, **bias)
             t1 = time.perf_counter()
-            hist = _fit_curriculum(model, train, stages=cfg["b_stages"], epochs=cfg["b_epochs"],
-                                   batch_size=cfg["b_batch"], lr=cfg["lr"], seed=seed, progress=progress,
-                                   optimizer=cfg["optimizer"], lbfgs_iterations=cfg["lbfgs_iterations"],
-                                   out_dir=out / "models" / tag / f"{variant}_seed{seed}{_model_suffix(cfg)}")
+
+            def fit(seed, variant=variant, bias=bias):
+                seed_everything(seed)
+                model = make_model(1, width=cfg["width"], depth=cfg["depth"], init=cfg["s5_init"], dt=dt, **bias)
+                hist = _fit_curriculum(model, train, stages=cfg["b_stages"], epochs=cfg["b_epochs"],
+                                       batch_size=cfg["b_batch"], lr=cfg["lr"], seed=seed, progress=progress,
+                                       optimizer=cfg["optimizer"], lbfgs_iterations=cfg["lbfgs_iterations"],
+                                       out_dir=out / "models" / tag / f"{variant}_seed{seed}{_model_suffix(cfg)}")
+                return model, hist
+
+            model, hist, seed, refits = _fit_stable(fit, seed, cfg["stable_refits"], (n,), u_top, log)
             gf = _gauge(model, (n,), data_max=u_max)
             k, g = gf["kappa"][..., 0], gf["g"]
             exact_g = one_step_symbol(k, dt)
@@ -622,7 +670,8 @@ def _section5_brownian(cfg: dict, out: Path, log, progress: bool) -> dict:
             mass_sq = mass_drift(sq[0], 1)  # the square wave's mean is 0: the absolute change
             run = {"seed": seed, "loss_history": hist, "gauge_scale": gf["scale"],
                    "symbol_max_rel_error_k_1_16": float(rel_sym.max()),
-                   "max_amplification": max_amplification(g),
+                   "max_amplification": max_amplification(model, (n,), torch.linspace(0, u_top, 201)),
+                   "refits": refits,
                    "symbol_rms_rel_error_k_1_16": float(rel_sym.square().mean().sqrt()),
                    "square_wave_rel_l2_t1": val_err, "test_rel_l2_final_frame": test_err,
                    "square_wave_finite": bool(torch.isfinite(sq).all()),
@@ -799,6 +848,7 @@ def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
         tag = f"levy_beta{beta:g}_{n_traj}x{cfg['l_particles']}x{steps}_seed{cfg['seed']}{_assignment_tag(cfg)}"
         frames = data[beta]
         u_max = float(torch.quantile(frames[:, ::max(1, steps // 10)].flatten()[::7], 0.99))
+        u_top = float(frames.max())
         table: dict[str, Any] = {}
         for variant in ("unrestricted", "isotropic"):
             rows = {}
@@ -806,14 +856,20 @@ def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
                 runs = []
                 for s in range(cfg["l_seeds"]):
                     seed = cfg["seed"] + 1000 * s
-                    seed_everything(seed)
-                    model = make_model(2, conservation=True, isotropic=variant == "isotropic", width=cfg["width"], init=cfg["s5_init"],
-                                       depth=cfg["depth"], dt=dt)
                     t1 = time.perf_counter()
-                    _fit_curriculum(model, frames[:size], stages=cfg["l_stages"], epochs=cfg["l_epochs"],
-                                    batch_size=cfg["l_batch"], lr=cfg["lr"], seed=seed, progress=progress,
-                                    out_dir=out / "models" / tag / f"{variant}_sets{size}_seed{seed}{_model_suffix(cfg)}",
-                                    optimizer=cfg["optimizer"], lbfgs_iterations=cfg["lbfgs_iterations"])
+
+                    def fit(seed, variant=variant, size=size, frames=frames, tag=tag):
+                        seed_everything(seed)
+                        model = make_model(2, conservation=True, isotropic=variant == "isotropic", width=cfg["width"],
+                                           init=cfg["s5_init"], depth=cfg["depth"], dt=dt)
+                        hist = _fit_curriculum(
+                            model, frames[:size], stages=cfg["l_stages"], epochs=cfg["l_epochs"],
+                            batch_size=cfg["l_batch"], lr=cfg["lr"], seed=seed, progress=progress,
+                            out_dir=out / "models" / tag / f"{variant}_sets{size}_seed{seed}{_model_suffix(cfg)}",
+                            optimizer=cfg["optimizer"], lbfgs_iterations=cfg["lbfgs_iterations"])
+                        return model, hist
+
+                    model, hist, seed, refits = _fit_stable(fit, seed, cfg["stable_refits"], (n, n), u_top, log)
                     gf = _gauge(model, (n, n), data_max=u_max)
                     g, kn = gf["g"], gf["magnitude"]
                     exact_g = one_step_symbol(kn, dt, 1.5)
@@ -833,7 +889,8 @@ def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
                            "symbol_rel_rms_k_le_16": rel_rms((kn > 0) & (kn <= 16)),
                            "exponent_band": fit_exponent(kn.numpy(), g.real.numpy(), dt, 1.0, float(band)),
                            "exponent": fit_exponent(kn.numpy(), g.real.numpy(), dt),
-                           "max_amplification": max_amplification(g),
+                           "max_amplification": max_amplification(model, (n, n), torch.linspace(0, u_top, 201)),
+                           "refits": refits, "final_loss": hist[-1],
                            "seconds": time.perf_counter() - t1}
                     if size == cfg["l_sizes"][-1] and s == 0:
                         run["g_re_window"] = _window(_full_real(g, n)).tolist()
@@ -1051,6 +1108,21 @@ def _figures(results: dict, out: Path) -> list[str]:
     return written
 
 
+def _refit_lines(runs: list[tuple[str, dict]]) -> list[str]:
+    """Markdown lines naming the fits --stable-refits rejected (none: no lines)."""
+    rejected = [f"{label}: seed {x['seed']} (max |1 + g h'| = {x['max_amplification']:.4g}, final loss "
+                f"{x['final_loss']:.7g}) refitted as seed {r['seed']}"
+                for label, r in runs for x in r.get("refits", [])]
+    if not rejected:
+        return []
+    return ["", "Fits rejected because their update amplifies (--stable-refits): " + "; ".join(rejected) + "."]
+
+
+_AMPLIFICATION_NOTE = ("max |1 + g h'|: the growth per step of the learned update linearized about a uniform "
+                       "density u, over the modes and 0 ≤ u ≤ the largest density of the data (`max_amplification`); "
+                       "above 1 the model amplifies some perturbation (the exact updates: 1).")
+
+
 def _markdown(results: dict) -> str:
     lines = ["# patel2021 reproduction", "", f"command: `{results['command']}`", "",
              f"wall time: {results.get('seconds', float('nan')):.0f} s; sections: {', '.join(results['sections'])}", ""]
@@ -1090,9 +1162,9 @@ def _markdown(results: dict) -> str:
                      if cfg.get("optimizer", "adam") == "adam" else
                      f"full-batch L-BFGS, 2 epochs of {cfg.get('lbfgs_iterations', 30)} iterations per stage")
                   + ". Symbol error: max over "
-                  "1 ≤ |κ| ≤ 16 of |s·g − (e^{−κ²Δt} − 1)| / |e^{−κ²Δt} − 1|.", "",
+                  "1 ≤ |κ| ≤ 16 of |s·g − (e^{−κ²Δt} − 1)| / |e^{−κ²Δt} − 1|. " + _AMPLIFICATION_NOTE, "",
                   "| variant | seed | symbol max rel err | square wave rel L2 (t = 1) | mass drift (train IC, t = 1) "
-                  "| test rel L2 (last frame) | final training loss | max \\|1 + g\\| |", "|---|---|---|---|---|---|---|---|"]
+                  "| test rel L2 (last frame) | final training loss | max \\|1 + g h'\\| |", "|---|---|---|---|---|---|---|---|"]
         for v, runs in b["variants"].items():
             for r in runs:
                 amp = r.get("max_amplification")  # results since session 12
@@ -1100,6 +1172,7 @@ def _markdown(results: dict) -> str:
                              f"{r['square_wave_rel_l2_t1']:.3g} | {r['mass_drift_train_max']:.2e} | "
                              f"{r['test_rel_l2_final_frame']:.3g} | {r['loss_history'][-1]:.7g} | "
                              + ("–" if amp is None else f"{amp:.4g}") + " |")
+        lines += _refit_lines([(v, r) for v, runs in b["variants"].items() for r in runs])
         if "data_least_squares" in b:
             d = b["data_least_squares"]
             lines.append(f"\nPer-mode least squares on the training histograms (the data's own noise floor): symbol max "
@@ -1125,11 +1198,11 @@ def _markdown(results: dict) -> str:
                   f"held-out isotropic set (β = {lv['test_field']['beta']:g}, set {lv['test_field']['set']}), band-limited "
                   f"to |κ| ≤ {band}, against its exact fractional heat evolution; the same for the δ truncated to "
                   f"|κ| ≤ {band} and for the full δ of Eq 26 (all 64² modes, far outside the densities h was trained "
-                  "on). Symbol error: relative RMS.", "",
+                  "on). Symbol error: relative RMS. " + _AMPLIFICATION_NOTE, "",
                   # (\\| : a literal bar inside a markdown table cell)
                   f"| β | variant | sets | test error | δ (\\|κ\\| ≤ {band}) | δ (all modes) | symbol (\\|κ\\| ≤ {band}) | "
                   f"symbol (\\|κ\\| ≤ 16) | exponent (1 ≤ \\|κ\\| ≤ {band}) | exponent (1 ≤ \\|κ\\| ≤ 8) | "
-                  "max \\|1 + g\\| (worst seed) |",
+                  "max \\|1 + g h'\\| (worst seed) |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for beta, table in lv["betas"].items():
             for variant, rows in table.items():
@@ -1141,6 +1214,9 @@ def _markdown(results: dict) -> str:
                                  f"{row['exponent_mean']:.3f} | "
                                  + (f"{row['max_amplification_max']:.4g}" if "max_amplification_max" in row else "–")
                                  + " |")
+    if lv:
+        lines += _refit_lines([(f"β = {beta}, {variant}, {size} sets", r) for beta, table in lv["betas"].items()
+                               for variant, rows in table.items() for size, row in rows.items() for r in row["runs"]])
     if lv and any("square_wave_rel_l2" in table[v][str(cfg["l_sizes"][-1])]["runs"][0]
                   for table in lv["betas"].values() for v in table):
         largest = str(cfg["l_sizes"][-1])
