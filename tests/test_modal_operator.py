@@ -325,6 +325,48 @@ def test_glorot_init_is_the_keras_default(n_params):
         ModalOperator(1, 1.0, init="xavier")
 
 
+def test_max_amplification_is_the_growth_of_the_linearized_update():
+    """g = the exact heat symbol, h(u) = u − u³/3 (h' = 1 − u²): stable (max 1, at κ = 0) while the
+    densities stay in [0, 1]; beyond u = 1 h' < 0 turns diffusion into anti-diffusion, and the growth is
+    max |1 + g(κ)(1 − u²)| over the grid's modes and the densities (NumPy)."""
+    dt = 0.01
+
+    class HeatSymbol(nn.Module):
+        def forward(self, k):
+            return torch.stack([torch.expm1(-k[..., 0] ** 2 * dt), torch.zeros_like(k[..., 0])], -1)
+
+    class Cubic(nn.Module):
+        def forward(self, u):
+            return u - u**3 / 3
+
+    model = ModalOperator(1, 2 * math.pi).double()
+    model.g[0][0], model.h[0][0] = HeatSymbol(), Cubic()
+    assert model.max_amplification((32,), torch.linspace(0, 1, 11)) == pytest.approx(1.0, abs=1e-9)
+    u = np.linspace(0, 2, 21)
+    g = np.expm1(-np.arange(17.0) ** 2 * dt)
+    expected = np.abs(1 + g[:, None] * (1 - u[None] ** 2)).max()
+    assert expected > 3
+    assert model.max_amplification((32,), torch.from_numpy(u)) == pytest.approx(expected, rel=1e-8)
+    torch.manual_seed(0)
+    net64 = ModalOperator(1, 2 * math.pi, conservation=True, reflection=True).double()  # random weights
+    net32 = ModalOperator(1, 2 * math.pi, conservation=True, reflection=True)
+    net32.load_state_dict({k: v.float() for k, v in net64.state_dict().items()})
+    a64 = net64.max_amplification((32,), torch.from_numpy(u))
+    assert net32.max_amplification((32,), torch.from_numpy(u)) == pytest.approx(a64, rel=1e-5)
+    assert next(net32.parameters()).dtype == torch.float32  # evaluated on a float64 copy, left as it was
+    # two terms of half the symbol each: the same update
+    two = ModalOperator(1, 2 * math.pi, terms=2).double()
+
+    class HalfHeat(HeatSymbol):
+        def forward(self, k):
+            return 0.5 * super().forward(k)
+
+    two.g[0][0], two.g[0][1], two.h[0][0], two.h[0][1] = HalfHeat(), HalfHeat(), Cubic(), Cubic()
+    assert two.max_amplification((32,), torch.from_numpy(u)) == pytest.approx(expected, rel=1e-8)
+    with pytest.raises(ValueError, match="needs a one-field model"):
+        ModalOperator(1, 1.0, n_fields=2).max_amplification((8,), torch.ones(3))
+
+
 def test_gradcheck_through_a_tiny_model():
     model = randomize(ModalOperator(1, 1.5, n_fields=2, boundary=["periodic", "neumann"], n_params=1, width=3,
                                     depth=2, conservation=True, reflection=True).double(), 4, scale=0.5)

@@ -365,6 +365,36 @@ class ModalOperator(nn.Module):
         autonomous; ``t`` is accepted and ignored)."""
         return self(u, params) / self.dt
 
+    @torch.no_grad()
+    def max_amplification(self, shape: Sequence[int], u: Tensor, params: Tensor | None = None) -> float:
+        """``max |1 + Σ_k g_k(κ) h_k'(u)|`` over the modes of a grid of ``shape`` and the values ``u``
+        of a one-field model: the growth per :meth:`step` of the update linearized about the uniform
+        state u. Above 1 a small perturbation of that mode grows at that state; a dissipative update
+        (heat equation: h' = 1, g = e^{−κ²Δt} − 1) stays at or below 1. Gauge-free (g·h' is what the
+        update applies); h' by central differences of 1e-6·max(|u|, 1), all in float64. ``params``: one
+        parameter vector ``[n_params]``."""
+        if self.n_fields != 1:
+            raise ValueError(f"max_amplification needs a one-field model (this one has {self.n_fields}): "
+                             "the linearization of several fields is a matrix per mode")
+        first = next(self.parameters(), None)
+        model = self if first is None or first.dtype == torch.float64 else _float64_copy(self)
+        device = first.device if first is not None else None
+        u = torch.as_tensor(u, dtype=torch.float64, device=device).reshape(-1)
+        p = None
+        if self.n_params:
+            if params is None:
+                raise ValueError("this model takes simulation parameters: max_amplification(..., params=[...])")
+            p = torch.as_tensor(params, dtype=torch.float64, device=device).reshape(1, self.n_params)
+        eps = 1e-6 * max(float(u.abs().max()), 1.0)
+        probe = torch.cat([u - eps, u + eps]).reshape(-1, 1, *([1] * self.ndim))
+        pp = p.expand(probe.shape[0], -1) if p is not None else None
+        total = 0
+        for k in range(self.terms):
+            h = model.pointwise_values(0, k, probe, pp).reshape(2, -1)
+            g = model.symbol(0, k, shape, p, dtype=torch.float64, device=device).reshape(-1)
+            total = total + g[:, None] * ((h[1] - h[0]) / (2 * eps))[None, :]
+        return float((1 + total).abs().max())
+
     # --- reporting -----------------------------------------------------------------------------
 
     @torch.no_grad()
