@@ -436,9 +436,9 @@ class PatelConfig:
             raise ValueError("betas must hold at least one anisotropy in [0, 1]")
         if min(out["l_sizes"]) < 1:
             raise ValueError(f"l_sizes (--levy-sets) must be >= 1, got {out['l_sizes']}")
-        for key in ("b_traj", "l_traj"):
+        for key, flag in (("b_traj", " (--brownian-sets)"), ("l_traj", "")):
             if out[key] < 2:
-                raise ValueError(f"{key} must be >= 2 (one set is held out for testing), got {out[key]}")
+                raise ValueError(f"{key}{flag} must be >= 2 (one set is held out for testing), got {out[key]}")
         if max(out["l_sizes"]) > out["l_traj"] - 1:
             raise ValueError(f"l_sizes {out['l_sizes']} exceed the {out['l_traj'] - 1} training sets")
         if any(n % self.s4_batch or n < self.s4_batch for n in out["sizes"]):
