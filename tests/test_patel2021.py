@@ -357,12 +357,12 @@ def test_fit_stable_refits_an_amplifying_fit_from_the_next_seed():
         return model, [float(seed)]
 
     logged = []
-    model, losses, seed, rejected = P._fit_stable(fit, 10, 3, (32,), 2.0, logged.append)
+    model, losses, seed, amp, rejected = P._fit_stable(fit, 10, 3, (32,), 2.0, logged.append)
     assert seed == 12 and losses == [12.0] and [r["seed"] for r in rejected] == [10, 11]
     assert rejected[0]["max_amplification"] > 1.5 and len(logged) == 2 and "refitting from seed 11" in logged[0]
-    _, _, seed, rejected = P._fit_stable(fit, 10, 0, (32,), 2.0, logged.append)
+    _, _, seed, _, rejected = P._fit_stable(fit, 10, 0, (32,), 2.0, logged.append)
     assert seed == 10 and rejected == []  # no refits: the paper's, every fit kept
-    _, _, seed, rejected = P._fit_stable(fit, 10, 1, (32,), 2.0, logged.append)
+    _, _, seed, _, rejected = P._fit_stable(fit, 10, 1, (32,), 2.0, logged.append)
     assert seed == 11 and [r["seed"] for r in rejected] == [10]  # out of refits: the last fit is kept
     with pytest.raises(ValueError, match=r"stable_refits \(--stable-refits\) must be an int >= 0"):
         P.PatelConfig(stable_refits=-1).resolved()
