@@ -1166,3 +1166,140 @@ OPS.update({
     "lattice_diffusion_rate": OpInfo("lattice_diffusion_rate", _lattice_samples, _lattice_reference, True,
                                      grad_args=(0, 1, 2), zero_size=_lattice_zero, bad=_lattice_bad),
 })
+
+
+# --- point-wise networks (pointwise_mlp, its backward) -----------------------------------------
+
+# (lead shape, n_in, width, depth, n_out, activation): one point, a block tail (the CPU takes 64
+# points at a time), several lead axes, the largest network the op takes, and inputs out to
+# -60 (ELU's exp clamps at -40 in float64, -20 in float32).
+MLP_CASES = [((1,), 1, 4, 4, 1, "elu"), ((130,), 1, 4, 4, 1, "elu"), ((3, 5), 2, 3, 1, 2, "tanh"),
+             ((2, 33), 3, 5, 3, 2, "elu"), ((70,), 8, 16, 8, 8, "elu"), ((9,), 8, 16, 8, 8, "tanh")]
+
+
+def _mlp_count(n_in, width, depth, n_out):
+    return width * n_in + width + (depth - 1) * (width * width + width) + n_out * width + n_out
+
+
+def _mlp_layers(params, n_in, width, depth, n_out):
+    """(W, b) per layer, first to output, from the flat parameters."""
+    sizes = [(width, n_in)] + [(width, width)] * (depth - 1) + [(n_out, width)]
+    layers, at = [], 0
+    for rows, cols in sizes:
+        w = params[at: at + rows * cols].reshape(rows, cols)
+        at += rows * cols
+        layers.append((w, params[at: at + rows]))
+        at += rows
+    return layers
+
+
+def _mlp_act(z, activation):
+    return np.where(z > 0, z, np.expm1(np.minimum(z, 0))) if activation == "elu" else np.tanh(z)
+
+
+def _mlp_slope(a, activation):
+    return np.where(a > 0, 1.0, a + 1.0) if activation == "elu" else 1.0 - a * a
+
+
+def _mlp_forward_np(x, params, width, depth, n_out, activation):
+    layers = _mlp_layers(params, x.shape[-1], width, depth, n_out)
+    acts = [x]
+    for w, b in layers[:-1]:
+        acts.append(_mlp_act(acts[-1] @ w.T + b, activation))
+    w, b = layers[-1]
+    return acts[-1] @ w.T + b, acts, layers
+
+
+def _mlp_samples(backward):
+    def samples(dtype, device):
+        for k, (lead, n_in, width, depth, n_out, act) in enumerate(MLP_CASES):
+            rng = _rng("mlp", k, backward)
+            x = _randn(rng, (*lead, n_in), dtype, device) * (20.0 if k == 1 else 2.0)
+            if k == 1:
+                x[0, 0] = -60.0
+            # weights of about 1.4 / sqrt(fan in): the activations neither vanish nor blow up with depth
+            params = _randn(rng, (_mlp_count(n_in, width, depth, n_out),), dtype, device) * (1.4 / math.sqrt(width))
+            g = (_randn(rng, (*lead, n_out), dtype, device),) if backward else ()
+            args = (*g, x, params, width, depth) + ((act,) if backward else (n_out, act))
+            yield Sample(args, id=f"{lead}-{n_in}-{width}x{depth}-{n_out}-{act}", grad=k in (0, 2))
+
+    return samples
+
+
+def _mlp_reference(x, params, width, depth, n_out, activation="elu"):
+    return (_mlp_forward_np(x, params, width, depth, n_out, activation)[0],)
+
+
+def _mlp_backward_reference(grad, x, params, width, depth, activation="elu"):
+    lead = x.shape[:-1]
+    xs, gs = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
+    _, acts, layers = _mlp_forward_np(xs, params, width, depth, grad.shape[-1], activation)
+    grads, delta = [], gs
+    for li in range(len(layers) - 1, -1, -1):
+        w, _ = layers[li]
+        grads.append((delta.T @ acts[li], delta.sum(0)))
+        delta = delta @ w
+        if li > 0:
+            delta = delta * _mlp_slope(acts[li], activation)
+    flat = np.concatenate([np.concatenate([gw.ravel(), gb]) for gw, gb in reversed(grads)])
+    return delta.reshape(*lead, x.shape[-1]), flat
+
+
+def _mlp_zero(backward):
+    def zero_size(dtype, device):
+        z = lambda *s: _z(*s, dtype=dtype, device=device)  # noqa: E731
+        p = z(_mlp_count(1, 4, 4, 1))
+        g = (z(0, 1),) if backward else ()
+        tail = (4, 4, "elu") if backward else (4, 4, 1, "elu")
+        yield Sample((*g, z(0, 1), p, *tail), id="points0"), None
+        g = (z(2, 0, 1),) if backward else ()
+        yield Sample((*g, z(2, 0, 1), p, *tail), id="lead0"), None
+
+    return zero_size
+
+
+def _mlp_bad(backward):
+    name = "pointwise_mlp_backward" if backward else "pointwise_mlp"
+
+    def bad(device):
+        z = lambda *s, dtype=f32: _z(*s, dtype=dtype, device=device)  # noqa: E731
+
+        def call(x, params, width=4, depth=4, n_out=1, activation="elu", g=None):
+            if backward:
+                return (z(*x.shape[:-1], n_out) if g is None else g, x, params, width, depth, activation)
+            return (x, params, width, depth, n_out, activation)
+
+        ok = _mlp_count(1, 4, 4, 1)
+        yield Bad("params length", call(z(5, 1), z(ok - 1)), ValueError,
+                  rf"^{name}: params must be a flat tensor of {ok} parameters for n_in = 1, width = 4, depth = 4, "
+                  rf"n_out = 1, got shape \[{ok - 1}\]")
+        yield Bad("params 2d", call(z(5, 1), z(1, ok)), ValueError, rf"^{name}: params must be a flat tensor")
+        yield Bad("width", call(z(5, 1), z(ok), width=17), ValueError, rf"^{name}: width must be 1 to 16, got 17")
+        yield Bad("depth", call(z(5, 1), z(ok), depth=0), ValueError, rf"^{name}: depth must be 1 to 8, got 0")
+        if not backward:
+            yield Bad("n_out", call(z(5, 1), z(ok), n_out=9), ValueError, rf"^{name}: n_out must be 1 to 8, got 9")
+        yield Bad("n_in", call(z(5, 9), z(ok)), ValueError,
+                  rf"^{name}: the number of inputs per point \(x.shape\[-1\]\) must be 1 to 8, got 9")
+        yield Bad("activation", call(z(5, 1), z(ok), activation="relu"), ValueError,
+                  rf"^{name}: activation must be 'elu' or 'tanh', got 'relu'")
+        yield Bad("x dtype", call(z(5, 1, dtype=torch.int32), z(ok)), TypeError,
+                  rf"^{name}: x must be a float32 or float64 tensor, got Int")
+        yield Bad("params dtype", call(z(5, 1), z(ok, dtype=f64)), TypeError,
+                  rf"^{name}: params must have the dtype of x \(Float\), got Double")
+        yield Bad("x 0-d", call(z(), z(ok)), ValueError, rf"^{name}: x must have at least one axis")
+        if backward:
+            yield Bad("grad shape", call(z(5, 1), z(ok), g=z(4, 1)), ValueError,
+                      rf"^{name}: grad must have the output's shape \[5, 1\]")
+
+    return bad
+
+
+# Relative to the largest reference value: a network sums width products per unit and layer.
+MLP_TOL = dict(rtol={f32: 1e-5, f64: 1e-12}, atol={f32: 2e-5, f64: 2e-13})
+
+OPS.update({
+    "pointwise_mlp": OpInfo("pointwise_mlp", _mlp_samples(False), _mlp_reference, True, grad_args=(0, 1),
+                            double_backward=False, **MLP_TOL, zero_size=_mlp_zero(False), bad=_mlp_bad(False)),
+    "pointwise_mlp_backward": OpInfo("pointwise_mlp_backward", _mlp_samples(True), _mlp_backward_reference, False,
+                                     **MLP_TOL, zero_size=_mlp_zero(True), bad=_mlp_bad(True)),
+})

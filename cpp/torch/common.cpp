@@ -437,4 +437,36 @@ void check_pivots(const char* op, const PivotFailure& failure, const std::vector
   TORCH_CHECK_VALUE(bad.empty(), bad);
 }
 
+MlpCall prepare_mlp(const char* op, const at::Tensor& x, const at::Tensor& params, int64_t width, int64_t depth,
+                    int64_t n_out, c10::string_view activation) {
+  check_float_tensor(op, "x", x);
+  check_like(op, "params", params, "x", x);
+  TORCH_CHECK_VALUE(x.dim() >= 1, op, ": x must have at least one axis (the inputs of a point last), got a 0-d tensor");
+  const auto narrow = [](int64_t v) { return v < 0 || v > (1 << 20) ? -1 : static_cast<int>(v); };
+  MlpCall call;
+  call.shape = MlpShape{narrow(x.size(-1)), narrow(width), narrow(depth), narrow(n_out),
+                        checked([&] { return parse_mlp_activation(op, std::string(activation.data(), activation.size())); })};
+  const std::string bad = check_mlp_shape(op, call.shape);
+  TORCH_CHECK_VALUE(bad.empty(), bad);
+  const int64_t count = mlp_parameter_count(call.shape);
+  TORCH_CHECK_VALUE(params.dim() == 1 && params.size(0) == count, op, ": params must be a flat tensor of ", count,
+                    " parameters for n_in = ", call.shape.n_in, ", width = ", width, ", depth = ", depth,
+                    ", n_out = ", n_out, ", got shape ", params.sizes());
+  call.x = x.contiguous();
+  call.params = params.contiguous();
+  call.points = x.numel() / call.shape.n_in;
+  call.out_shape = x.sizes().vec();
+  call.out_shape.back() = n_out;
+  return call;
+}
+
+at::Tensor check_mlp_grad(const MlpCall& call, const at::Tensor& grad) {
+  TORCH_CHECK_VALUE(grad.sizes() == at::IntArrayRef(call.out_shape) && grad.scalar_type() == call.x.scalar_type() &&
+                        grad.device() == call.x.device(),
+                    "pointwise_mlp_backward: grad must have the output's shape ", at::IntArrayRef(call.out_shape),
+                    ", dtype ", call.x.scalar_type(), " and device ", call.x.device(), ", got ", grad.sizes(), ", ",
+                    grad.scalar_type(), ", ", grad.device());
+  return grad.contiguous();
+}
+
 }  // namespace coarsegrain::torch_ops

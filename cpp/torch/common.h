@@ -17,6 +17,7 @@
 #include "coarsegrain/lattice.h"
 #include "coarsegrain/phase_field.h"
 #include "coarsegrain/pointwise.h"
+#include "coarsegrain/pointwise_mlp.h"
 #include "coarsegrain/tridiagonal.h"
 
 namespace coarsegrain::torch_ops {
@@ -203,6 +204,20 @@ struct LatticeCall {
 };
 LatticeCall prepare_lattice(const at::Tensor& u, const at::Tensor& kx, const at::Tensor& ky, double spacing,
                             c10::string_view boundary);
+
+// pointwise_mlp(x, params, width, depth, n_out, activation) and its backward: x [*lead, n_in]
+// (contiguous, float32/float64) as [points, n_in], params [parameter count] of x's dtype and
+// device, the network's shape; output shape [*lead, n_out].
+struct MlpCall {
+  at::Tensor x, params;
+  int64_t points = 0;
+  MlpShape shape{};
+  std::vector<int64_t> out_shape;
+};
+MlpCall prepare_mlp(const char* op, const at::Tensor& x, const at::Tensor& params, int64_t width, int64_t depth,
+                    int64_t n_out, c10::string_view activation);
+// grad has the output's shape, x's dtype and device; returns it contiguous.
+at::Tensor check_mlp_grad(const MlpCall& call, const at::Tensor& grad);
 
 // Raises the ValueError of a zero pivot (when `failure` failed), naming the system by its batch index.
 void check_pivots(const char* op, const PivotFailure& failure, const std::vector<int64_t>& batch);

@@ -35,6 +35,12 @@ TORCH_LIBRARY(coarsegrain, m) {
   // reorderings), and its adjoint (a scatter-add into a last axis of length n).
   m.def("take_along_last(Tensor x, Tensor index) -> Tensor", tags);
   m.def("take_along_last_backward(Tensor grad, Tensor index, int n) -> Tensor", tags);
+  // A small MLP applied at every point (coarsegrain/pointwise_mlp.h): x [..., n_in] -> [..., n_out],
+  // params flat (W_1, b_1, ..., W_out, b_out); the backward gives (grad_x, grad_params).
+  m.def("pointwise_mlp(Tensor x, Tensor params, int width, int depth, int n_out, str activation=\"elu\") -> Tensor",
+        tags);
+  m.def("pointwise_mlp_backward(Tensor grad, Tensor x, Tensor params, int width, int depth, "
+        "str activation=\"elu\") -> (Tensor, Tensor)", tags);
   // Finite volumes on 1D periodic rows (coarsegrain/finite_volume.h): WENO5 face fluxes of
   // Burgers' v^2/2, the WENO5 face states, block-mean restriction of the last ndim axes, and the
   // pseudo-linear filter of per-face stencil coefficients with its adjoint.

@@ -4,6 +4,7 @@ from .binning import bin_particles
 from .finite_volume import restrict_average, stencil_filter, weno5_flux, weno5_reconstruct
 from .lattice import lattice_diffusion_rate
 from .phase_field import allen_cahn_explicit, cahn_hilliard_explicit, explicit_stability_limit
+from .pointwise_mlp import flatten_layers, pointwise_mlp
 from .pointwise import irfftn, irfftn_for, polynomial, real_fft_pack, spectral_combine, take_along_last
 from .stencil import (
     divergence,
@@ -22,6 +23,7 @@ __all__ = [
     "bin_particles",
     "cahn_hilliard_explicit",
     "explicit_stability_limit",
+    "flatten_layers",
     "divergence",
     "divergence_adjoint",
     "face_gradient",
@@ -32,6 +34,7 @@ __all__ = [
     "lattice_diffusion_rate",
     "normalize_spacing",
     "irfftn",
+    "pointwise_mlp",
     "polynomial",
     "real_fft_pack",
     "irfftn_for",
