@@ -272,11 +272,14 @@ def test_width_is_the_width_and_depth_the_depth(width, depth):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n_params", [0, 3])
-def test_mlp_equals_its_layers_applied_row_by_row(n_params, dtype):
-    """The points-as-columns evaluation is the plain MLP: nn.Linear layers applied along the last
-    axis, with γ broadcast against x either way (and its gradients the same)."""
+@pytest.mark.parametrize("compiled", [True, False])
+def test_mlp_equals_its_layers_applied_row_by_row(n_params, dtype, compiled):
+    """Both evaluations (the compiled point-wise op, and torch with points as columns) are the plain
+    MLP: nn.Linear layers applied along the last axis, with γ broadcast against x either way (and its
+    gradients the same)."""
     torch.manual_seed(0)
-    net = ModalMLP(2, 3, width=5, depth=3, n_params=n_params, init="torch").to(dtype)
+    net = ModalMLP(2, 3, width=5, depth=3, n_params=n_params, init="torch", compiled=compiled).to(dtype)
+    assert net.uses_compiled_op(torch.zeros(1, 2, dtype=dtype)) == compiled
     x = torch.randn(4, 1, 7, 2, dtype=dtype, requires_grad=True)
     p = torch.randn(1, 6, 1, n_params, dtype=dtype) if n_params else None
 
