@@ -51,6 +51,7 @@ if [[ " $stages " == *" bench "* ]]; then
      && timeout 120 python3 bench_laplacian.py --device cuda --sizes 128 256 512 \
      && timeout 120 python3 bench_finite_volume.py --device cuda \
      && timeout 180 python3 bench_binning.py --device cuda \
+     && timeout 180 python3 bench_pointwise_mlp.py --device cuda \
      && timeout 300 python3 bench_time_to_solution.py --device cuda --reps 5) 2>&1 | tee "$OUT/bench.log"
   tar czf "$OUT/results.tgz" bench/results/*_cuda.json 2>/dev/null
 fi

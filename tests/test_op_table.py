@@ -358,6 +358,7 @@ def _wrapper_calls():
         "bin_particles": (lambda x, q: ops.bin_particles(x, q, bins=[3, 4], box=[1.0, 2.0], assignment="cic"),
                           [torch.rand(6, 2, generator=g, dtype=f64), r(6, 2)]),
         "take_along_last": (lambda x: ops.take_along_last(x, torch.tensor([3, 0, 0, 2])), [r(2, 4)]),
+        "pointwise_mlp": (lambda x, p: ops.pointwise_mlp(x, p, width=3, depth=2, n_out=2), [r(5, 2), r(3 * 2 + 3 + 12 + 8)]),
         "tridiagonal_solve": (ops.tridiagonal_solve, [r(2, 5), r(2, 5) + 8.0, r(2, 5), r(2, 5)]),
         "heterogeneous_diffusion_step": (lambda u: ops.heterogeneous_diffusion_step(u, torch.ones(6, dtype=f64), spacing=0.1,
                                                                                    dt=0.01, left=1.0),

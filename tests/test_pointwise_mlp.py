@@ -85,3 +85,20 @@ def test_second_derivative_is_refused_naming_the_op():
     (gx,) = torch.autograd.grad(y.sum(), x, create_graph=True)
     with pytest.raises(NotImplementedError, match=r"^pointwise_mlp_backward is not differentiable; "):
         gx.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_module_gives_the_same_values(dtype):
+    from coarsegrain import _core
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 50, 2)).astype(dtype)
+    params = rng.standard_normal(2 * 5 + 5 + 30 + 5 * 3 + 3).astype(dtype)
+    got = _core.pointwise_mlp(x, params, 5, 2, 3, "tanh")
+    want = torch.ops.coarsegrain.pointwise_mlp(torch.from_numpy(x), torch.from_numpy(params), 5, 2, 3, "tanh")
+    assert got.dtype == dtype and got.shape == (3, 50, 3)
+    np.testing.assert_array_equal(got, want.numpy())
+    with pytest.raises(ValueError, match=r"^pointwise_mlp: width must be 1 to 16, got 17"):
+        _core.pointwise_mlp(x, params, 17, 2, 3)
+    with pytest.raises(ValueError, match=r"^pointwise_mlp: activation must be 'elu' or 'tanh', got 'relu'"):
+        _core.pointwise_mlp(x, params, 5, 2, 3, "relu")

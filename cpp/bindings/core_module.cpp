@@ -19,6 +19,7 @@
 #include "coarsegrain/lattice.h"
 #include "coarsegrain/parallel.h"
 #include "coarsegrain/phase_field.h"
+#include "coarsegrain/pointwise_mlp.h"
 #include "coarsegrain/stencil.h"
 #include "coarsegrain/tridiagonal.h"
 #include "coarsegrain/validate.h"
@@ -146,6 +147,39 @@ py::array stencil_filter(const py::array& v, const py::array& coeffs, int64_t of
     {
       py::gil_scoped_release release;
       coarsegrain::stencil_filter(src, cp, dst, f.rows, f.n, f.width, f.offset);
+    }
+    return py::array(out);
+  };
+  return f32 ? go(static_cast<float*>(nullptr)) : go(static_cast<double*>(nullptr));
+}
+
+py::array pointwise_mlp(const py::array& x, const py::array& params, int width, int depth, int n_out,
+                        const std::string& activation) {
+  const char* op = "pointwise_mlp";
+  const bool f32 = is_float32(op, "x", x);
+  if (is_float32(op, "params", params) != f32) throw py::type_error("pointwise_mlp: params must have the dtype of x");
+  if (x.ndim() < 1) throw py::value_error("pointwise_mlp: x must have at least one axis (the inputs of a point last)");
+  const coarsegrain::MlpShape shape{static_cast<int>(x.shape(x.ndim() - 1)), width, depth, n_out,
+                                    coarsegrain::parse_mlp_activation(op, activation)};
+  const std::string bad = coarsegrain::check_mlp_shape(op, shape);
+  if (!bad.empty()) throw py::value_error(bad);
+  const int64_t count = coarsegrain::mlp_parameter_count(shape);
+  if (params.ndim() != 1 || params.shape(0) != count)
+    throw py::value_error("pointwise_mlp: params must be a flat array of " + std::to_string(count) + " parameters");
+  std::vector<py::ssize_t> out_shape(x.shape(), x.shape() + x.ndim());
+  out_shape.back() = n_out;
+  auto go = [&](auto tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    auto in = c_array<T>(x);
+    auto p = c_array<T>(params);
+    py::array_t<T> out(out_shape);
+    const T* src = in.data();
+    const T* pp = p.data();
+    T* dst = out.mutable_data();
+    const int64_t points = static_cast<int64_t>(in.size()) / shape.n_in;
+    {
+      py::gil_scoped_release release;
+      coarsegrain::pointwise_mlp(src, pp, dst, points, shape);
     }
     return py::array(out);
   };
@@ -423,12 +457,13 @@ PYBIND11_MODULE(_core, m) {
       "gradient_adjoint, divergence, divergence_adjoint), explicit phase field "
       "(cahn_hilliard_explicit, allen_cahn_explicit), finite volume (weno5_flux, "
       "stencil_filter, restrict_average), particle binning (bin_particles), tridiagonal "
-      "(tridiagonal_solve, heterogeneous_diffusion_step) and the 2D lattice diffusion rate "
-      "(lattice_diffusion_rate).\n"
+      "(tridiagonal_solve, heterogeneous_diffusion_step), the 2D lattice diffusion rate "
+      "(lattice_diffusion_rate) and the point-wise network (pointwise_mlp).\n"
       "Left out, on purpose: the pointwise family (polynomial, spectral_combine, real_fft_pack), "
       "which serves the torch spectral steppers between torch.fft calls on complex tensors and "
       "has no NumPy caller; the *_into variants, which exist for torch.compile "
-      "functionalization; and weno5_reconstruct and stencil_filter_backward, which are the "
+      "functionalization; and weno5_reconstruct, stencil_filter_backward and "
+      "pointwise_mlp_backward, which are the "
       "pieces of the torch autograd formulas and data-driven-discretization training, both "
       "torch-only.";
 
@@ -506,6 +541,10 @@ PYBIND11_MODULE(_core, m) {
         "WENO5 face fluxes of Burgers' v^2/2 on periodic rows (face j = right face of cell j).");
   m.def("stencil_filter", &stencil_filter, py::arg("v"), py::arg("coeffs"), py::arg("offset"),
         "out[..., j] = sum_k coeffs[..., j, k] v[..., (j + offset + k) mod n].");
+  m.def("pointwise_mlp", &pointwise_mlp, py::arg("x"), py::arg("params"), py::arg("width"), py::arg("depth"),
+        py::arg("n_out"), py::arg("activation") = "elu",
+        "A small MLP at every point: x [..., n_in] -> [..., n_out]; params flat (W_1, b_1, ..., W_out, b_out), "
+        "depth hidden layers of width units ('elu' or 'tanh'), a linear output.");
   m.def("restrict_average", &restrict_average, py::arg("u"), py::kw_only(), py::arg("ndim"),
         py::arg("factor"),
         "Block means over `factor` cells along each of the last ndim axes (ndim and factor by "

@@ -82,7 +82,7 @@ template <typename T>
 __global__ void mlp_backward_kernel(const T* __restrict__ grad_y, const T* __restrict__ x,
                                     const T* __restrict__ params, T* __restrict__ grad_x, T* __restrict__ grad_params,
                                     int64_t points, int64_t n_params, MlpShape s) {
-  extern __shared__ unsigned char shared_bytes[];
+  extern __shared__ __align__(8) unsigned char shared_bytes[];
   T* acc = reinterpret_cast<T*>(shared_bytes);
   for (int64_t k = threadIdx.x; k < n_params; k += blockDim.x) acc[k] = T(0);
   __syncthreads();

@@ -4,8 +4,8 @@ from .binning import bin_particles
 from .finite_volume import restrict_average, stencil_filter, weno5_flux, weno5_reconstruct
 from .lattice import lattice_diffusion_rate
 from .phase_field import allen_cahn_explicit, cahn_hilliard_explicit, explicit_stability_limit
-from .pointwise_mlp import flatten_layers, pointwise_mlp
 from .pointwise import irfftn, irfftn_for, polynomial, real_fft_pack, spectral_combine, take_along_last
+from .pointwise_mlp import flatten_layers, pointwise_mlp
 from .stencil import (
     divergence,
     divergence_adjoint,
