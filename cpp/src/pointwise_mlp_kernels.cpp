@@ -14,19 +14,7 @@ namespace {
 
 constexpr int kBlock = 64;
 
-// Offsets of one network's parameters in the flat array (pointwise_mlp.h).
-struct Layout {
-  int64_t width, first_w, first_b, out_w, out_b;
-  explicit Layout(const MlpShape& s)
-      : width(s.width),
-        first_w(0),
-        first_b(width * s.n_in),
-        out_w(first_b + width + int64_t(s.depth - 1) * (width * width + width)),
-        out_b(out_w + int64_t(s.n_out) * width) {}
-  // Weights and bias of hidden layer l = 1..depth.
-  int64_t w(int l) const { return l == 1 ? first_w : first_b + width + int64_t(l - 2) * (width * width + width); }
-  int64_t b(int l) const { return l == 1 ? first_b : w(l) + width * width; }
-};
+using Layout = detail::MlpLayout;
 
 // out[j][:] = b[j] + sum_i W[j, i] in[i][:], then the activation unless `linear`.
 template <typename T, MlpActivation A>

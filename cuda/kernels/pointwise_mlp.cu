@@ -17,21 +17,7 @@ unsigned blocks_for(int64_t n) {
   return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, kMaxBlocks));
 }
 
-struct Layout {
-  int64_t first_b, out_w, out_b;
-  int width, n_in, depth;
-  __host__ __device__ explicit Layout(const MlpShape& s)
-      : first_b(int64_t(s.width) * s.n_in),
-        out_w(first_b + s.width + int64_t(s.depth - 1) * (int64_t(s.width) * s.width + s.width)),
-        out_b(out_w + int64_t(s.n_out) * s.width),
-        width(s.width),
-        n_in(s.n_in),
-        depth(s.depth) {}
-  __device__ int64_t w(int l) const {
-    return l == 1 ? 0 : first_b + width + int64_t(l - 2) * (int64_t(width) * width + width);
-  }
-  __device__ int64_t b(int l) const { return l == 1 ? first_b : w(l) + int64_t(width) * width; }
-};
+using Layout = detail::MlpLayout;
 
 // acts[l * kMlpMaxWidth + j]: unit j of layer l (layer 0: the input).
 template <typename T>

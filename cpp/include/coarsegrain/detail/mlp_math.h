@@ -13,6 +13,21 @@
 namespace coarsegrain::detail {
 namespace {  // internal linkage: see host_device.h
 
+// Offsets of a network's parameters in the flat array (coarsegrain/pointwise_mlp.h).
+struct MlpLayout {
+  int64_t width, first_b, out_w, out_b;
+  COARSEGRAIN_HOST_DEVICE explicit MlpLayout(const MlpShape& s)
+      : width(s.width),
+        first_b(width * s.n_in),
+        out_w(first_b + width + int64_t(s.depth - 1) * (width * width + width)),
+        out_b(out_w + int64_t(s.n_out) * width) {}
+  // Weights and bias of hidden layer l = 1..depth.
+  COARSEGRAIN_HOST_DEVICE int64_t w(int l) const {
+    return l == 1 ? 0 : first_b + width + int64_t(l - 2) * (width * width + width);
+  }
+  COARSEGRAIN_HOST_DEVICE int64_t b(int l) const { return l == 1 ? first_b : w(l) + width * width; }
+};
+
 template <typename T>
 struct ExpConstants;
 
