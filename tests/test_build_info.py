@@ -39,7 +39,8 @@ def test_build_info_is_consistent_with_this_process():
                                    "restrict_average",
                                    "stencil_filter", "stencil_filter_backward", "bin_particles",
                                    "bin_particles_backward", "take_along_last", "take_along_last_backward",
-                                   "tridiagonal_solve", "heterogeneous_diffusion_step", "lattice_diffusion_rate"})
+                                   "tridiagonal_solve", "heterogeneous_diffusion_step", "lattice_diffusion_rate",
+                                   "pointwise_mlp", "pointwise_mlp_backward"})
     assert info["cpu_kernels_active"] in info["cpu_kernels_compiled"]
     # CUDA operators need compiled kernels, a CUDA torch and at least one architecture.
     if info["cuda_ops_compiled"]:
