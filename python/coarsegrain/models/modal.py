@@ -49,7 +49,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..ops.pointwise_mlp import MLP_ACTIVATIONS, MLP_LIMITS, pointwise_mlp
+from ..ops.pointwise_mlp import MLP_ACTIVATIONS, MLP_LIMITS, flatten_layers, pointwise_mlp
 
 __all__ = ["ModalOperator", "ModalMLP", "GaugeFixed", "BOUNDARY_BASES"]
 
@@ -137,31 +137,24 @@ class ModalMLP(nn.Module):
         the first layer's as extra input columns); differentiable, so gradients reach the layers."""
         first_w = self.first.weight if self.params_in is None else torch.cat([self.first.weight,
                                                                               self.params_in.weight], dim=1)
-        parts = [first_w.reshape(-1), self.first.bias]
-        for layer in [*self.hidden, self.out]:
-            parts += [layer.weight.reshape(-1), layer.bias]
-        return torch.cat(parts)
+        return torch.cat([first_w.reshape(-1), self.first.bias, flatten_layers([*self.hidden, self.out])])
 
     def forward(self, x: Tensor, params: Tensor | None = None) -> Tensor:
-        if self.uses_compiled_op(x):
-            lead = x.shape[:-1]
-            if self.params_in is not None:
-                if params is None:
-                    raise ValueError(f"this network takes {self.n_params} simulation parameters; none were given")
-                lead = torch.broadcast_shapes(lead, params.shape[:-1])
-                x = torch.cat([x.expand(*lead, self.n_in), params.to(x.dtype).expand(*lead, self.n_params)], dim=-1)
-            return pointwise_mlp(x.reshape(-1, x.shape[-1]), self.flat_parameters(), width=self.width,
-                                 depth=self.depth, n_out=self.n_out,
-                                 activation=self.activation).reshape(*lead, self.n_out)
-        # Points as columns: every layer is one [W, W] x [W, points] product. The row layout that
-        # nn.Linear uses ([points, W] x [W, W]) is a tall, 4-wide product that BLAS runs about 4x
-        # slower, and it is most of the cost of h over a whole data set (same weights, same result).
         lead = x.shape[:-1]
         if self.params_in is not None:
             if params is None:
                 raise ValueError(f"this network takes {self.n_params} simulation parameters; none were given")
             lead = torch.broadcast_shapes(lead, params.shape[:-1])  # x and γ broadcast against each other
             x = x.expand(*lead, self.n_in)
+        if self.uses_compiled_op(x):
+            if self.params_in is not None:
+                x = torch.cat([x, params.to(x.dtype).expand(*lead, self.n_params)], dim=-1)
+            return pointwise_mlp(x.reshape(-1, x.shape[-1]), self.flat_parameters(), width=self.width,
+                                 depth=self.depth, n_out=self.n_out,
+                                 activation=self.activation).reshape(*lead, self.n_out)
+        # Points as columns: every layer is one [W, W] x [W, points] product. The row layout that
+        # nn.Linear uses ([points, W] x [W, W]) is a tall, 4-wide product that BLAS runs about 4x
+        # slower, and it is most of the cost of h over a whole data set (same weights, same result).
         cols = x.reshape(-1, self.n_in).T
         z = torch.addmm(self.first.bias[:, None], self.first.weight, cols)
         if self.params_in is not None:
