@@ -31,7 +31,10 @@ def targets_table(results: dict) -> list[str]:
     lines = ["## Targets", "", "| section | target | value | met |", "|---|---|---|---|"]
     for sec, r in results["sections"].items():
         for name, t in r.get("targets", {}).items():
-            lines.append(f"| {sec} | {name} | {fmt(t['value'])} | {'met' if t['met'] else 'NOT met'} |")
+            met = "met" if t["met"] else "NOT met"
+            if "every_seed_met" in t:  # judged on one kept fit of several seeds
+                met += "; every seed: " + ("met" if t["every_seed_met"] else "not")
+            lines.append(f"| {sec} | {name} | {fmt(t['value'])} | {met} |")
     return lines
 
 
