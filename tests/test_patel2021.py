@@ -221,6 +221,10 @@ def test_toy_run_of_each_section_writes_results(tmp_path, section):
         for run in saved["sections"][section]["variants"]["conservation"]:
             assert run["mass_drift_train_max"] < 1e-10   # the conservation bias, to round-off
         assert md.count("| yes |") == 3  # one kept fit per variant
+        for run in saved["sections"][section]["variants"]["conservation+reflection"]:
+            u, h = np.array(run["h_u"]), np.array(run["h"])  # h odd: its error below 0 mirrors the one above
+            above = (u >= 0) & (u <= 1)
+            assert run["h_error_below_zero"] == pytest.approx(np.abs(h - u)[above].max(), rel=1e-9)
     if section == "5-levy":
         lv = saved["sections"][section]
         assert "fig7_levy_square_wave.png" in results["figures"] and len(lv["fig7"]["square_wave"]) == 3
