@@ -221,6 +221,9 @@ def test_toy_run_of_each_section_writes_results(tmp_path, section):
         for run in saved["sections"][section]["variants"]["conservation"]:
             assert run["mass_drift_train_max"] < 1e-10   # the conservation bias, to round-off
         assert md.count("| yes |") == 3  # one kept fit per variant
+        floor = saved["sections"][section]["network_floor"]
+        assert all(0 < v < math.inf for key in ("steps_1", "steps_4") for v in floor[key])
+        assert "The g network's own floor" in md
         for run in saved["sections"][section]["variants"]["conservation+reflection"]:
             u, h = np.array(run["h_u"]), np.array(run["h"])  # h odd: its error below 0 mirrors the one above
             above = (u >= 0) & (u <= 1)
@@ -386,3 +389,18 @@ def test_fit_stable_refits_an_amplifying_fit_from_the_next_seed():
     assert seed == 11 and [r["seed"] for r in rejected] == [10]  # out of refits: the last fit is kept
     with pytest.raises(ValueError, match=r"stable_refits \(--stable-refits\) must be an int >= 0"):
         P.PatelConfig(stable_refits=-1).resolved()
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+def test_noise_free_symbol_fit_meets_the_modes_it_weighs(steps):
+    power = torch.full((33,), 1e-12, dtype=torch.float64)  # a 64-point grid; all weight on κ = 3 and 5
+    power[3], power[5] = 1.0, 0.5
+    fit = P.noise_free_symbol_fit(power, 1e-3, steps=steps, seed=0)
+    exact = P.one_step_symbol(torch.arange(33, dtype=torch.float64), 1e-3)
+    g = fit["symbol"]
+    for k in (3, 5):
+        assert abs(complex(g[k]) - float(exact[k])) < 1e-3 * abs(float(exact[k]))
+    assert complex(g[0]) == 0  # conservation
+    rel = (g - exact).abs()[1:17] / exact.abs()[1:17]
+    assert fit["max_rel_error_k_1_16"] == pytest.approx(float(rel.max()), rel=1e-12)
+    assert fit["loss"] < 1e-10
