@@ -217,7 +217,10 @@ def test_toy_run_of_each_section_writes_results(tmp_path, section):
     md = (tmp_path / "results.md").read_text()
     assert "## Targets" in md and "met" in md
     assert results["figures"] and all((tmp_path / f).is_file() for f in results["figures"])
+    if section != "4":  # the fits' own training time, summed from the trainer's rows
+        assert "§5 fits trained" in md
     if section == "5-brownian":
+        assert all(r["train_seconds"] > 0 for v in saved["sections"][section]["variants"].values() for r in v)
         for run in saved["sections"][section]["variants"]["conservation"]:
             assert run["mass_drift_train_max"] < 1e-10   # the conservation bias, to round-off
         assert md.count("| yes |") == 3  # one kept fit per variant
@@ -377,11 +380,12 @@ def test_fit_stable_refits_an_amplifying_fit_from_the_next_seed():
     def fit(seed):
         model = ModalOperator(1, 2 * math.pi).double()
         model.g[0][0], model.h[0][0] = HeatSymbol(), Slope(slopes[seed])
-        return model, [float(seed)]
+        return model, [{"train_loss": float(seed), "seconds": 1.5}]
 
     logged = []
     model, losses, seed, amp, rejected = P._fit_stable(fit, 10, 3, (32,), 2.0, logged.append)
-    assert seed == 12 and losses == [12.0] and [r["seed"] for r in rejected] == [10, 11]
+    assert seed == 12 and losses == [{"train_loss": 12.0, "seconds": 1.5}]
+    assert [r["seed"] for r in rejected] == [10, 11] and rejected[0]["train_seconds"] == 1.5
     assert rejected[0]["max_amplification"] > 1.5 and len(logged) == 2 and "refitting from seed 11" in logged[0]
     _, _, seed, _, rejected = P._fit_stable(fit, 10, 0, (32,), 2.0, logged.append)
     assert seed == 10 and rejected == []  # no refits: the paper's, every fit kept

@@ -356,13 +356,14 @@ def _fit_pairs(model, batches: Callable[[int], tuple[Tensor, Tensor]], n_batches
 
 def _fit_curriculum(model, frames: Tensor, *, stages: int, epochs: int, batch_size: int, lr: float, seed: int,
                     progress: bool, out_dir: Path, scheduler: str | None = "cosine",
-                    optimizer: str = "adam", lbfgs_iterations: int = 30) -> list[float]:
+                    optimizer: str = "adam", lbfgs_iterations: int = 30) -> list[dict[str, float]]:
     """The Eq 21 curriculum (:class:`coarsegrain.training.MultistepTrainer`) on trajectories
     ``frames [n_traj, n_time, *grid]``: windows of ``M + 1`` frames, ``M`` apart; stage ``m = 1..M``
     for ``epochs`` epochs each, one Adam optimizer (``scheduler="cosine"``: its rate decays to 0 over
     the whole curriculum); the final model is kept. ``optimizer="lbfgs"``: full-batch L-BFGS (``lbfgs_iterations``
     iterations with line search per epoch, 2 epochs per stage) instead. Checkpoints in
-    ``out_dir`` (a rerun resumes)."""
+    ``out_dir`` (a rerun resumes). Returns the trainer's rows, one per epoch (``train_loss``, ``seconds``:
+    kept across resumes, so a re-evaluation still reports how long the fit took)."""
     from ..training import MultistepObjective, MultistepTrainer, TrainConfig
 
     data = _Windows(frames, stages + 1, stages)
@@ -375,7 +376,7 @@ def _fit_curriculum(model, frames: Tensor, *, stages: int, epochs: int, batch_si
                              select_last=1, scheduler=scheduler)
     trainer = MultistepTrainer(model, data, None, config, out_dir,
                                objective=MultistepObjective(kind="curriculum", max_steps=stages, stage_epochs=epochs))
-    return [row["train_loss"] for row in trainer.fit()]
+    return trainer.fit()
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -605,23 +606,29 @@ def _model_suffix(cfg: dict) -> str:
 STABLE_TOLERANCE = 1e-3  # max |1 + g h'| above 1 + this: an update that amplifies (see max_amplification)
 
 
+def _train_seconds(rows: list[dict[str, float]]) -> float:
+    """Seconds the fit trained, summed over its epochs (a resumed fit counts its earlier runs)."""
+    return float(sum(r["seconds"] for r in rows))
+
+
 def _fit_stable(fit: Callable, seed: int, refits: int, shape: tuple[int, ...], u_top: float, log):
-    """``fit(seed) -> (model, losses)``; while the fitted update amplifies some mode at the data's
+    """``fit(seed) -> (model, rows)`` (:func:`_fit_curriculum`'s rows); while the fitted update amplifies some mode at the data's
     densities (``model.max_amplification`` over [0, u_top] > 1 + STABLE_TOLERANCE) and refits are
     left, fits again from the next weight seed (seed + 1, ...). The heat and fractional heat updates damp
     every mode, so an amplifying fit is a failed one (a dead h whose slope changes sign next to the
-    data; the β = 1 isotropic Lévy fit of seed 1000). Returns the model, its losses, its seed, its
+    data; the β = 1 isotropic Lévy fit of seed 1000). Returns the model, its rows, its seed, its
     max |1 + g h'| and the rejected fits ``[{"seed", "max_amplification", "final_loss"}]``; the last fit
     is kept when every one amplifies."""
     rejected = []
     for attempt in range(refits + 1):
-        model, losses = fit(seed + attempt)
+        model, rows = fit(seed + attempt)
         amp = model.max_amplification(shape, torch.linspace(0, u_top, 201))
         if amp <= 1 + STABLE_TOLERANCE or attempt == refits:
-            return model, losses, seed + attempt, amp, rejected
+            return model, rows, seed + attempt, amp, rejected
         log(f"  seed {seed + attempt}: the fitted update amplifies (max |1 + g h'| = {amp:.4g}); refitting from seed "
             f"{seed + attempt + 1}")
-        rejected.append({"seed": seed + attempt, "max_amplification": amp, "final_loss": losses[-1]})
+        rejected.append({"seed": seed + attempt, "max_amplification": amp, "final_loss": rows[-1]["train_loss"],
+                         "train_seconds": _train_seconds(rows)})
     raise AssertionError("unreachable")
 
 
@@ -687,7 +694,8 @@ def _section5_brownian(cfg: dict, out: Path, log, progress: bool) -> dict:
 
             mass_train = mass_drift(train_roll[0], 1)
             mass_sq = mass_drift(sq[0], 1)  # the square wave's mean is 0: the absolute change
-            run = {"seed": seed, "loss_history": hist, "final_loss": hist[-1], "gauge_scale": gf["scale"],
+            run = {"seed": seed, "loss_history": [r["train_loss"] for r in hist], "final_loss": hist[-1]["train_loss"],
+                   "train_seconds": _train_seconds(hist), "gauge_scale": gf["scale"],
                    "symbol_max_rel_error_k_1_16": float(rel_sym.max()),
                    "max_amplification": amplification,
                    "refits": refits, "h_error_below_zero": h_below,
@@ -952,7 +960,8 @@ def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
                            "exponent_band": fit_exponent(kn.numpy(), g.real.numpy(), dt, 1.0, float(band)),
                            "exponent": fit_exponent(kn.numpy(), g.real.numpy(), dt),
                            "max_amplification": amplification,
-                           "refits": refits, "final_loss": hist[-1],
+                           "refits": refits, "final_loss": hist[-1]["train_loss"],
+                           "train_seconds": _train_seconds(hist),
                            "seconds": time.perf_counter() - t1}
                     if size == cfg["l_sizes"][-1] and s == 0:
                         run["g_re_window"] = _window(_full_real(g, n)).tolist()
@@ -1192,9 +1201,24 @@ _AMPLIFICATION_NOTE = ("max |1 + g h'|: the growth per step of the learned updat
                        "above 1 the model amplifies some perturbation (the exact updates: 1).")
 
 
+def _training_time_note(results: dict) -> str:
+    """``; the fits trained N s ...``: the §5 fits' own training time, kept across resumes (a rerun that
+    only re-evaluates saved fits has a short wall time); empty for results without it."""
+    runs = [r for v in results["sections"].get("5-brownian", {}).get("variants", {}).values() for r in v]
+    runs += [r for table in results["sections"].get("5-levy", {}).get("betas", {}).values()
+             for rows in table.values() for row in rows.values() for r in row["runs"]]
+    fits = runs + [x for r in runs for x in r.get("refits", [])]
+    if not fits or not all("train_seconds" in r for r in fits):
+        return ""
+    return (f"; the {len(fits)} §5 fits trained {sum(r['train_seconds'] for r in fits):.0f} s in all "
+            f"({min(r['train_seconds'] for r in runs):.0f}-{max(r['train_seconds'] for r in runs):.0f} s each, "
+            "counted across resumed runs)")
+
+
 def _markdown(results: dict) -> str:
     lines = ["# patel2021 reproduction", "", f"command: `{results['command']}`", "",
-             f"wall time: {results.get('seconds', float('nan')):.0f} s; sections: {', '.join(results['sections'])}", ""]
+             f"wall time: {results.get('seconds', float('nan')):.0f} s; sections: {', '.join(results['sections'])}"
+             + _training_time_note(results), ""]
     cfg = results["config"]
     lines += targets_table(results)
     s4 = results["sections"].get("4")
