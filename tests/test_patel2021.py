@@ -408,3 +408,14 @@ def test_noise_free_symbol_fit_meets_the_modes_it_weighs(steps):
     rel = (g - exact).abs()[1:17] / exact.abs()[1:17]
     assert fit["max_rel_error_k_1_16"] == pytest.approx(float(rel.max()), rel=1e-12)
     assert fit["loss"] < 1e-10
+
+
+def test_noise_free_symbol_fit_leaves_the_random_stream_alone():
+    power = torch.ones(17, dtype=torch.float64)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    first = P.noise_free_symbol_fit(power, 1e-3, steps=1, seed=7, iterations=20)
+    assert torch.equal(torch.rand(3), expected)
+    again = P.noise_free_symbol_fit(power, 1e-3, steps=1, seed=7, iterations=20)
+    assert torch.equal(first["symbol"], again["symbol"])  # the same weights from the same seed

@@ -183,7 +183,7 @@ def noise_free_symbol_fit(power: Tensor, dt: float, *, steps: int, seed: int, wi
     """The §5 Brownian symbol network's own floor: a g network as the model builds it (Fourier, conservation)
     fitted by L-BFGS, without any noise, to the exact one-step symbol of a 1D grid, each mode weighted as
     the ``steps``-step loss weighs it: ``Σ_κ P(κ) |(1 + g)^m − (1 + g_exact)^m|²``, ``P`` the data's mean
-    power per rfft mode (``power [n // 2 + 1]``). Returns the fitted symbol, the max relative error over
+    power per rfft mode (``power [n // 2 + 1]``, ``n`` even). Returns the fitted symbol, the max relative error over
     1 <= κ <= 16 and the final weighted loss (relative to ``Σ P``)."""
     from ..models import ModalOperator
 
@@ -191,9 +191,10 @@ def noise_free_symbol_fit(power: Tensor, dt: float, *, steps: int, seed: int, wi
     power = power.double()
     k = torch.arange(n // 2 + 1, dtype=torch.float64)
     exact = one_step_symbol(k, dt).to(torch.complex128)
-    seed_everything(seed)
-    model = ModalOperator(1, TWO_PI, width=width, depth=depth, conservation=True, pointwise="identity",
-                          init=init).double()
+    with torch.random.fork_rng():  # the weights from ``seed``, the caller's random stream untouched
+        torch.manual_seed(seed)
+        model = ModalOperator(1, TWO_PI, width=width, depth=depth, conservation=True, pointwise="identity",
+                              init=init).double()
     opt = torch.optim.LBFGS(model.parameters(), lr=1, max_iter=iterations, tolerance_grad=1e-14,
                             tolerance_change=1e-16, history_size=50, line_search_fn="strong_wolfe")
 
