@@ -700,7 +700,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="subset of 4 5-brownian 5-levy (default: all)")
     patel.add_argument("--sizes", nargs="+", type=_positive_int, metavar="N",
                        help="sec. 4 training-set sizes (multiples of 10; default 800 3200 12800)")
-    patel.add_argument("--brownian-seeds", type=_positive_int, help="weight seeds per Brownian variant (default 2)")
+    patel.add_argument("--brownian-seeds", type=_positive_int,
+                       help="weight seeds per Brownian variant (default 2); the targets are judged on the fit with "
+                       "the lowest training loss, every seed listed")
     patel.add_argument("--optimizer", choices=("adam", "lbfgs"), default=None,
                        help="sec. 5 training: adam (default; Table 2's) or lbfgs (full-batch L-BFGS: slower per "
                             "model, closer to the exact symbols)")
@@ -725,7 +727,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="network weight init of every section: glorot (the paper's Keras defaults: "
                             "Glorot-uniform weights, zero biases) or torch (nn.Linear's uniform weights and biases); "
                             "default: glorot in sec. 4, torch in sec. 5")
-    patel.add_argument("--levy-seeds", type=_positive_int, help="weight seeds per Levy model (default 1)")
+    patel.add_argument("--levy-seeds", type=_positive_int, help="weight seeds per Levy model (default 1); the beta = 1 ratio is judged on the "
+                       "fits with the lowest training loss")
     patel.add_argument("--betas", nargs="+", type=_number(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
                        metavar="BETA", help="sec. 5 Levy anisotropies beta (default 0 0.1 1)")
     patel.add_argument("--levy-sets", nargs="+", type=_positive_int, metavar="N",
