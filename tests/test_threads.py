@@ -208,3 +208,16 @@ def test_cli_threads_flag(torch_threads, capsys, monkeypatch):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--threads" in err[0]
+
+
+def test_serial_runs_one_thread_and_restores_the_count(torch_threads):
+    from coarsegrain import threads
+
+    torch.set_num_threads(2)
+    with threads.serial():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    with pytest.raises(RuntimeError, match="inside"):
+        with threads.serial():
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == 2  # restored after an error too
