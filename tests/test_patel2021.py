@@ -239,6 +239,8 @@ def test_toy_run_of_each_section_writes_results(tmp_path, section):
         assert all(math.isfinite(run[k]) for k in ("square_wave_rel_l2", "square_wave_band_rel_l2",
                                                    "square_wave_density_rel_l2"))
         assert "Eq 25's square wave" in md
+        exponent = lv["targets"]["isotropic_exponent_1.5_pm_0.1"]  # judged on the kept (lowest-loss) fit
+        assert exponent["value"]["kept"] in exponent["value"]["every_seed"] and "every_seed_met" in exponent
         field = lv["test_field"]  # shrunk into every beta's densities: a test of g, not of h extrapolated
         assert 0 < field["fluctuation_scale"] <= 1
         assert 0 <= field["range"][0] and field["range"][1] <= min(field["u_99"].values()) + 1e-9

@@ -994,10 +994,16 @@ def _section5_levy(cfg: dict, out: Path, log, progress: bool) -> dict:
     largest = str(cfg["l_sizes"][-1])
     targets: dict[str, Any] = {}
     if "0" in res["betas"]:
-        e = res["betas"]["0"]["isotropic"][largest]["exponent_band_mean"]
+        iso = res["betas"]["0"]["isotropic"][largest]
+        every = [r["exponent_band"] for r in iso["runs"]]
+        best = iso["runs"][lowest_loss(iso["runs"])]
         targets["isotropic_exponent_1.5_pm_0.1"] = {
-            "value": e, "threshold": f"1.4 <= alpha <= 1.6 (fit over 1 <= |k| <= {band}, the resolved band)",
-            "met": bool(abs(e - 1.5) <= 0.1)}
+            "value": {"kept": best["exponent_band"], "kept_seed": best["seed"], "mean": iso["exponent_band_mean"],
+                      "every_seed": every},
+            "threshold": f"1.4 <= alpha <= 1.6 for the kept fit (lowest final training loss; fit over 1 <= |k| <= "
+                         f"{band}, the resolved band)",
+            "met": bool(abs(best["exponent_band"] - 1.5) <= 0.1),
+            "every_seed_met": bool(all(abs(e - 1.5) <= 0.1 for e in every))}
     if "1" in res["betas"]:
         b1 = {v: res["betas"]["1"][v][largest] for v in ("unrestricted", "isotropic")}
         kept = {v: rows["runs"][lowest_loss(rows["runs"])] for v, rows in b1.items()}
