@@ -701,8 +701,8 @@ def build_parser() -> argparse.ArgumentParser:
     patel.add_argument("--sizes", nargs="+", type=_positive_int, metavar="N",
                        help="sec. 4 training-set sizes (multiples of 10; default 800 3200 12800)")
     patel.add_argument("--brownian-seeds", type=_positive_int,
-                       help="weight seeds per Brownian variant (default 2); the targets are judged on the fit with "
-                       "the lowest training loss, every seed listed")
+                       help="weight seeds per Brownian variant (default 2); the symbol and square-wave targets are "
+                       "judged on the fit with the lowest training loss, the failure without reflection on every fit")
     patel.add_argument("--optimizer", choices=("adam", "lbfgs"), default=None,
                        help="sec. 5 training: adam (default; Table 2's) or lbfgs (full-batch L-BFGS: slower per "
                             "model, closer to the exact symbols)")
