@@ -763,12 +763,13 @@ def _brownian_targets(variants: dict[str, list]) -> dict[str, Any]:
     """The §5 Brownian targets, each from the variants it needs (a target whose variants were not trained
     is left out). The symbol and square-wave targets are judged on the kept fit of conservation +
     reflection (:func:`lowest_loss`), every seed's value listed beside it; mass drift on every conserving
-    fit. The failure without reflection is judged as Fig 4 shows it, on every fit: a fit fails visibly when its
-    square-wave error misses the 5% bar fivefold (> 0.25), and the target is met when each variant without
-    reflection has such fits and no conservation + reflection fit is one. Without reflection the data do not
-    determine h below 0 (§5.2.2), so whether one fit extrapolates it well is chance that its training loss
-    cannot tell; the claim is that fits fail without the bias and none does with it, not that the lowest-loss
-    fit must (its value is listed)."""
+    fit. The failure without reflection is a claim about the models without the bias, judged on every fit as
+    Fig 4 shows them: a fit fails visibly when its square-wave error misses the 5% bar fivefold (> 0.25); the
+    target is met when each variant without reflection has such fits and the fits without reflection (both
+    variants pooled) fail more often than those with it, significantly (one-sided Fisher exact test,
+    p < 0.05: a count of failures among a few seeds proves nothing by itself). Without reflection the data do
+    not determine h below 0 (§5.2.2), so whether one fit extrapolates it well is chance that its training loss
+    cannot tell: the lowest-loss fit need not fail (its value is listed)."""
     runs = {v: variants.get(v, []) for v in B_VARIANTS}
     cr = runs["conservation+reflection"]
     conserved = runs["conservation"] + cr
@@ -787,15 +788,28 @@ def _brownian_targets(variants: dict[str, list]) -> dict[str, Any]:
             "met": bool(all(r["mass_drift_train_max"] <= 1e-6 for r in conserved))}
     if cr and runs["none"] and runs["conservation"]:
         key = "square_wave_rel_l2_t1"
-        failing = {v: sum(_nan_big(r[key]) > VISIBLE_FAILURE for r in runs[v]) for v in B_VARIANTS}
+        from scipy.stats import fisher_exact  # here: scipy.stats takes a second to import
+
+        failing = {v: _visible_failures(runs[v]) for v in B_VARIANTS}
+        without = failing["none"] + failing["conservation"]
+        n_without = len(runs["none"]) + len(runs["conservation"])
+        p_value = float(fisher_exact([[without, n_without - without],
+                                      [failing["conservation+reflection"], len(cr) - failing["conservation+reflection"]]],
+                                     alternative="greater").pvalue)
         targets["validation_fails_without_reflection"] = {
             "value": {**{f"{v}_failing_fits": f"{failing[v]} of {len(runs[v])}" for v in B_VARIANTS},
+                      "fisher_p_without_vs_with": p_value,
                       **{f"{v}_kept": _kept(runs[v], key)["kept"] for v in B_VARIANTS}},
-            "threshold": f"square-wave error > {VISIBLE_FAILURE:g} (5x the 5% bar) in some fits of each variant "
-                         "without reflection and in no fit with it (fig4 shows every fit)",
-            "met": bool(failing["none"] > 0 and failing["conservation"] > 0
-                        and failing["conservation+reflection"] == 0)}
+            "threshold": f"fits with square-wave error > {VISIBLE_FAILURE:g} (5x the 5% bar) in each variant without "
+                         "reflection, and more of them without reflection than with it at p < 0.05 (one-sided "
+                         "Fisher exact test; fig4 shows every fit)",
+            "met": bool(failing["none"] > 0 and failing["conservation"] > 0 and p_value < 0.05)}
     return targets
+
+
+def _visible_failures(runs: list[dict]) -> int:
+    """How many of ``runs`` fail the square-wave validation visibly (error at t = 1 above ``VISIBLE_FAILURE``)."""
+    return sum(_nan_big(r["square_wave_rel_l2_t1"]) > VISIBLE_FAILURE for r in runs)
 
 
 def _nan_big(v: float) -> float:
@@ -1097,8 +1111,7 @@ def _figures(results: dict, out: Path) -> list[str]:
             for i, r in enumerate(runs):
                 ax.plot(ex["x"], r["square_wave_t1"], "C1--", lw=1, label="learned" if i == 0 else None)
             ax.set_ylim(-1.6, 1.6)
-            failed = sum(_nan_big(r["square_wave_rel_l2_t1"]) > VISIBLE_FAILURE for r in runs)
-            ax.set_title(f"{v}\n{failed} of {len(runs)} fits off by > {VISIBLE_FAILURE:g} (rel. L2)", fontsize=9)
+            ax.set_title(f"{v}\n{_visible_failures(runs)} of {len(runs)} fits off by > {VISIBLE_FAILURE:g} (rel. L2)", fontsize=9)
             ax.legend(fontsize=7)
         save(fig, "fig4_square_wave.png")
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -1284,7 +1297,8 @@ def _markdown(results: dict) -> str:
                      "the model one keeps without knowing the exact operator; the symbol and square-wave targets are judged "
                      "on it, every seed's value listed beside it. The failure without reflection is judged on every fit, "
                      "as Fig 4 shows them: a fit fails visibly when its square-wave error misses the 5% bar fivefold "
-                     "(> 0.25). max |h − u| for −1 ≤ u ≤ 0 (gauge-fixed h against the exact "
+                     "(> 0.25), and the fits without reflection must fail more often than those with it (one-sided "
+                     "Fisher exact test, p < 0.05). max |h − u| for −1 ≤ u ≤ 0 (gauge-fixed h against the exact "
                      "identity): h where the data have no density and the square wave's lower half is (§5.2.2: "
                      "without reflection the data do not determine it).")
         lines += _refit_lines([(v, r) for v, runs in b["variants"].items() for r in runs])
