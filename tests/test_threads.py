@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -92,6 +94,31 @@ def test_more_threads_actually_run_when_the_machine_has_cores():
         _core.set_num_threads(before)
     if len(os.sched_getaffinity(0)) >= 2:
         assert used == 2
+
+
+
+_MISCOUNT_PROBE = """
+import sys
+from coarsegrain import _core
+threads, jobs, claim, publish = map(int, sys.argv[1:])
+_core.set_num_threads(threads)
+_core.set_pool_testing_delays(claim, publish)
+print(_core.pool_miscounts(jobs, 16, 0))
+"""
+
+
+@pytest.mark.parametrize(("threads", "jobs", "claim", "publish"),
+                         [(2, 300, 50, 200), (4, 1000, 20, 100), (3, 20000, 0, 0)])
+def test_back_to_back_calls_run_every_chunk_once_and_end_after_them(threads, jobs, claim, publish):
+    # Calls whose chunk counts change from one to the next, with a worker's read of the job state
+    # and the caller's publication of the next job held apart (the delays), so that a worker holding
+    # a finished job's state meets the next job's fields: the pool used to let it claim a chunk
+    # there, which ran the chunk twice, hung the caller or ended its call early (a segfault in a
+    # long run). In a subprocess: a hang must fail the test, not stop the suite.
+    proc = subprocess.run([sys.executable, "-c", _MISCOUNT_PROBE, str(threads), str(jobs), str(claim), str(publish)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout) == 0, f"{proc.stdout.strip()} items not counted exactly once"
 
 
 def _reference_laplacian(u):

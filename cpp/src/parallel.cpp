@@ -2,7 +2,12 @@
 //
 // One job at a time. The job's generation and its next unclaimed chunk share one 64-bit atomic,
 // so a worker that wakes late can only ever claim chunks of the job it saw published: its
-// compare-and-swap fails once the caller has moved on. The caller waits for a count of finished
+// compare-and-swap fails once the caller has moved on. The caller moves the state on *before* it
+// rewrites the job's fields (to a generation whose chunk index is spent), so that a late worker
+// holding the finished job's state never pairs it with the next job's chunk count: it did once,
+// claiming a chunk "left over" from a finished job with the next job's fields, which ran that
+// chunk twice, ended the call before its chunks did, and wrote through a dead caller's context
+// (a segfault in a 9-minute run beside other work). The caller waits for a count of finished
 // chunks, never for the workers themselves.
 #include "coarsegrain/parallel.h"
 
@@ -92,6 +97,14 @@ class InsideParallelCall {
   bool outer_;
 };
 
+// Sleeps injected by tests (set_testing_delays) to widen the pool's races; 0 (no sleep) otherwise.
+std::atomic<int64_t> testing_claim_delay{0}, testing_publish_delay{0};  // microseconds
+
+inline void pause_for_testing(const std::atomic<int64_t>& micros) {
+  const int64_t us = micros.load(std::memory_order_relaxed);
+  if (us > 0) std::this_thread::sleep_for(std::chrono::microseconds(us));
+}
+
 class Pool {
  public:
   void run(int64_t n, int64_t nchunks, int threads, ChunkFn fn, void* ctx) {
@@ -102,14 +115,19 @@ class Pool {
       run_serial(n, fn, ctx);
       return;
     }
+    // Retire the finished job's state first: from here on no claim against it can succeed, so the
+    // fields below are never read as the finished job's (see the top of this file).
+    const uint64_t retired = (state_.load(std::memory_order_relaxed) >> kIndexBits) + 1;
+    state_.store((retired << kIndexBits) | kIndexMask, std::memory_order_seq_cst);
     threads = std::min(threads, 1 + start_workers(threads - 1));
     n_.store(n, std::memory_order_relaxed);
-    nchunks_.store(nchunks, std::memory_order_relaxed);
+    nchunks_.store(nchunks, std::memory_order_release);  // a worker that sees it sees `retired` too
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
     participants_.store(threads - 1, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
-    const uint64_t gen = (state_.load(std::memory_order_relaxed) >> kIndexBits) + 1;
+    pause_for_testing(testing_publish_delay);
+    const uint64_t gen = retired + 1;
     state_.store(gen << kIndexBits, std::memory_order_seq_cst);  // publishes the fields above
     if (sleeping_workers_.load(std::memory_order_seq_cst) > 0) {
       { std::lock_guard<std::mutex> lock(mutex_); }
@@ -172,8 +190,10 @@ class Pool {
     for (;;) {
       if ((s >> kIndexBits) != gen) return;
       const int64_t chunk = static_cast<int64_t>(s & kIndexMask);
-      // Read after seeing `gen`; only trusted once the claim below succeeds for `gen`.
-      const int64_t nchunks = nchunks_.load(std::memory_order_relaxed);
+      pause_for_testing(testing_claim_delay);
+      // Job `gen`'s count or a later job's; a later one was stored after `gen` was retired, so the
+      // claim below then fails (acquire: that retirement is visible to the compare-and-swap).
+      const int64_t nchunks = nchunks_.load(std::memory_order_acquire);
       if (chunk >= nchunks) return;
       if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
                                         std::memory_order_acquire))
@@ -272,6 +292,11 @@ int num_threads() {
 void set_default_num_threads(int n) { default_threads.store(n < 1 ? 0 : n, std::memory_order_relaxed); }
 
 void set_num_threads_source(int (*source)()) { threads_source.store(source, std::memory_order_release); }
+
+void set_testing_delays(int64_t claim_micros, int64_t publish_micros) {
+  testing_claim_delay.store(std::max<int64_t>(0, claim_micros), std::memory_order_relaxed);
+  testing_publish_delay.store(std::max<int64_t>(0, publish_micros), std::memory_order_relaxed);
+}
 
 void run(int64_t n, int64_t grain, ChunkFn fn, void* ctx) {
   if (n <= 0) return;

@@ -28,6 +28,10 @@ void set_default_num_threads(int n);
 // at::get_num_threads so that torch.set_num_threads governs the compiled ops too).
 void set_num_threads_source(int (*source)());
 
+// Tests only: sleeps, in microseconds, that widen the pool's races: a worker's between reading the
+// job state and claiming a chunk, the caller's between writing a job and publishing it. 0: none.
+void set_testing_delays(int64_t claim_micros, int64_t publish_micros);
+
 // Runs fn(ctx, begin, end) over consecutive chunks covering [0, n), each of at least `grain`
 // items (the last may be shorter), on up to num_threads() threads including the caller; returns
 // when all are done. Runs on the caller alone when one chunk suffices, when called from inside
