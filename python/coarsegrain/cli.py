@@ -454,7 +454,7 @@ _PAPER_HELP = {
         "flights (alpha 1.5, anisotropy beta 0, 0.1, 1), learns the one-step update with the Eq 21 curriculum, "
         "and checks the square-wave and delta validations, mass, and the learned symbols. Default size: "
         "N = 800/3200/12800, 3 weight seeds each; 32 Brownian sets of 51,200 particles x 200 steps, 2 seeds; 8 Levy sets of "
-        "262,144 particles x 100 steps per beta; about 25 minutes on 2 CPU cores. --full: the paper's sizes (100 sets "
+        "262,144 particles x 100 steps per beta; about 10 minutes on 2 CPU cores. --full: the paper's sizes (100 sets "
         "of 1000 steps, 819,200 Levy particles, 5/10 seeds; hours)."),
     "arbabi2020": (
         "Arbabi et al. 2020: homogenized PDEs learned from equation-free (patch dynamics, gap-tooth) data",
