@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "coarsegrain/binning.h"
@@ -307,35 +308,40 @@ int threads_used_by_pool(int64_t chunks, int64_t micros) {
 
 // Runs `jobs` back-to-back parallel calls, job j over 1 + j % n items (so that the chunk count
 // changes from call to call) of `work` busy steps each (so that workers take part), each chunk
-// counting its items in its own job's counters, and returns how many items were not counted exactly
-// once: by the time their call returned (a call that ended before its chunks did, or ran one twice)
-// or by the end (a late thread that ran a chunk with an earlier call's context). 0 for a correct pool.
-int64_t pool_miscounts(int64_t jobs, int64_t n, int64_t work) {
+// counting its items in its own job's counters. Returns how many items were not counted exactly
+// once, by the time their call returned (a call that ended before its chunks did, or ran one
+// twice) or by the end (a late thread that ran a chunk with an earlier call's context): 0 for a
+// correct pool; and in how many calls a worker ran a chunk (a test that saw none tested nothing).
+std::pair<int64_t, int64_t> pool_miscounts(int64_t jobs, int64_t n, int64_t work) {
   if (jobs < 1 || n < 1 || work < 0) throw py::value_error("pool_miscounts: jobs and n must be >= 1, work >= 0");
   std::vector<std::atomic<int>> hits(static_cast<size_t>(jobs * n));  // zero-initialized
   struct Job {
     std::atomic<int>* counts;
     int64_t work;
+    std::thread::id caller;
+    std::atomic<bool> on_worker{false};
   };
   auto items = [n](int64_t j) { return 1 + j % n; };
-  int64_t wrong = 0;
+  int64_t wrong = 0, with_workers = 0;
   py::gil_scoped_release release;
   for (int64_t j = 0; j < jobs; ++j) {
-    Job job{hits.data() + j * n, work};
+    Job job{hits.data() + j * n, work, std::this_thread::get_id()};
     coarsegrain::parallel::run(items(j), 1, [](void* ctx, int64_t begin, int64_t end) {
-      const auto* job = static_cast<const Job*>(ctx);
+      auto* job = static_cast<Job*>(ctx);
       for (int64_t i = begin; i < end; ++i) {
         volatile int64_t sink = 0;
         for (int64_t k = 0; k < job->work; ++k) sink = sink + k;
         job->counts[i].fetch_add(1, std::memory_order_relaxed);
       }
+      if (std::this_thread::get_id() != job->caller) job->on_worker.store(true, std::memory_order_relaxed);
     }, &job);
     for (int64_t i = 0; i < n; ++i) wrong += job.counts[i].load(std::memory_order_relaxed) != (i < items(j));
+    with_workers += job.on_worker.load(std::memory_order_relaxed);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let a late thread land
   for (int64_t j = 0; j < jobs; ++j)
     for (int64_t i = 0; i < n; ++i) wrong += hits[j * n + i].load(std::memory_order_relaxed) != (i < items(j));
-  return wrong;
+  return {wrong, with_workers};
 }
 
 // Tridiagonal solves (same checks and messages as the torch operators).
@@ -594,8 +600,7 @@ PYBIND11_MODULE(_core, m) {
         "may run on).");
   m.def("pool_miscounts", &pool_miscounts, py::arg("jobs"), py::arg("n"), py::arg("work") = 0,
         "Runs `jobs` back-to-back calls over 1 + j % n items (`work` busy steps each) on the kernel thread pool; "
-        "returns the items not "
-        "counted exactly once (0 for a correct pool).");
+        "returns the items not counted exactly once (0 for a correct pool) and the calls a worker took part in.");
   m.def("set_pool_testing_delays", &coarsegrain::parallel::set_testing_delays, py::arg("claim_micros"),
         py::arg("publish_micros"),
         "Tests only: sleeps (microseconds) that widen the kernel thread pool's races, a worker's between "
