@@ -604,6 +604,7 @@ def _model_suffix(cfg: dict) -> str:
 
 STABLE_TOLERANCE = 1e-3  # max |1 + g h'| above 1 + this: an update that amplifies (see max_amplification)
 VISIBLE_FAILURE = 0.25  # a square-wave error (t = 1) that misses the 5% bar fivefold: a visible failure in Fig 4
+FAILURE_SIGNIFICANCE = 0.05  # the p-value below which more failures without reflection than with it count
 
 
 def _train_seconds(rows: list[dict[str, float]]) -> float:
@@ -801,9 +802,9 @@ def _brownian_targets(variants: dict[str, list]) -> dict[str, Any]:
                       "fisher_p_without_vs_with": p_value,
                       **{f"{v}_kept": _kept(runs[v], key)["kept"] for v in B_VARIANTS}},
             "threshold": f"fits with square-wave error > {VISIBLE_FAILURE:g} (5x the 5% bar) in each variant without "
-                         "reflection, and more of them without reflection than with it at p < 0.05 (one-sided "
-                         "Fisher exact test; fig4 shows every fit)",
-            "met": bool(failing["none"] > 0 and failing["conservation"] > 0 and p_value < 0.05)}
+                         f"reflection, and more of them without reflection than with it at p < {FAILURE_SIGNIFICANCE:g} "
+                         "(one-sided Fisher exact test; fig4 shows every fit)",
+            "met": bool(failing["none"] > 0 and failing["conservation"] > 0 and p_value < FAILURE_SIGNIFICANCE)}
     return targets
 
 
@@ -1297,8 +1298,8 @@ def _markdown(results: dict) -> str:
                      "the model one keeps without knowing the exact operator; the symbol and square-wave targets are judged "
                      "on it, every seed's value listed beside it. The failure without reflection is judged on every fit, "
                      "as Fig 4 shows them: a fit fails visibly when its square-wave error misses the 5% bar fivefold "
-                     "(> 0.25), and the fits without reflection must fail more often than those with it (one-sided "
-                     "Fisher exact test, p < 0.05). max |h − u| for −1 ≤ u ≤ 0 (gauge-fixed h against the exact "
+                     f"(> {VISIBLE_FAILURE:g}), and the fits without reflection must fail more often than those with it "
+                     f"(one-sided Fisher exact test, p < {FAILURE_SIGNIFICANCE:g}). max |h − u| for −1 ≤ u ≤ 0 (gauge-fixed h against the exact "
                      "identity): h where the data have no density and the square wave's lower half is (§5.2.2: "
                      "without reflection the data do not determine it).")
         lines += _refit_lines([(v, r) for v, runs in b["variants"].items() for r in runs])
